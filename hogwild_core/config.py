@@ -1,0 +1,63 @@
+"""EngineConfig: every knob of a Hogwild! run, frozen and validated once.
+
+Values computed while running (token counts, step numbers) never live here."""
+
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+LAYOUTS = ("contiguous", "interleaved", "combined")
+ATTENTION_PATHS = ("fast", "reference")
+MAX_WORKERS = 8
+MAX_NEW_TOKENS = 32768
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    num_workers: int = 2
+    layout: str = "combined"
+    max_new_tokens: int = 512          # tokens each worker may generate before the final answer
+    temperature: float = 0.0           # 0 = greedy
+    top_p: float = 1.0
+    seed: int = 0
+    check_interval: int = 0            # every N steps, ask "am I doing redundant work?" (0 = never)
+    max_answer_tokens: int = 48        # budget for the forced \boxed{...} answer
+    collect_attention: bool = False
+    attention: str = "fast"            # "fast" (query rotation) or "reference" (DynamicCache per worker)
+    prefill_chunk: int = 512           # longest run of tokens written by one forward pass
+    max_context: int | None = None     # cap on a worker's view; None = the model's limit
+
+    def __post_init__(self):
+        _check_int("num_workers", self.num_workers, 1, MAX_WORKERS)
+        if self.layout not in LAYOUTS:
+            raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}; got {self.layout!r}")
+        if self.attention not in ATTENTION_PATHS:
+            raise ConfigError(f"attention must be 'fast' or 'reference'; got {self.attention!r}")
+        _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS)
+        _check_int("max_answer_tokens", self.max_answer_tokens, 1, 1024)
+        _check_int("check_interval", self.check_interval, 0, MAX_NEW_TOKENS)
+        _check_int("prefill_chunk", self.prefill_chunk, 1, 1 << 16)
+        _check_int("seed", self.seed, 0, 2**63 - 1)
+        if self.max_context is not None:
+            _check_int("max_context", self.max_context, 64, 1 << 24)
+        _check_float("temperature", self.temperature, 0.0, 10.0)
+        _check_float("top_p", self.top_p, 0.0, 1.0, low_open=True)
+        if not isinstance(self.collect_attention, bool):
+            raise ConfigError("collect_attention must be True or False")
+
+
+def _check_int(name: str, value, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(f"{name} must be an integer; got {value!r}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}; got {value}")
+
+
+def _check_float(name: str, value, low: float, high: float, low_open: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{name} must be a number; got {value!r}")
+    value = float(value)
+    too_low = value <= low if low_open else value < low
+    if value != value or too_low or value > high:
+        bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
+        raise ConfigError(f"{name} must be in {bound}; got {value}")

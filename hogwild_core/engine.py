@@ -1,0 +1,434 @@
+"""HogwildEngine: W workers of one model decode in lock-step over one shared KV cache.
+
+Contract: the engine takes a loaded transformers model and tokenizer and a frozen
+EngineConfig; it knows nothing of any UI. `start(problem)` writes the prompt; each `step()`
+runs one batched forward for all workers and returns a StepEvent; `generate(problem)` streams
+them. A token's keys/values are computed once, by the pass that writes it, then shared.
+
+One step, as in the paper:
+  1. steps that ended last time move into the shared history (history layouts only);
+  2. if the budget or the context is spent, the final-answer prompt is inserted;
+  3. each writing worker's view is built from the layout;
+  4. all workers' pending tokens run as one batched forward through the real model;
+  5. one token is sampled (or forced) per generating worker; step ends and prompts are handled;
+  6. attention statistics are recorded and the event is returned.
+
+Within one pass a worker sees the others' tokens as they stood before the pass (they are being
+written at the same moment), and its own new tokens causally.
+"""
+
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+from transformers import DynamicCache
+
+from . import layouts, prompts
+from .attention import ATTN_IMPLEMENTATION, FastPlan, ReferencePlan, Row, register, view_offsets
+from .cache import Block, SharedCache
+from .config import EngineConfig
+from .errors import ConfigError, EngineStateError, PromptError
+from .rope import check_model_supported, inv_freq_of, shift_positions
+from .sampling import sample
+from .workers import DONE, GENERATING, STOPPING, Worker
+
+WORK, ANSWER, FINISHED = "work", "answer", "done"
+ANSWERER = 0  # Alice writes the final answer
+
+
+@dataclass
+class StepEvent:
+    step: int
+    phase: str                          # "work" or "answer": the phase this step ran in
+    tokens: list[int | None]            # sampled (or forced) token per worker; None if it did not sample
+    logits: torch.Tensor                # [W, V] float32; NaN rows for workers that did not run
+    attention: torch.Tensor | None      # [W, num_blocks] mass per block (mean over layers, heads)
+    attention_by_layer: torch.Tensor | None  # [L, W, num_blocks]
+    appended: list[list[int]]           # tokens added to each worker's transcript (sampled + inserted)
+    flushed: list[int]                  # blocks that moved into the history before this pass
+    done: bool
+    seconds: float                      # wall time of the forward pass and sampling
+    cache_tokens: int
+    cache_bytes: int
+
+
+class HogwildEngine:
+    def __init__(self, model, tokenizer, config: EngineConfig | None = None):
+        self.config = config if config is not None else EngineConfig()
+        if not isinstance(self.config, EngineConfig):
+            raise ConfigError("config must be an EngineConfig")
+        check_model_supported(model)
+        register()
+        if model.config._attn_implementation != ATTN_IMPLEMENTATION:
+            model.set_attn_implementation(ATTN_IMPLEMENTATION)
+        model.eval()
+        self.model, self.tokenizer = model, tokenizer
+        self.num_layers = model.config.num_hidden_layers
+        self.inv_freq = inv_freq_of(model)
+        self.device = model.get_input_embeddings().weight.device
+        model_limit = getattr(model.config, "max_position_embeddings", None) or 1 << 20
+        self.max_context = min(self.config.max_context or model_limit, model_limit)
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self.prompt_note = None if getattr(tokenizer, "chat_template", None) else (
+            "the tokenizer has no chat template; a plain 'System:/User:/Assistant:' template is used")
+        self._final_tokens = self._encode(prompts.FINAL_ANSWER_TEXT)
+        self.cache: SharedCache | None = None
+
+    # ---- public API -------------------------------------------------------------------
+    def start(self, problem: str) -> None:
+        """Reset, write the shared prompt (and headers) into a fresh cache."""
+        if not isinstance(problem, str) or not problem.strip():
+            raise PromptError("the problem text is empty")
+        cfg = self.config
+        W = cfg.num_workers
+        self.cache = SharedCache(self.num_layers)
+        for name in layouts.segment_names(cfg.layout, W):
+            self.cache.add_segment(name)
+        self.prompt_ids = self._prompt_ids(problem)
+        reserve = self._reserve()
+        if len(self.prompt_ids) + reserve + 64 > self.max_context:
+            raise PromptError(
+                f"the problem is too long: the prompt takes {len(self.prompt_ids)} tokens and a run needs "
+                f"about {reserve + 64} more, but the context holds {self.max_context}")
+        self.phase, self.num_steps, self.answer_from = WORK, 0, None
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self._stream_setup()
+        self.workers = []
+        for w in range(W):
+            seg = layouts.worker_segment(w)
+            worker = Worker(w, prompts.WORKER_NAMES[w], seg, self.cache.new_block("current", w, seg))
+            worker.insert(self._encode(prompts.worker_opener(w, W)))
+            self.workers.append(worker)
+        self._views = {w: self._spans(self._worker_row(w)) for w in range(W)}
+
+    def step(self, force: list[int | None] | None = None) -> StepEvent:
+        """One lock-step for all workers. `force[w]`, if given, is taken instead of sampling."""
+        if self.cache is None:
+            raise EngineStateError("call start(problem) before step()")
+        if self.phase == FINISHED:
+            raise EngineStateError("the run is finished; call start(problem) for a new one")
+        force = self._check_force(force)
+        flushed = self._flush_finished_steps()
+        self._maybe_enter_answer_phase()
+        phase = self.phase
+        writers = [w for w in self.workers if w.pending and w.status != DONE]
+        rows = [self._worker_row(w.index) for w in writers]
+        spans = [self._spans(row) for row in rows]
+        began = time.perf_counter()
+        logits, by_layer = self._forward(rows, spans)
+        self._after_write(rows)
+        W, V = len(self.workers), logits.shape[-1]
+        event_logits = torch.full((W, V), float("nan"))
+        tokens: list[int | None] = [None] * W
+        appended: list[list[int]] = [[] for _ in range(W)]
+        for r, (worker, row) in enumerate(zip(writers, rows)):
+            event_logits[worker.index] = logits[r]
+            self._views[worker.index] = spans[r]
+            if worker.status == GENERATING and not worker.pending:
+                token = force[worker.index]
+                if token is None:
+                    token = sample(logits[r], self.config.temperature, self.config.top_p, self.generator)
+                tokens[worker.index] = token
+                appended[worker.index] = self._advance(worker, token)
+            elif worker.status == STOPPING and not worker.pending:
+                worker.status = DONE
+        self._check_unused_force(force, tokens)
+        if phase == WORK:
+            self._count_work_step()
+        attention = attention_by_layer = None
+        if by_layer is not None:
+            attention_by_layer = torch.zeros(self.num_layers, W, by_layer.shape[-1])
+            for r, worker in enumerate(writers):
+                attention_by_layer[:, worker.index] = by_layer[:, r]
+            attention = attention_by_layer.mean(0)
+        return StepEvent(
+            step=self.num_steps if phase == WORK else self.num_steps + self._answer_steps(),
+            phase=phase, tokens=tokens, logits=event_logits, attention=attention,
+            attention_by_layer=attention_by_layer, appended=appended, flushed=flushed,
+            done=self.phase == FINISHED, seconds=time.perf_counter() - began,
+            cache_tokens=self.cache.num_tokens(), cache_bytes=self.cache.nbytes())
+
+    def generate(self, problem: str) -> Iterator[StepEvent]:
+        self.start(problem)
+        while not self.done:
+            yield self.step()
+
+    @property
+    def done(self) -> bool:
+        return self.cache is not None and self.phase == FINISHED
+
+    def view_blocks(self, w: int) -> list[tuple[int, int, int]]:
+        """(block_id, start, length) covering worker w's view as of the last step it ran in."""
+        return list(self._views[w])
+
+    def view_token_ids(self, w: int) -> list[int]:
+        ids = []
+        for block_id, _, length in self._views[w]:
+            ids.extend(self.cache.blocks[block_id].tokens[:length])
+        return ids
+
+    @property
+    def blocks(self) -> list[Block]:
+        return self.cache.blocks
+
+    def worker_text(self, w: int) -> str:
+        return self.tokenizer.decode(self.workers[w].transcript)
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids)
+
+    @property
+    def answer(self) -> str | None:
+        """The forced final answer if one was written, else the last \\boxed{} any worker wrote."""
+        if self.answer_from is not None:
+            alice = self.workers[ANSWERER]
+            text = self.tokenizer.decode(alice.transcript[self.answer_from:])
+            end = prompts.boxed_close(text)
+            return (text if end is None else text[:end]).strip()
+        found = [prompts.last_boxed(self.worker_text(w.index)) for w in self.workers]
+        found = [a for a in found if a]
+        return found[-1] if found else None
+
+    # ---- setup ------------------------------------------------------------------------
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def _prompt_ids(self, problem: str) -> list[int]:
+        messages = prompts.build_messages(problem, self.config.num_workers, self.config.layout)
+        if self.prompt_note is None:
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        else:
+            text = prompts.render_plain(messages)
+        return self._encode(text)
+
+    def _reserve(self) -> int:
+        """Room kept free in every view for the final answer and one inserted prompt."""
+        return len(self._final_tokens) + self.config.max_answer_tokens + 32
+
+    def _stream_setup(self) -> None:
+        """Write the prompt (in chunks) and the shared headers, each in its writer's own view."""
+        prompt = self.cache.segments[layouts.PROMPT]
+        self.cache.new_block("prompt", None, layouts.PROMPT)
+        chunk = self.config.prefill_chunk
+        for i in range(0, len(self.prompt_ids), chunk):
+            row = Row(prompt, self.prompt_ids[i:i + chunk], [(prompt, prompt.length)])
+            self._forward([row], [self._spans(row)], setup=True)
+            self._after_write([row])
+        if self.config.layout == "combined":
+            rows = []
+            for name, text in ((layouts.HEADER_OTHERS, prompts.HEADER_OTHERS_TEXT),
+                               (layouts.HEADER_OWN, prompts.HEADER_OWN_TEXT)):
+                seg = self.cache.segments[name]
+                self.cache.new_block("header", None, name)
+                rows.append(Row(seg, self._encode(text), [(prompt, prompt.length), (seg, 0)]))
+            self._forward(rows, [self._spans(r) for r in rows], setup=True)
+            self._after_write(rows)
+
+    # ---- the step, piece by piece -----------------------------------------------------------
+    def _check_force(self, force):
+        W = len(self.workers)
+        if force is None:
+            return [None] * W
+        if len(force) != W:
+            raise ConfigError(f"force must have one entry per worker ({W}); got {len(force)}")
+        V = self.model.get_input_embeddings().weight.shape[0]
+        for t in force:
+            if t is not None and (isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < V):
+                raise ConfigError(f"forced tokens must be ids in [0, {V}); got {t!r}")
+        return list(force)
+
+    def _check_unused_force(self, force, tokens) -> None:
+        for w, (f, t) in enumerate(zip(force, tokens)):
+            if f is not None and t is None:
+                raise EngineStateError(f"worker {w} did not sample in this step, so it cannot be forced")
+
+    def _flush_finished_steps(self) -> list[int]:
+        """Move every step whose last token is now in the cache into the shared history."""
+        flushed = []
+        history = self.cache.segments.get(layouts.HISTORY)
+        for worker in self.workers:
+            split = worker.flush_at
+            if split is None or worker.block.length < split:
+                continue
+            segment = self.cache.segments[worker.segment]
+            block, rest = worker.block, worker.block.tokens[split:]
+            segment.move_span(0, split, history, history.length, self.inv_freq)
+            block.tokens, block.kind, block.segment, block.start = block.tokens[:split], "step", history.name, history.length
+            history.blocks.append(block)
+            history.length += split
+            segment.move_span(split, len(rest), segment, 0, self.inv_freq)
+            segment.length, segment.blocks = 0, []
+            worker.block = self.cache.new_block("current", worker.index, worker.segment)
+            worker.block.tokens = list(rest)
+            segment.length = len(rest)
+            worker.flush_at = None
+            flushed.append(block.id)
+        return flushed
+
+    def _view_length(self, w: int) -> int:
+        names = layouts.view_segments(self.config.layout, w, len(self.workers))
+        return sum(self.cache.segments[n].length for n in names) + len(self.workers[w].pending)
+
+    def _maybe_enter_answer_phase(self) -> None:
+        if self.phase == ANSWER:
+            if self._view_length(ANSWERER) >= self.max_context:
+                self._finish()
+            return
+        generating = [w for w in self.workers if w.status == GENERATING]
+        out_of_room = any(self._view_length(w.index) + self._reserve() > self.max_context for w in generating)
+        if generating and self.num_steps < self.config.max_new_tokens and not out_of_room:
+            return
+        self.phase = ANSWER
+        for worker in self.workers:
+            worker.status = STOPPING if worker.pending else DONE
+        alice = self.workers[ANSWERER]
+        alice.status = GENERATING
+        alice.insert(self._final_tokens)
+        self.answer_from = len(alice.transcript)
+
+    def _worker_row(self, w: int) -> Row:
+        segs = self.cache.segments
+        names = layouts.view_segments(self.config.layout, w, len(self.workers))
+        worker = self.workers[w]
+        own = segs[worker.segment]
+        view = [(segs[n], segs[n].length) for n in names]
+        return Row(own, worker.pending[:self.config.prefill_chunk], view, worker=w)
+
+    def _spans(self, row: Row) -> list[tuple[int, int, int]]:
+        """(block_id, view start, length) of every block the row's last token sees."""
+        spans, position = [], 0
+        for segment, visible in row.view:
+            n = visible + (len(row.tokens) if segment is row.segment else 0)
+            starts = [b.start for b in segment.blocks] + [n]
+            for block, end in zip(segment.blocks, starts[1:]):
+                length = min(end, n) - block.start
+                if length > 0:
+                    spans.append((block.id, position + block.start, length))
+            position += n
+        return spans
+
+    def _after_write(self, rows: list[Row]) -> None:
+        for row in rows:
+            row.segment.length += len(row.tokens)
+            row.segment.blocks[-1].tokens.extend(row.tokens)
+            if row.worker is not None:
+                worker = self.workers[row.worker]
+                worker.pending = worker.pending[len(row.tokens):]
+
+    def _advance(self, worker: Worker, token: int) -> list[int]:
+        """Take the worker's new token; handle its end, a step end, prompts. Returns what was appended."""
+        before = len(worker.transcript)
+        if self.phase == ANSWER:
+            if token in self.eos_ids:
+                self._finish()
+                return []
+            worker.append_sampled(token)
+            text = self.tokenizer.decode(worker.transcript[self.answer_from:])
+            if prompts.boxed_close(text) is not None or self._answer_steps() >= self.config.max_answer_tokens:
+                self._finish()
+            return worker.transcript[before:]
+        if token in self.eos_ids:
+            worker.status = DONE
+            return []
+        worker.append_sampled(token)
+        if prompts.is_step_end(self.tokenizer.decode(worker.paragraph)):
+            insert = ""
+            if layouts.has_history(self.config.layout):
+                worker.flush_at = worker.block.length + len(worker.pending)
+                worker.num_steps += 1
+                insert = prompts.step_prefix(worker.name, worker.num_steps)
+            if worker.check_due:
+                insert = (insert + " " + prompts.CHECK_TEXT).strip()
+                worker.check_due = False
+            worker.paragraph = []
+            if insert:
+                worker.insert(self._encode(insert))
+        return worker.transcript[before:]
+
+    def _answer_steps(self) -> int:
+        if self.answer_from is None:
+            return 0
+        return len(self.workers[ANSWERER].transcript) - self.answer_from
+
+    def _count_work_step(self) -> None:
+        self.num_steps += 1
+        interval = self.config.check_interval
+        if interval and self.num_steps % interval == 0:
+            for worker in self.workers:
+                worker.check_due = worker.status == GENERATING
+
+    def _finish(self) -> None:
+        self.phase = FINISHED
+        for worker in self.workers:
+            worker.status = DONE
+
+    # ---- the forward pass -------------------------------------------------------------
+    def _forward(self, rows, spans, setup: bool = False):
+        """Run rows through the model, writing their keys/values into the cache.
+        Returns logits [R, V] (float32, CPU) and, if collected, attention [L, R, num_blocks]."""
+        collect = self.config.collect_attention and not setup
+        with torch.no_grad():
+            if self.config.attention == "fast":
+                return self._forward_fast(rows, collect)
+            return self._forward_reference(rows, spans, collect)
+
+    def _forward_fast(self, rows, collect):
+        order = [self.cache.segments[n] for n in self.cache.segments]
+        plan = FastPlan(rows, order, self.inv_freq, len(self.cache.blocks), collect)
+        ids = torch.tensor([[t for row in rows for t in row.tokens]], device=self.device)
+        positions = torch.tensor([[row.start + i for row in rows for i in range(len(row.tokens))]],
+                                 device=self.device)
+        out = self.model(input_ids=ids, position_ids=positions, use_cache=False,
+                         logits_to_keep=plan.last.to(self.device), hogwild=plan)
+        logits = out.logits[0].float().cpu()
+        if not collect:
+            return logits, None
+        return logits, torch.stack([plan.layer_attention[l] for l in range(self.num_layers)])
+
+    def _forward_reference(self, rows, spans, collect):
+        """Per row: a DynamicCache of its view (keys rotated to view positions), stock attention."""
+        all_logits, all_attention = [], []
+        for row, row_spans in zip(rows, spans):
+            offsets = view_offsets(row)
+            own_offset = offsets[row.segment.name][0]
+            past = []
+            for layer in range(self.num_layers):
+                keys, values = [], []
+                for segment, visible in row.view:
+                    if visible:
+                        k, v = segment.read(layer, visible)
+                        keys.append(shift_positions(k, offsets[segment.name][0], self.inv_freq))
+                        values.append(v)
+                past.append((torch.cat(keys, 1)[None], torch.cat(values, 1)[None]) if keys else (None, None))
+            cache = DynamicCache(ddp_cache_data=past) if own_offset + row.start else DynamicCache()
+            n = len(row.tokens)
+            positions = torch.arange(n, device=self.device)[None] + own_offset + row.start
+            plan = ReferencePlan(collect)
+            ids = torch.tensor([row.tokens], device=self.device)
+            out = self.model(input_ids=ids, position_ids=positions, cache=cache, use_cache=True,
+                             logits_to_keep=1, hogwild=plan)
+            for layer in range(self.num_layers):
+                k = cache.layers[layer].keys[0, :, -n:]
+                v = cache.layers[layer].values[0, :, -n:]
+                row.segment.write(layer, row.start, shift_positions(k, -own_offset, self.inv_freq), v)
+            all_logits.append(out.logits[0, -1].float().cpu())
+            if collect:
+                per_layer = torch.zeros(self.num_layers, len(self.cache.blocks))
+                for layer, weights in plan.layer_attention.items():
+                    for block_id, start, length in row_spans:
+                        per_layer[layer, block_id] = weights[start:start + length].sum()
+                all_attention.append(per_layer)
+        logits = torch.stack(all_logits)
+        return logits, (torch.stack(all_attention, dim=1) if collect else None)
+
+
+def _eos_ids(model, tokenizer) -> set[int]:
+    ids = set()
+    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
+        value = getattr(source, "eos_token_id", None)
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    return ids

