@@ -103,7 +103,8 @@ class HogwildEngine:
         self._views = {w: self._spans(self._worker_row(w)) for w in range(W)}
 
     def step(self, force: list[int | None] | None = None) -> StepEvent:
-        """One lock-step for all workers. `force[w]`, if given, is taken instead of sampling."""
+        """One lock-step for all workers. `force[w]`, if given, is taken instead of sampling;
+        entries for workers that do not sample in this step are ignored."""
         if self.cache is None:
             raise EngineStateError("call start(problem) before step()")
         if self.phase == FINISHED:
@@ -133,7 +134,6 @@ class HogwildEngine:
                 appended[worker.index] = self._advance(worker, token)
             elif worker.status == STOPPING and not worker.pending:
                 worker.status = DONE
-        self._check_unused_force(force, tokens)
         if phase == WORK:
             self._count_work_step()
         attention = attention_by_layer = None
@@ -237,11 +237,6 @@ class HogwildEngine:
             if t is not None and (isinstance(t, bool) or not isinstance(t, int) or not 0 <= t < V):
                 raise ConfigError(f"forced tokens must be ids in [0, {V}); got {t!r}")
         return list(force)
-
-    def _check_unused_force(self, force, tokens) -> None:
-        for w, (f, t) in enumerate(zip(force, tokens)):
-            if f is not None and t is None:
-                raise EngineStateError(f"worker {w} did not sample in this step, so it cannot be forced")
 
     def _flush_finished_steps(self) -> list[int]:
         """Move every step whose last token is now in the cache into the shared history."""

@@ -1,0 +1,45 @@
+"""Helpers that drive an engine with scripted tokens, so step ends, history flushes, inserted
+prompts and the answer phase all happen on random-weight models."""
+
+import torch
+
+from hogwild_core import HogwildEngine
+
+# One paragraph: a sentence, then "\n" "\n" (two tokens, as SmolLM2 writes a paragraph break).
+SCRIPT_TEXT = ["The", " sum", " is", " five", ".", "\n", "\n"]
+
+
+def script_ids(tokenizer) -> list[int]:
+    ids = [tokenizer.encode(piece, add_special_tokens=False) for piece in SCRIPT_TEXT]
+    assert all(len(i) == 1 for i in ids), ids
+    return [i[0] for i in ids]
+
+
+def forced_tokens(script: list[int], step: int, num_workers: int) -> list[int]:
+    """Token for every worker at `step`; workers are out of phase, and their paragraphs differ in
+    length, so their steps end at different times."""
+    out = []
+    for w in range(num_workers):
+        cycle = script[:1] * (w % 3) + script   # longer paragraphs for some workers
+        out.append(cycle[(step + 2 * w) % len(cycle)])
+    return out
+
+
+def run_lockstep(engines: list[HogwildEngine], problem: str, script: list[int], max_steps: int = 200):
+    """Step all engines with the same forced tokens; yield the list of their events per step."""
+    for engine in engines:
+        engine.start(problem)
+    step = 0
+    while not engines[0].done and step < max_steps:
+        force = forced_tokens(script, step, engines[0].config.num_workers)
+        events = [engine.step(force=force) for engine in engines]
+        yield events
+        step += 1
+    assert all(e.done for e in engines), "runs did not finish together"
+
+
+def max_abs_diff(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Max |a - b| over entries that are finite in a; NaN patterns must agree."""
+    assert torch.equal(torch.isnan(a), torch.isnan(b))
+    finite = ~torch.isnan(a)
+    return float((a[finite] - b[finite]).abs().max()) if finite.any() else 0.0
