@@ -6,7 +6,7 @@
     for event in engine.generate("problem text"): ...
 """
 
-from .config import ATTENTION_PATHS, LAYOUTS, MAX_WORKERS, EngineConfig
+from .config import ATTENTION_PATHS, BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, EngineConfig
 from .engine import HogwildEngine, StepEvent
 from .errors import (ConfigError, EngineStateError, HogwildError, ModelLoadError, PromptError,
                      UnsupportedModelError)
@@ -15,7 +15,7 @@ from .prompts import WORKER_NAMES
 
 __all__ = [
     "HogwildEngine", "EngineConfig", "StepEvent", "load_model", "default_model_file",
-    "LAYOUTS", "ATTENTION_PATHS", "MAX_WORKERS", "WORKER_NAMES",
+    "LAYOUTS", "BASELINE_LAYOUTS", "ATTENTION_PATHS", "MAX_WORKERS", "WORKER_NAMES",
     "HogwildError", "ConfigError", "PromptError", "UnsupportedModelError", "ModelLoadError",
     "EngineStateError",
 ]

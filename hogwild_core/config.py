@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from .errors import ConfigError
 
-LAYOUTS = ("contiguous", "interleaved", "combined")
+LAYOUTS = ("contiguous", "interleaved", "combined")        # the paper's layouts
+BASELINE_LAYOUTS = ("independent",)                        # W workers that share only the prompt
 ATTENTION_PATHS = ("fast", "reference")
 MAX_WORKERS = 8
 MAX_NEW_TOKENS = 32768
@@ -29,8 +30,9 @@ class EngineConfig:
 
     def __post_init__(self):
         _check_int("num_workers", self.num_workers, 1, MAX_WORKERS)
-        if self.layout not in LAYOUTS:
-            raise ConfigError(f"layout must be one of {', '.join(LAYOUTS)}; got {self.layout!r}")
+        if self.layout not in LAYOUTS + BASELINE_LAYOUTS:
+            raise ConfigError(
+                f"layout must be one of {', '.join(LAYOUTS + BASELINE_LAYOUTS)}; got {self.layout!r}")
         if self.attention not in ATTENTION_PATHS:
             raise ConfigError(f"attention must be 'fast' or 'reference'; got {self.attention!r}")
         _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS)

@@ -98,7 +98,7 @@ class HogwildEngine:
         for w in range(W):
             seg = layouts.worker_segment(w)
             worker = Worker(w, prompts.WORKER_NAMES[w], seg, self.cache.new_block("current", w, seg))
-            worker.insert(self._encode(prompts.worker_opener(w, W)))
+            worker.insert(self._encode(prompts.worker_opener(w, W, cfg.layout)))
             self.workers.append(worker)
         self._views = {w: self._spans(self._worker_row(w)) for w in range(W)}
 
@@ -171,6 +171,11 @@ class HogwildEngine:
     @property
     def blocks(self) -> list[Block]:
         return self.cache.blocks
+
+    def describe_blocks(self) -> list[dict]:
+        """Plain records of every block (for charts and traces): id, kind, owner, length, text."""
+        return [{"id": b.id, "kind": b.kind, "owner": b.owner, "segment": b.segment,
+                 "length": b.length, "text": self.tokenizer.decode(b.tokens)} for b in self.cache.blocks]
 
     def worker_text(self, w: int) -> str:
         return self.tokenizer.decode(self.workers[w].transcript)

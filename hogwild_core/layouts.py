@@ -9,6 +9,8 @@ A layout is a pure function of (worker, number of workers); where a segment sits
                 Step-wise sync: others' unfinished steps are not visible.
 * combined    - prompt, history, a header and the other workers' unfinished steps, a header
                 and the worker's own unfinished step. Token-wise sync plus a shared history.
+* independent - not a Hogwild! layout but its baseline: prompt, then the worker's own output;
+                W ordinary parallel decodes that share only the prompt.
 """
 
 PROMPT = "prompt"
@@ -23,14 +25,14 @@ def worker_segment(w: int) -> str:
 
 def segment_names(layout: str, num_workers: int) -> list[str]:
     """Every segment a run of this layout stores, in storage order."""
-    shared = {"contiguous": [PROMPT],
+    shared = {"contiguous": [PROMPT], "independent": [PROMPT],
               "interleaved": [PROMPT, HISTORY],
               "combined": [PROMPT, HISTORY, HEADER_OTHERS, HEADER_OWN]}[layout]
     return shared + [worker_segment(w) for w in range(num_workers)]
 
 
 def has_history(layout: str) -> bool:
-    return layout != "contiguous"
+    return layout in ("interleaved", "combined")
 
 
 def view_segments(layout: str, w: int, num_workers: int) -> list[str]:
@@ -39,6 +41,8 @@ def view_segments(layout: str, w: int, num_workers: int) -> list[str]:
     others = [worker_segment(j) for j in range(num_workers) if j != w]
     if layout == "contiguous":
         return [PROMPT, *others, own]
+    if layout == "independent":
+        return [PROMPT, own]
     if layout == "interleaved":
         return [PROMPT, HISTORY, own]
     if layout == "combined":

@@ -23,7 +23,7 @@ _LAYOUT_NOTES = {
 
 def system_prompt(num_workers: int, layout: str) -> str:
     names = list(WORKER_NAMES[:num_workers])
-    if num_workers == 1:
+    if num_workers == 1 or layout == "independent":
         return ("You are Alice, a careful problem solver. Reason step by step, in short "
                 "paragraphs, and give the final answer as \\boxed{...}.")
     team = ", ".join(names[:-1]) + f" and {names[-1]}"
@@ -44,9 +44,9 @@ def step_prefix(name: str, step: int) -> str:
     return f"**{name} [{step}]:**"
 
 
-def worker_opener(w: int, num_workers: int) -> str:
+def worker_opener(w: int, num_workers: int, layout: str = "combined") -> str:
     name = WORKER_NAMES[w]
-    if num_workers == 1:
+    if num_workers == 1 or layout == "independent":
         return step_prefix(name, 1) + " Let me solve this step by step."
     if w == 0:
         return step_prefix(name, 1) + f" Hi, I'm {name}. Let me propose how we split this problem."
