@@ -6,7 +6,9 @@ through the package's installed metadata, without importing the package."""
 
 import importlib.metadata
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 
@@ -32,6 +34,30 @@ def default_model_file() -> Path:
     raise ModelLoadError(f"{DEFAULT_PACKAGE} is installed but holds no .gguf file; reinstall: {INSTALL_HINT}")
 
 
+def _in_hub_cache(repo_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    try:
+        return isinstance(try_to_load_from_cache(repo_id, "config.json"), str)
+    except Exception:  # an id that is not a valid repo name
+        return False
+
+
+def _require_hub(repo_id: str, timeout: float = 3.0) -> None:
+    """Fail in seconds, not after a minute of retries, when a hub id cannot be fetched."""
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        raise ModelLoadError(f"model {repo_id!r} is not in the local Hugging Face cache and offline mode "
+                             "(HF_HUB_OFFLINE) is on; give a local path or download it first")
+    host = urlparse(constants.ENDPOINT).hostname or "huggingface.co"
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+    except OSError:
+        raise ModelLoadError(f"model {repo_id!r} is not in the local Hugging Face cache and {host} cannot "
+                             "be reached; give a local path or download it first") from None
+
+
 def load_model(name_or_path: str | None = None, *, dtype: torch.dtype | None = None,
                device: str | None = None, device_map=None, trust_remote_code: bool = False):
     """Return (model, tokenizer), checked to be servable by the engine.
@@ -55,6 +81,10 @@ def load_model(name_or_path: str | None = None, *, dtype: torch.dtype | None = N
             kwargs["local_files_only"] = True
         elif source.startswith((".", "/", "~")) or source.count("/") > 1:
             raise ModelLoadError(f"model path {source!r} does not exist")
+        elif _in_hub_cache(source):
+            kwargs["local_files_only"] = True
+        else:
+            _require_hub(source)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
         model_kwargs = dict(kwargs, dtype=dtype or "auto")

@@ -1,11 +1,18 @@
 """Shared fixtures: the real tokenizer (from the embedded GGUF), tiny random models of every
 supported architecture, and the embedded default model for tests marked `slow`."""
 
-import pytest
-import torch
-from transformers import AutoTokenizer
+import os
 
-from hogwild_core import default_model_file, load_model
+# Tests never reach a model hub: hub ids fail fast instead of downloading. Set before
+# huggingface_hub is imported, which reads these once.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from transformers import AutoTokenizer  # noqa: E402
+
+from hogwild_core import default_model_file, load_model  # noqa: E402
 
 ARCHITECTURES = ("llama", "qwen2", "qwen3", "mistral")
 

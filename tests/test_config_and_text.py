@@ -1,0 +1,101 @@
+"""Config validation, layouts, prompt text rules and sampling: small pure pieces."""
+
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+from hogwild_core import ConfigError, EngineConfig
+from hogwild_core import layouts, prompts
+from hogwild_core.sampling import sample
+
+
+@pytest.mark.parametrize("field, value", [
+    ("num_workers", 0), ("num_workers", 9), ("num_workers", 100), ("num_workers", 2.5), ("num_workers", True),
+    ("layout", "diagonal"), ("attention", "flash"), ("max_new_tokens", 0), ("max_new_tokens", 10**9),
+    ("temperature", -0.1), ("temperature", float("nan")), ("temperature", 1e6), ("top_p", 0.0),
+    ("top_p", 1.5), ("check_interval", -1), ("seed", -3), ("max_context", 10), ("collect_attention", "yes"),
+])
+def test_bad_config_is_rejected_with_a_message(field, value):
+    with pytest.raises(ConfigError, match=field.split("_")[0]):
+        EngineConfig(**{field: value})
+
+
+def test_config_is_frozen():
+    config = EngineConfig()
+    with pytest.raises(Exception):
+        config.num_workers = 3
+
+
+@given(W=st.integers(1, 8), layout=st.sampled_from(["contiguous", "interleaved", "combined", "independent"]))
+def test_views_end_with_own_segment_and_never_repeat(W, layout):
+    for w in range(W):
+        view = layouts.view_segments(layout, w, W)
+        assert view[0] == layouts.PROMPT and view[-1] == layouts.worker_segment(w)
+        assert len(view) == len(set(view))
+        assert set(view) <= set(layouts.segment_names(layout, W))
+
+
+def test_layout_visibility_matches_the_paper():
+    others = {layouts.worker_segment(j) for j in (1, 2)}
+    assert others <= set(layouts.view_segments("contiguous", 0, 3))
+    assert others <= set(layouts.view_segments("combined", 0, 3))
+    assert not others & set(layouts.view_segments("interleaved", 0, 3))
+    assert not others & set(layouts.view_segments("independent", 0, 3))
+    combined = layouts.view_segments("combined", 0, 3)
+    assert combined.index(layouts.HISTORY) < combined.index(layouts.HEADER_OTHERS) < combined.index(layouts.HEADER_OWN)
+
+
+@pytest.mark.parametrize("text, ends", [
+    ("We add 3 and 2.\n\n", True),
+    ("Is it 5?\n\n", True),
+    ("So **x = 5**.\n\n", True),
+    ("Done!\n\n", True),
+    ("We add 3 and 2.\n", False),               # one newline is not a paragraph break
+    ("Let's list the cases:\n\n", False),       # not sentence-ending
+    ("Code:\n```python\nx = 1.\n\n", False),    # inside an open code block
+    ("```python\nx = 1\n```\nThat runs.\n\n", True),
+    ("$$x = 1.\n\n", False),                    # inside display math
+    ("**Bob [2]:**\n\n", False),
+    ("We add 3 and 2.\n\n  ", True),
+])
+def test_step_end_rule(text, ends):
+    assert prompts.is_step_end(text) is ends
+
+
+def test_step_end_detected_on_decoded_text_of_two_newline_tokens(tokenizer):
+    """SmolLM2 writes a paragraph break as two "\\n" tokens: neither token alone is "\\n\\n"."""
+    newline = tokenizer.encode("\n", add_special_tokens=False)
+    assert len(newline) == 1
+    ids = tokenizer.encode("We add 3 and 2.", add_special_tokens=False) + newline * 2
+    assert not prompts.is_step_end(tokenizer.decode(ids[:-1]))
+    assert prompts.is_step_end(tokenizer.decode(ids))
+
+
+def test_boxed_answers():
+    assert prompts.boxed_close("42} and more") == 2
+    assert prompts.boxed_close("\\frac{1}{2}} done") == 11
+    assert prompts.boxed_close("still open") is None
+    assert prompts.last_boxed("first \\boxed{1}, then \\boxed{\\frac{3}{4}}.") == "\\frac{3}{4}"
+    assert prompts.last_boxed("\\boxed{7} then \\boxed{unclosed") == "7"
+    assert prompts.last_boxed("nothing") is None
+
+
+def test_prompts_name_every_worker_and_the_rules():
+    text = prompts.system_prompt(4, "combined")
+    for name in ("Alice", "Bob", "Carol", "Dave"):
+        assert name in text
+    assert "redundant" in text or "repeat" in text
+    assert "\\boxed" in text
+    assert prompts.worker_opener(1, 4).startswith("**Bob [1]:**")
+    assert "redundant work? (yes/no)" in prompts.CHECK_TEXT
+    assert prompts.FINAL_ANSWER_TEXT.endswith("\\boxed{")
+
+
+def test_greedy_and_seeded_sampling():
+    logits = torch.tensor([0.1, 3.0, 0.2, 2.9])
+    assert sample(logits, 0.0, 1.0, torch.Generator().manual_seed(0)) == 1
+    draws = lambda seed: [sample(logits, 1.0, 1.0, g) for g in [torch.Generator().manual_seed(seed)] for _ in range(20)]
+    assert draws(1) == draws(1)
+    # top_p keeps the smallest set whose mass reaches p: here the two big tokens only
+    small = {sample(logits, 1.0, 0.6, torch.Generator().manual_seed(s)) for s in range(50)}
+    assert small <= {1, 3} and len(small) == 2

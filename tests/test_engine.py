@@ -1,0 +1,146 @@
+"""Engine behaviour on tiny random models: bad input, unsupported models, the cache holding
+each token once, determinism, the answer phase and running out of context."""
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, MistralConfig, Qwen2Config
+
+from hogwild_core import (ConfigError, EngineConfig, EngineStateError, HogwildEngine, ModelLoadError,
+                          PromptError, UnsupportedModelError, load_model)
+from tests.drive import run_lockstep, script_ids
+
+PROBLEM = "Find the sum of the first ten odd numbers."
+
+
+def small(config_cls, **kw):
+    base = dict(vocab_size=128, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512)
+    base.update(kw)
+    return AutoModelForCausalLM.from_config(config_cls(**base))
+
+
+@pytest.mark.parametrize("model_factory, reason", [
+    (lambda: small(LlamaConfig, rope_parameters={"rope_type": "dynamic", "factor": 2.0, "rope_theta": 1e4}), "dynamic"),
+    (lambda: small(MistralConfig, sliding_window=64), "sliding"),
+    (lambda: small(Qwen2Config, use_sliding_window=True, sliding_window=64, max_window_layers=0), "sliding"),
+    (lambda: AutoModelForCausalLM.from_config(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=128)), "gpt2"),
+])
+def test_unsupported_models_are_rejected_with_the_reason(model_factory, reason, tokenizer):
+    with pytest.raises(UnsupportedModelError, match=reason):
+        HogwildEngine(model_factory(), tokenizer, EngineConfig())
+
+
+def test_a_window_as_long_as_the_context_is_no_window(tokenizer):
+    HogwildEngine(small(MistralConfig, sliding_window=512), tokenizer, EngineConfig())
+
+
+def test_bad_calls_fail_fast(tiny_models, tokenizer):
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(num_workers=2))
+    with pytest.raises(EngineStateError):
+        engine.step()
+    for problem in ("", "   \n\t", None):
+        with pytest.raises(PromptError):
+            engine.start(problem)
+    engine.start(PROBLEM)
+    with pytest.raises(ConfigError, match="one entry per worker"):
+        engine.step(force=[1])
+    with pytest.raises(ConfigError, match="ids"):
+        engine.step(force=[1, 10**9])
+    with pytest.raises(ConfigError):
+        HogwildEngine(tiny_models("llama", 1), tokenizer, {"num_workers": 2})
+
+
+def test_problem_longer_than_the_context(tiny_models, tokenizer):
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(max_context=400))
+    with pytest.raises(PromptError, match="too long"):
+        engine.start("word " * 1000)
+
+
+def test_missing_model_path_and_offline_hub_id():
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        load_model("/no/such/model/dir")
+    with pytest.raises(ModelLoadError):
+        load_model("no-such-org/no-such-model-xyz")
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "interleaved", "combined"])
+def test_every_token_is_stored_once(layout, tiny_models, tokenizer):
+    """Bytes held = tokens written x bytes per token: no block is copied per worker."""
+    model = tiny_models("qwen2", 2)
+    W = 4
+    engine = HogwildEngine(model, tokenizer, EngineConfig(num_workers=W, layout=layout, max_new_tokens=20))
+    for (ev,) in run_lockstep([engine], PROBLEM, script_ids(tokenizer)):
+        pass
+    cfg = model.config
+    per_token = cfg.num_hidden_layers * 2 * cfg.num_key_value_heads * (cfg.hidden_size // cfg.num_attention_heads) * 4
+    written = sum(b.length for b in engine.blocks)
+    assert engine.cache.num_tokens() == written
+    assert engine.cache.nbytes() == written * per_token == ev.cache_bytes
+    prompt = engine.blocks[0]
+    views = sum(len(engine.view_token_ids(w)) for w in range(W))
+    assert views > engine.cache.num_tokens(), "workers share what they read"
+    assert engine.cache.segments["prompt"].nbytes() == prompt.length * per_token
+
+
+def test_same_seed_same_tokens(tiny_models, tokenizer):
+    model = tiny_models("mistral", 2)
+
+    def run(seed):
+        config = EngineConfig(num_workers=3, temperature=0.9, top_p=0.95, seed=seed, max_new_tokens=12)
+        engine = HogwildEngine(model, tokenizer, config)
+        return [ev.tokens for ev in engine.generate(PROBLEM)]
+
+    assert run(5) == run(5)
+    assert run(5) != run(6)
+
+
+def test_answer_phase_ends_the_run_with_a_boxed_answer(tiny_models, tokenizer):
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer,
+                           EngineConfig(num_workers=2, max_new_tokens=5, max_answer_tokens=8))
+    engine.start(PROBLEM)
+    answer = tokenizer.encode("42}", add_special_tokens=False)
+    events = [engine.step() for _ in range(5)]
+    assert all(ev.phase == "work" for ev in events)
+    for i, token in enumerate(answer):
+        ev = engine.step(force=[token, None])
+        assert ev.phase == "answer" and ev.tokens[1] is None
+    assert ev.done and engine.done
+    assert engine.answer == "42"
+    assert "\\boxed{42}" in engine.worker_text(0)
+    with pytest.raises(EngineStateError):
+        engine.step()
+
+
+def test_eos_stops_a_worker_and_is_not_written(tiny_models, tokenizer):
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(num_workers=2, max_new_tokens=50))
+    engine.start(PROBLEM)
+    engine.step()
+    eos = tokenizer.eos_token_id
+    ev = engine.step(force=[None, eos])
+    assert ev.tokens[1] == eos and ev.appended[1] == []
+    ev = engine.step()
+    assert ev.tokens[1] is None and torch.isnan(ev.logits[1]).all()
+    assert eos not in engine.workers[1].transcript and eos not in engine.workers[1].block.tokens
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "combined"])
+def test_running_out_of_context_ends_cleanly_with_the_answer_prompt(layout, tiny_models, tokenizer):
+    limit = 420
+    engine = HogwildEngine(tiny_models("qwen3", 1), tokenizer,
+                           EngineConfig(num_workers=3, layout=layout, max_new_tokens=5000, max_context=limit))
+    events = list(engine.generate("Add 2 and 3."))
+    assert events[-1].done
+    assert any(ev.phase == "answer" for ev in events)
+    assert max(len(engine.view_token_ids(w)) for w in range(3)) <= limit
+    assert "Time is up" in engine.worker_text(0)
+
+
+def test_local_model_folder_loads_through_transformers(tmp_path, tiny_models, tokenizer):
+    tiny_models("qwen3", 1).save_pretrained(tmp_path / "m")
+    tokenizer.save_pretrained(tmp_path / "m")
+    model, tok = load_model(str(tmp_path / "m"))
+    assert model.config.model_type == "qwen3" and len(tok) == len(tokenizer)
+    small(MistralConfig, sliding_window=64).save_pretrained(tmp_path / "bad")
+    tokenizer.save_pretrained(tmp_path / "bad")
+    with pytest.raises(UnsupportedModelError, match="sliding"):
+        load_model(str(tmp_path / "bad"))
