@@ -35,6 +35,7 @@ from .workers import DONE, GENERATING, STOPPING, Worker
 
 WORK, ANSWER, FINISHED = "work", "answer", "done"
 ANSWERER = 0  # Alice writes the final answer
+PLACEHOLDER = "\u2063problem\u2063"  # stands for the problem while the chat template is rendered
 
 
 @dataclass
@@ -200,12 +201,16 @@ class HogwildEngine:
         return self.tokenizer.encode(text, add_special_tokens=False)
 
     def _prompt_ids(self, problem: str) -> list[int]:
-        messages = prompts.build_messages(problem, self.config.num_workers, self.config.layout)
+        """The chat-formatted prompt. The problem is user text: markers such as "<|im_end|>" in
+        it are tokenized as plain text, never as the model's special tokens."""
+        messages = prompts.build_messages(PLACEHOLDER, self.config.num_workers, self.config.layout)
         if self.prompt_note is None:
             text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         else:
             text = prompts.render_plain(messages)
-        return self._encode(text)
+        before, _, after = text.partition(PLACEHOLDER)
+        problem_ids = self.tokenizer.encode(problem.strip(), add_special_tokens=False, split_special_tokens=True)
+        return self._encode(before) + problem_ids + self._encode(after)
 
     def _reserve(self) -> int:
         """Room kept free in every view for the final answer and one inserted prompt."""
