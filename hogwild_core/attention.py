@@ -84,7 +84,7 @@ class FastPlan:
         self.num_tokens = position
         self._build(inv_freq)
         self._on_device: dict[torch.device, _DeviceTensors] = {}
-        self.layer_attention: dict[int, torch.Tensor] = {}  # layer -> [R, num_blocks]
+        self.layer_attention: dict[int, torch.Tensor] = {}  # layer -> [R, num_blocks], on its device
 
     def _build(self, inv_freq: torch.Tensor) -> None:
         num_segments, total = len(self.reads), sum(n for _, n in self.reads)
@@ -121,12 +121,18 @@ class FastPlan:
         self.column_block = column_block
         self.column_start = column_start
 
-    def on(self, device: torch.device) -> _DeviceTensors:
-        if device not in self._on_device:
-            self._on_device[device] = _DeviceTensors(
-                self.cos.to(device), self.sin.to(device), self.mask.to(device),
+    def on(self, device: torch.device, dtype: torch.dtype) -> _DeviceTensors:
+        """The plan's tensors on one device, in the model's dtype (built once per pass and device)."""
+        key = (device, dtype)
+        if key not in self._on_device:
+            self._on_device[key] = _DeviceTensors(
+                self.cos.to(device, dtype), self.sin.to(device, dtype), self.mask.to(device, dtype),
                 self.last.to(device), self.column_block.to(device))
-        return self._on_device[device]
+        return self._on_device[key]
+
+    def attention_by_layer(self, num_layers: int) -> torch.Tensor:
+        """[L, R, num_blocks] on the CPU, gathered once after the pass (no per-layer sync)."""
+        return torch.stack([self.layer_attention[l].cpu() for l in range(num_layers)])
 
 
 def fast_attention(module, query, key, value, scaling: float, plan: FastPlan):
@@ -137,7 +143,7 @@ def fast_attention(module, query, key, value, scaling: float, plan: FastPlan):
     G = num_heads // num_kv
     for segment, start, t0, t1 in plan.writes:
         segment.write(layer, start, key[0, :, t0:t1], value[0, :, t0:t1])
-    dev = plan.on(query.device)
+    dev = plan.on(query.device, query.dtype)
     q = apply_rotation(query[0][None], dev.cos[:, None], dev.sin[:, None])  # [S, H, T, D]
     scores = []
     for s, (segment, n) in enumerate(plan.reads):
@@ -145,7 +151,7 @@ def fast_attention(module, query, key, value, scaling: float, plan: FastPlan):
         scores.append(torch.matmul(q[s].reshape(num_kv, G * T, D), keys.transpose(1, 2)))
     scores = torch.cat(scores, dim=-1) * scaling                            # [Hkv, G*T, N]
     N = scores.shape[-1]
-    scores = scores.view(num_kv, G, T, N) + dev.mask.to(scores.dtype)
+    scores = scores.view(num_kv, G, T, N) + dev.mask
     probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(value.dtype)
     probs = probs.view(num_kv, G * T, N)
     out = None
@@ -156,7 +162,7 @@ def fast_attention(module, query, key, value, scaling: float, plan: FastPlan):
     if plan.collect:
         last = probs.view(num_heads, T, N)[:, dev.last].float().mean(0)    # [R, N]
         mass = last.new_zeros(last.shape[0], plan.num_blocks)
-        plan.layer_attention[layer] = mass.index_add_(1, dev.column_block, last).cpu()
+        plan.layer_attention[layer] = mass.index_add_(1, dev.column_block, last)
     return out.view(num_heads, T, D).transpose(0, 1)[None].contiguous(), None
 
 

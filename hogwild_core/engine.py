@@ -385,11 +385,9 @@ class HogwildEngine:
         positions = torch.tensor([[row.start + i for row in rows for i in range(len(row.tokens))]],
                                  device=self.device)
         out = self.model(input_ids=ids, position_ids=positions, use_cache=False,
-                         logits_to_keep=plan.last.to(self.device), hogwild=plan)
+                         logits_to_keep=plan.last, hogwild=plan)
         logits = out.logits[0].float().cpu()
-        if not collect:
-            return logits, None
-        return logits, torch.stack([plan.layer_attention[l] for l in range(self.num_layers)])
+        return logits, (plan.attention_by_layer(self.num_layers) if collect else None)
 
     def _forward_reference(self, rows, spans, collect):
         """Per row: a DynamicCache of its view (keys rotated to view positions), stock attention."""
