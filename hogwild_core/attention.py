@@ -144,20 +144,18 @@ def fast_attention(module, query, key, value, scaling: float, plan: FastPlan):
     for segment, start, t0, t1 in plan.writes:
         segment.write(layer, start, key[0, :, t0:t1], value[0, :, t0:t1])
     dev = plan.on(query.device, query.dtype)
-    q = apply_rotation(query[0][None], dev.cos[:, None], dev.sin[:, None])  # [S, H, T, D]
-    scores = []
-    for s, (segment, n) in enumerate(plan.reads):
-        keys, _ = segment.read(layer, n)                                   # [Hkv, n, D]
-        scores.append(torch.matmul(q[s].reshape(num_kv, G * T, D), keys.transpose(1, 2)))
-    scores = torch.cat(scores, dim=-1) * scaling                            # [Hkv, G*T, N]
+    q = apply_rotation(query[0][None] * scaling, dev.cos[:, None], dev.sin[:, None])  # [S, H, T, D]
+    stored = [segment.read(layer, n) for segment, n in plan.reads]          # ([Hkv, n, D], same)
+    scores = [torch.matmul(q[s].reshape(num_kv, G * T, D), keys.transpose(1, 2))
+              for s, (keys, _) in enumerate(stored)]                        # [Hkv, G*T, n] each
+    scores = torch.cat(scores, dim=-1)                                      # [Hkv, G*T, N]
     N = scores.shape[-1]
     scores = scores.view(num_kv, G, T, N) + dev.mask
     probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(value.dtype)
     probs = probs.view(num_kv, G * T, N)
     out = None
-    for (segment, n), c0 in zip(plan.reads, plan.column_start):
-        _, values = segment.read(layer, n)                                  # [Hkv, n, D]
-        part = torch.matmul(probs[..., c0:c0 + n], values)                 # [Hkv, G*T, D]
+    for (_, values), c0 in zip(stored, plan.column_start):
+        part = torch.matmul(probs[..., c0:c0 + values.shape[1]], values)   # [Hkv, G*T, D]
         out = part if out is None else out + part
     if plan.collect:
         last = probs.view(num_heads, T, N)[:, dev.last].float().mean(0)    # [R, N]

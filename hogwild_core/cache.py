@@ -69,9 +69,9 @@ class Segment:
     def nbytes(self) -> int:
         """Bytes of the used part (length positions), summed over layers."""
         total = 0
-        for k, v in zip(self.keys, self.values):
+        for k in self.keys:
             if k is not None:
-                total += (k[:, :self.length].numel() * k.element_size()) * 2
+                total += 2 * k.shape[0] * self.length * k.shape[2] * k.element_size()
         return total
 
 
