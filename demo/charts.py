@@ -46,6 +46,7 @@ def attention_timeline(steps: list[dict], worker_names: list[str]) -> go.Figure:
     fig = make_subplots(rows=len(SHARE_KINDS), cols=1, shared_xaxes=True, vertical_spacing=0.09,
                         subplot_titles=[SHARE_TITLES[k] for k in SHARE_KINDS])
     fig.update_layout(**_layout("Where each worker's attention goes", height=430))
+    fig.update_annotations(font_size=12)
     thinned = _thin([s for s in steps if s.get("shares")], MAX_POINTS)
     if not thinned:
         return _empty(fig, "no attention recorded yet")

@@ -30,12 +30,13 @@ class RunSettings:
     seed: int = 0
     check_interval: int = 0
     model: str = DEFAULT_MODEL
+    max_answer_tokens: int = 48      # not a control: the engine's budget for the final \boxed{} answer
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(num_workers=self.num_workers, layout=self.layout,
                             max_new_tokens=self.max_new_tokens, temperature=self.temperature,
                             top_p=self.top_p, seed=self.seed, check_interval=self.check_interval,
-                            collect_attention=True)
+                            max_answer_tokens=self.max_answer_tokens, collect_attention=True)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -106,6 +106,8 @@ def check_trace(data) -> None:
     _need(settings["num_workers"] == W, "meta.settings.num_workers", "does not match meta.worker_names")
     _need(isinstance(settings["layout"], str), "meta.settings.layout", "expected a string")
     _need(_is_int(meta.get("num_layers")) and meta["num_layers"] >= 1, "meta.num_layers", "expected a positive integer")
+    for key in ("model", "label"):
+        _need(isinstance(meta.get(key, ""), str), f"meta.{key}", "expected a string")
     _need(data.get("status") in STATUSES, "status", f"expected one of {', '.join(STATUSES)}")
     _need(data.get("answer") is None or isinstance(data["answer"], str), "answer", "expected a string or null")
     blocks = _field(data, "blocks", list)
