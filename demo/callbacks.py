@@ -39,6 +39,7 @@ class Session:
     def __init__(self):
         self.log: RunLog | None = None
         self.stop_requested = False
+        self.running = False
         self.layer = MEAN_LAYER
         self.view_worker = 0
         self.comparisons: list[dict] = []
@@ -81,7 +82,24 @@ class Frame:
 
 def run(session: Session, store, settings: RunSettings, cadence: Cadence = Cadence()):
     """Run the engine on settings, yielding frames as it goes; ends within one step of Stop."""
-    session.stop_requested = False
+    yield from _running(session, _run(session, store, settings, cadence))
+
+
+def replay(session: Session, path: str | None, cadence: Cadence = Cadence()):
+    """Play a saved trace through the same panels, without a model."""
+    yield from _running(session, _replay(session, path, cadence))
+
+
+def _running(session: Session, frames):
+    """Mark the session busy while `frames` runs, however it ends (finished, failed, closed)."""
+    session.stop_requested, session.running = False, True
+    try:
+        yield from frames
+    finally:
+        session.running = False
+
+
+def _run(session: Session, store, settings: RunSettings, cadence: Cadence):
     if not store.is_loaded(settings.model):
         yield Frame(message=render.message_html(f"Loading model {settings.model!r}…", "info"))
     try:
@@ -125,9 +143,7 @@ def run(session: Session, store, settings: RunSettings, cadence: Cadence = Caden
     yield _finish(session, run_log, failure)
 
 
-def replay(session: Session, path: str | None, cadence: Cadence = Cadence()):
-    """Play a saved trace through the same panels, without a model."""
-    session.stop_requested = False
+def _replay(session: Session, path: str | None, cadence: Cadence):
     try:
         data = read_trace(path)
     except TraceError as exc:
@@ -158,6 +174,8 @@ def replay(session: Session, path: str | None, cadence: Cadence = Cadence()):
 
 def stop(session: Session) -> str:
     """Ask the running loop to end; it checks before every step."""
+    if not session.running:
+        return render.message_html("Nothing is running.", "info")
     session.stop_requested = True
     return render.message_html("Stopping…", "info")
 
