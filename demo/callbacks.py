@@ -17,7 +17,7 @@ from hogwild_core import HogwildEngine, HogwildError, WORKER_NAMES
 
 from . import charts, render
 from .records import RunLog, StepRecorder
-from .settings import RunSettings
+from .settings import RunSettings, parse_settings
 from .traces import TraceError, log_from_trace, read_trace, write_attention_csv, write_trace
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,7 @@ class Frame:
     view: str | None = None
     compare: str | None = None
     files: list[str] | None = None     # [trace.json, attention.csv]
+    settings: RunSettings | None = None  # shown in the controls (a replay shows the run's own)
 
 
 def run(session: Session, store, settings: RunSettings, cadence: Cadence = Cadence()):
@@ -156,7 +157,7 @@ def _replay(session: Session, path: str | None, cadence: Cadence):
     session.log, session.view_worker, session.layer = replay_log, 0, MEAN_LAYER
     W = replay_log.num_workers
     yield _with(frame_of(session, charts_too=True), message=render.message_html("Replaying the saved run…", "info"),
-                num_workers=W, num_layers=replay_log.meta["num_layers"])
+                num_workers=W, num_layers=replay_log.meta["num_layers"], settings=_settings_of(replay_log))
     steps = data["steps"]
     per_frame = max(1, math.ceil(len(steps) / cadence.replay_frames))
     for i, record in enumerate(steps):
@@ -255,6 +256,13 @@ def _finish(session: Session, run_log: RunLog, failure: Exception | None) -> Fra
             f"{verb} after {len(run_log.steps)} steps in {run_log.elapsed:.1f} s. "
             "The trace and the attention table can be downloaded below.", "info")
     return frame
+
+
+def _settings_of(run_log: RunLog) -> RunSettings | None:
+    try:
+        return parse_settings(run_log.meta["settings"])
+    except HogwildError:
+        return None     # the trace replays all the same; the controls keep what they hold
 
 
 def _with(frame: Frame, **changes) -> Frame:

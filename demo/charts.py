@@ -16,6 +16,7 @@ FONT = dict(family="system-ui, sans-serif", size=12)
 SHARE_TITLES = {"own": "on its own tokens", "others": "on other workers' tokens", "shared": "on prompt & headers"}
 MAX_POINTS = 600   # per line; longer runs are thinned so updates stay light
 SNIPPET = 90
+MAX_TICKS = 24
 
 
 def attention_heatmap(matrix: list[list[float]] | None, blocks: list[dict], worker_names: list[str],
@@ -26,15 +27,18 @@ def attention_heatmap(matrix: list[list[float]] | None, blocks: list[dict], work
         return _empty(fig, "no attention recorded yet")
     W, B = len(matrix), len(matrix[0])
     z = [[v for v in row] if any(row) else [None] * B for row in matrix]
-    columns = [_column(blocks, b, worker_names) for b in range(B)]
+    if any(row[0] is None for row in z):
+        fig.update_layout(title_text=f"{title}<br><sup>blank rows: workers that did not run this step</sup>")    columns = [_column(blocks, b, worker_names) for b in range(B)]
     hover = [[f"{escape(worker_names[w])} → block {b} ({columns[b][1]})<br>mass {'—' if z[w][b] is None else f'{z[w][b]:.4f}'}"
               f"<br>{columns[b][2]}" for b in range(B)] for w in range(W)]
     fig.add_trace(go.Heatmap(
         z=z, x=list(range(B)), y=list(range(W)), text=hover, hovertemplate="%{text}<extra></extra>",
         colorscale="Viridis", zmin=0.0, zmax=max((v for row in z for v in row if v is not None), default=1.0) or 1.0,
         colorbar=dict(title=dict(text="mass", side="right"), thickness=12), xgap=1, ygap=1))
-    fig.update_xaxes(tickmode="array", tickvals=list(range(B)), ticktext=[c[0] for c in columns],
-                     title_text="cache blocks (coloured by author; grey = prompt/headers)", tickangle=0)
+    stride = -(-B // MAX_TICKS)     # label every block while they fit, then every stride-th
+    ticks = list(range(0, B, stride))
+    fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=[columns[b][0] for b in ticks], tickangle=0,
+                     tickfont=dict(size=11), title_text="cache blocks (coloured by author; grey = prompt/headers)")
     fig.update_yaxes(tickmode="array", tickvals=list(range(W)), autorange="reversed",
                      ticktext=[f'<span style="color:{worker_colour(w)}"><b>{escape(n)}</b></span>'
                                for w, n in enumerate(worker_names[:W])])

@@ -21,9 +21,9 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLE_TRACE = ASSETS / "example_trace.json"
 PAPER = "https://arxiv.org/abs/2504.06261"
 HEADER = f"""<div class="hw-header"><h1>Hogwild! Inference: parallel workers, one shared KV cache</h1>
-<p>Several workers of one model write at the same time and read each other's tokens as they appear
-(<a href="{PAPER}" target="_blank" rel="noopener">paper</a>). Pick a problem, press Run, and watch
-who reads whom.</p></div>"""
+<p>Several workers of one model write at the same time and read each other's tokens as they appear.
+Pick a problem, press Run, and watch who reads whom. Paper:
+<a href="{PAPER}" target="_blank" rel="noopener">arXiv 2504.06261</a>.</p></div>"""
 
 
 @dataclass
@@ -155,7 +155,7 @@ class Wiring:
         self.outputs = outputs
         self.output_list = [outputs[k] for k in ("message", "stats", "answer")] + outputs["lanes"] + [
             outputs[k] for k in ("history", "heatmap", "timeline", "view", "view_worker", "layer", "compare",
-                                 "trace", "csv")]
+                                 "trace", "csv")] + [controls.problem, controls.num_workers, controls.layout]
         self.runner = on_gpu(callbacks.run)
 
     def run_clicked(self, data: dict):
@@ -210,9 +210,13 @@ class Wiring:
         if frame.files:
             trace = gr.update(value=frame.files[0], interactive=True)
             csv = gr.update(value=frame.files[1], interactive=True)
+        shown = [gr.skip()] * 3
+        if frame.settings is not None:
+            s = frame.settings
+            shown = [s.problem, s.num_workers, s.layout if s.layout in LAYOUTS else gr.skip()]
         return [value(frame.message), value(frame.stats), value(frame.answer), *lanes, value(frame.history),
                 value(frame.heatmap), value(frame.timeline), value(frame.view), view_worker, layer,
-                value(frame.compare), trace, csv]
+                value(frame.compare), trace, csv, *shown]
 
 
 def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,

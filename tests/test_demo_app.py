@@ -71,7 +71,7 @@ def test_a_locked_store_refuses_other_models():
 
 
 def test_frames_become_one_update_per_output(page):
-    wiring_outputs = 3 + 8 + 9
+    wiring_outputs = 3 + 8 + 9 + 3
     from demo.ui import Wiring
     wiring = Wiring.__new__(Wiring)
     wiring.output_list = [None] * wiring_outputs
@@ -81,7 +81,8 @@ def test_frames_become_one_update_per_output(page):
     setup = wiring.updates(Frame(num_workers=3, num_layers=2, lanes=["a", "b", "c"], files=["t.json", "a.csv"]))
     lanes = setup[3:11]
     assert [u["visible"] for u in lanes] == [True] * 3 + [False] * 5 and lanes[1]["value"] == "b"
-    view_worker, layer, _, trace, table = setup[-5:]
+    view_worker, layer, _, trace, table = setup[-8:-3]
+    assert all(u == gr.skip() for u in setup[-3:])
     assert [c[1] for c in view_worker["choices"]] == [0, 1, 2]
     assert len(layer["choices"]) == 3 and trace["value"] == "t.json" and table["interactive"]
 
@@ -89,7 +90,7 @@ def test_frames_become_one_update_per_output(page):
 def test_bad_settings_from_the_page_only_show_a_message(page):
     from demo.ui import Wiring
     wiring = Wiring.__new__(Wiring)
-    wiring.output_list = [None] * 20
+    wiring.output_list = [None] * 23
 
     class NoControls:
         def read(self, data):
@@ -106,3 +107,13 @@ def test_stop_without_a_run_says_so():
     assert "Nothing is running" in callbacks.stop(session)
     session.running = True
     assert "Stopping" in callbacks.stop(session) and session.stop_requested
+
+
+def test_a_replay_shows_the_runs_own_settings_in_the_controls():
+    from demo.settings import RunSettings
+    from demo.ui import Wiring
+    wiring = Wiring.__new__(Wiring)
+    updates = wiring.updates(Frame(settings=RunSettings(problem="p", num_workers=3, layout="interleaved")))
+    assert updates[-3:] == ["p", 3, "interleaved"]
+    baseline = wiring.updates(Frame(settings=RunSettings(problem="p", num_workers=3, layout="independent")))
+    assert baseline[-1] == gr.skip()

@@ -157,6 +157,7 @@ def test_replay_shows_the_same_panels_without_a_model(store):
     again = frames[-1]
     assert again.lanes == final.lanes and again.history == final.history and again.view == final.view
     assert replayed.log.status == "finished" and replayed.log.answer == live.log.answer
+    assert frames[0].settings.problem == PROBLEM and frames[0].settings.num_workers == 3
     assert again.heatmap.data[0].z == final.heatmap.data[0].z
     assert "Finished after" in again.message
 

@@ -25,11 +25,19 @@ def test_heatmap_rows_are_workers_columns_are_blocks():
     hover = heat.text[0][0]
     assert "&lt;script&gt;" in hover and "<script>" not in hover and "mass 0.7000" in hover
     assert heat.text[1][0].count("mass —") == 1
+    assert "blank rows" in fig.layout.title.text
 
 
 def test_heatmap_handles_more_columns_than_described_blocks():
     fig = attention_heatmap([[0.5, 0.3, 0.1, 0.1]], BLOCKS, ["Alice"])
     assert len(fig.data[0].z[0]) == 4 and fig.layout.xaxis.ticktext[3] == "3"
+
+
+def test_heatmap_labels_stay_readable_with_many_blocks():
+    blocks = [{"id": b, "kind": "step", "owner": b % 2, "length": 3, "text": ""} for b in range(100)]
+    fig = attention_heatmap([[0.01] * 100, [0.01] * 100], blocks, ["Alice", "Bob"])
+    assert len(fig.layout.xaxis.tickvals) <= 25 and fig.layout.xaxis.tickvals[0] == 0
+    assert "blank rows" not in fig.layout.title.text
 
 
 def test_heatmap_without_data_says_so():
