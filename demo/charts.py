@@ -28,7 +28,8 @@ def attention_heatmap(matrix: list[list[float]] | None, blocks: list[dict], work
     W, B = len(matrix), len(matrix[0])
     z = [[v for v in row] if any(row) else [None] * B for row in matrix]
     if any(row[0] is None for row in z):
-        fig.update_layout(title_text=f"{title}<br><sup>blank rows: workers that did not run this step</sup>")    columns = [_column(blocks, b, worker_names) for b in range(B)]
+        fig.update_layout(title_text=f"{title}<br><sup>blank rows: workers that did not run this step</sup>")
+    columns = [_column(blocks, b, worker_names) for b in range(B)]
     hover = [[f"{escape(worker_names[w])} → block {b} ({columns[b][1]})<br>mass {'—' if z[w][b] is None else f'{z[w][b]:.4f}'}"
               f"<br>{columns[b][2]}" for b in range(B)] for w in range(W)]
     fig.add_trace(go.Heatmap(
