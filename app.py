@@ -4,7 +4,7 @@ embedded SmolLM2-135M). On a Hugging Face Space the host comes from GRADIO_SERVE
 import argparse
 import os
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # before gradio is imported: no phoning home
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"   # before gradio is imported: no phoning home
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -12,7 +12,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    parser.add_argument("--model", default="default", help="'default', a local path or a hub id")
+    parser.add_argument("--model", default=os.environ.get("HOGWILD_MODEL", "default"),
+                        help="'default' (embedded SmolLM2-135M), a local path or a hub id; env HOGWILD_MODEL")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     parser.add_argument("--lock-model", action="store_true", help="visitors cannot load other models")
     parser.add_argument("--concurrency", type=int, default=1, help="runs served at the same time")

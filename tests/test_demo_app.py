@@ -40,11 +40,14 @@ def test_layout_uses_no_viewport_heights():
 
 def test_app_binds_localhost_unless_told(monkeypatch):
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("HOGWILD_MODEL", raising=False)
     args = app.parse_args([])
     assert args.host == "127.0.0.1" and args.model == "default" and not args.share
     assert app.parse_args(["--host", "0.0.0.0", "--port", "9000"]).port == 9000
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")     # how a Hugging Face Space says so
     assert app.parse_args([]).host == "0.0.0.0"
+    monkeypatch.setenv("HOGWILD_MODEL", "HuggingFaceTB/SmolLM2-135M-Instruct")
+    assert app.parse_args([]).model == "HuggingFaceTB/SmolLM2-135M-Instruct"
 
 
 def test_model_store_never_trusts_remote_code(monkeypatch):

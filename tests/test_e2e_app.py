@@ -34,11 +34,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
     """The real app, on a free port on 127.0.0.1; always killed afterwards."""
     port = free_port()
-    log_path = tmp_path / "app.log"
+    log_path = tmp_path_factory.mktemp("app") / "app.log"
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
     env.pop("GRADIO_SERVER_NAME", None)
     with open(log_path, "w") as log:
@@ -78,6 +78,10 @@ def save_small(source: Path, target: Path, width: int = 1000) -> None:
     image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
 
 
+def launch_chromium(p):
+    return p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+
+
 def tokens_in(page, lane: str) -> int:
     match = re.search(r"· (\d+) tokens", page.inner_text(lane))
     return int(match.group(1)) if match else 0
@@ -87,7 +91,7 @@ def tokens_in(page, lane: str) -> int:
 def test_two_workers_run_live_and_stop(server):
     sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(p)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1500})
             page.goto(server)
@@ -140,5 +144,30 @@ def test_two_workers_run_live_and_stop(server):
             page.screenshot(path=str(shots / "screenshot.png"), full_page=True)
             if os.environ.get("HOGWILD_UPDATE_SCREENSHOT") == "1":
                 save_small(shots / "screenshot.png", ROOT / "docs" / "screenshot.png")
+        finally:
+            browser.close()
+
+
+@pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"{CHROMIUM} is missing (apt-get install chromium)")
+def test_the_app_works_inside_an_iframe(server):
+    """As on a paper page: the app loads in an iframe, and its height settles instead of growing."""
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with sync_playwright() as p:
+        browser = launch_chromium(p)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.set_content(f'<iframe src="{server}" width="1000" height="800" style="border:0"></iframe>')
+            frame = page.frame_locator("iframe")
+            frame.locator("#run").wait_for(timeout=30000)
+            frame.locator("#replay-example").click()
+            frame.locator("#lane-2").wait_for(timeout=30000)
+            inner = next(f for f in page.frames if f.url.startswith(server))
+            inner.wait_for_function("document.querySelector('#message').innerText.includes('Finished after')",
+                                    timeout=STOP_SECONDS * 1000)
+            heights = []
+            for _ in range(3):
+                heights.append(inner.evaluate("document.documentElement.scrollHeight"))
+                time.sleep(1.0)
+            assert heights[0] == heights[-1] and heights[0] < 6000, heights
         finally:
             browser.close()
