@@ -120,3 +120,20 @@ def test_a_replay_shows_the_runs_own_settings_in_the_controls():
     assert updates[-3:] == ["p", 3, "interleaved"]
     baseline = wiring.updates(Frame(settings=RunSettings(problem="p", num_workers=3, layout="independent")))
     assert baseline[-1] == gr.skip()
+
+
+def test_generation_runs_under_spaces_gpu_only_when_spaces_exists(monkeypatch):
+    import sys
+    import types
+
+    from demo.gpu import on_gpu
+
+    def work():
+        yield 1
+
+    monkeypatch.setitem(sys.modules, "spaces", None)        # not installed: unchanged
+    assert on_gpu(work) is work
+    seen = []
+    fake = types.SimpleNamespace(GPU=lambda duration: lambda fn: seen.append(duration) or ("on gpu", fn))
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    assert on_gpu(work) == ("on gpu", work) and seen == [120]
