@@ -92,7 +92,11 @@ def replay(session: Session, path: str | None, cadence: Cadence = Cadence()):
 
 
 def _running(session: Session, frames):
-    """Mark the session busy while `frames` runs, however it ends (finished, failed, closed)."""
+    """Mark the session busy while `frames` runs, however it ends (finished, failed, closed).
+    A session runs one thing at a time: a second one (a replay during a run) is refused."""
+    if session.running:
+        yield Frame(message=render.message_html("A run is in progress in this page: press Stop first."))
+        return
     session.stop_requested, session.running = False, True
     try:
         yield from frames

@@ -110,6 +110,17 @@ def test_stop_ends_the_run_within_one_step(store):
     assert "stopped" in rest[-1].compare
 
 
+def test_one_thing_at_a_time_per_session(store):
+    session = Session()
+    run = callbacks.run(session, store, settings(max_new_tokens=200), EVERY_STEP)
+    next(run)
+    (refused,) = list(callbacks.replay(session, "whatever.json", EVERY_STEP))
+    assert "press Stop first" in refused.message and refused.lanes is None
+    assert session.running and session.log.status == "running"
+    run.close()                                 # the page went away mid-run
+    assert not session.running
+
+
 def test_bad_input_only_shows_a_message(store, tmp_path):
     session = Session()
     frames = list(callbacks.run(session, store, settings(model=str(tmp_path / "no-such-model")), EVERY_STEP))
