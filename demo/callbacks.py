@@ -114,6 +114,10 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence):
     except HogwildError as exc:
         yield Frame(message=render.message_html(sentence(exc)))
         return
+    except Exception as exc:  # an odd model can fail in ways the engine does not name
+        log.exception("could not start a run")
+        yield Frame(message=render.message_html(f"Could not start the run ({type(exc).__name__}): {sentence(exc)}"))
+        return
     run_log = RunLog(meta={"settings": settings.as_dict(), "model": store.key(settings.model),
                            "worker_names": list(WORKER_NAMES[:settings.num_workers]),
                            "num_layers": engine.num_layers, "label": settings.label})

@@ -195,3 +195,30 @@ def test_choices_before_any_run_do_not_fail():
     session = Session()
     assert not callbacks.select_layer(session, 3).data
     assert "Start a run" in callbacks.select_view(session, 1)
+
+
+def test_an_unexpected_failure_at_start_is_a_message(store, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("weights on the moon")
+
+    monkeypatch.setattr(callbacks, "HogwildEngine", broken)
+    (frame,) = list(callbacks.run(Session(), store, settings(), EVERY_STEP))
+    assert "RuntimeError" in frame.message and "moon" in frame.message and frame.lanes is None
+
+
+def test_a_failure_mid_run_keeps_what_was_made(store, monkeypatch):
+    from hogwild_core import HogwildEngine
+
+    real_step, calls = HogwildEngine.step, []
+
+    def flaky(self, force=None):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("out of memory")
+        return real_step(self, force)
+
+    monkeypatch.setattr(HogwildEngine, "step", flaky)
+    session = Session()
+    final = list(callbacks.run(session, store, settings(), EVERY_STEP))[-1]
+    assert session.log.status == "failed" and len(session.log.steps) == 2
+    assert "failed after 2 steps" in final.message and "Out of memory" in final.message and final.files
