@@ -41,6 +41,7 @@ class Session:
         self.stop_requested = False
         self.running = False
         self.layer = MEAN_LAYER
+        self.step: int | None = None     # heatmap step (1-based); None = the latest
         self.view_worker = 0
         self.comparisons: list[dict] = []
         self.files_dir: str | None = None
@@ -79,6 +80,7 @@ class Frame:
     compare: str | None = None
     files: list[str] | None = None     # [trace.json, attention.csv]
     settings: RunSettings | None = None  # shown in the controls (a replay shows the run's own)
+    num_steps: int | None = None       # set when a run ends: the heatmap can show any of its steps
 
 
 def run(session: Session, store, settings: RunSettings, cadence: Cadence = Cadence()):
@@ -121,7 +123,7 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence):
     run_log = RunLog(meta={"settings": settings.as_dict(), "model": store.key(settings.model),
                            "worker_names": list(WORKER_NAMES[:settings.num_workers]),
                            "num_layers": engine.num_layers, "label": settings.label})
-    session.log, session.view_worker, session.layer = run_log, 0, MEAN_LAYER
+    session.log, session.view_worker, session.layer, session.step = run_log, 0, MEAN_LAYER, None
     recorder = StepRecorder(engine)
     recorder.snapshot(run_log)
     note = f" Note: {engine.prompt_note}." if engine.prompt_note else ""
@@ -162,7 +164,7 @@ def _replay(session: Session, path: str | None, cadence: Cadence):
     views, by_layer = replay_log.views, replay_log.last_attention_by_layer
     replay_log.views, replay_log.last_attention_by_layer = [], None
     replay_log.meta = dict(replay_log.meta, label=f"replay: {replay_log.meta.get('label', 'saved run')}")
-    session.log, session.view_worker, session.layer = replay_log, 0, MEAN_LAYER
+    session.log, session.view_worker, session.layer, session.step = replay_log, 0, MEAN_LAYER, None
     W = replay_log.num_workers
     yield _with(frame_of(session, charts_too=True), message=render.message_html("Replaying the saved run…", "info"),
                 num_workers=W, num_layers=replay_log.meta["num_layers"], settings=_settings_of(replay_log))
@@ -194,6 +196,11 @@ def select_layer(session: Session, layer) -> object:
     return heatmap_of(session)
 
 
+def select_step(session: Session, step) -> object:
+    session.step = None if step is None or session.running else int(step)
+    return heatmap_of(session)
+
+
 def select_view(session: Session, worker) -> str:
     session.view_worker = 0 if worker is None else int(worker)
     return view_of(session)
@@ -220,18 +227,24 @@ def heatmap_of(session: Session):
     if run_log is None:
         return charts.attention_heatmap(None, [], [])
     names = run_log.meta["worker_names"]
-    last = next((s for s in reversed(run_log.steps) if s.get("attention")), None)
-    if last is None:
+    steps = run_log.steps
+    if session.step is not None and 1 <= session.step <= len(steps):
+        shown = steps[session.step - 1]
+    else:
+        shown = next((s for s in reversed(steps) if s.get("attention")), None)
+    if shown is None or not shown.get("attention"):
         return charts.attention_heatmap(None, run_log.blocks, names)
-    matrix, which = last["attention"], "mean over layers"
+    matrix, which = shown["attention"], "mean over layers"
     by_layer = run_log.last_attention_by_layer
     if session.layer != MEAN_LAYER:
-        if by_layer is not None and 0 <= session.layer < len(by_layer):
+        if shown is not steps[-1]:
+            which = "mean over layers (per-layer data is kept for the last step only)"
+        elif by_layer is not None and 0 <= session.layer < len(by_layer):
             matrix, which = by_layer[session.layer], f"layer {session.layer}"
         else:
             which = "mean over layers (per-layer data not available yet)"
     return charts.attention_heatmap(matrix, run_log.blocks, names,
-                                    title=f"Attention mass per cache block, step {last['step']} ({which})")
+                                    title=f"Attention mass per cache block, step {shown['step']} ({which})")
 
 
 def view_of(session: Session) -> str:
@@ -251,6 +264,7 @@ def comparison_row(run_log: RunLog) -> dict:
 def _finish(session: Session, run_log: RunLog, failure: Exception | None) -> Frame:
     frame = frame_of(session, charts_too=True)
     frame.compare = render.compare_html(session.comparisons)
+    frame.num_steps = len(run_log.steps)
     try:
         frame.files = [write_trace(run_log, session.file_path("hogwild-trace.json")),
                        write_attention_csv(run_log, session.file_path("hogwild-attention.csv"))]

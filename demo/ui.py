@@ -79,8 +79,11 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
                                   autoscroll=True, js_on_load=None)
         with gr.Row(equal_height=False):
             with gr.Column(min_width=360):
-                layer = gr.Dropdown([("mean over layers", MEAN_LAYER)], value=MEAN_LAYER, label="Heatmap layer",
-                                    elem_id="layer", interactive=True)
+                with gr.Row():
+                    layer = gr.Dropdown([("mean over layers", MEAN_LAYER)], value=MEAN_LAYER, label="Heatmap layer",
+                                        elem_id="layer", interactive=True, min_width=160)
+                    step = gr.Slider(1, 2, value=1, step=1, label="Heatmap step (once a run ends)",
+                                     interactive=False, elem_id="heatmap-step", min_width=200)
                 heatmap = gr.Plot(charts.attention_heatmap(None, [], []), elem_id="heatmap", show_label=False)
             with gr.Column(min_width=360):
                 timeline = gr.Plot(charts.attention_timeline([], []), elem_id="timeline", show_label=False)
@@ -105,7 +108,7 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
 
         wiring = Wiring(store, controls, session, upload, cadence, outputs=dict(
             message=message, stats=stats, answer=answer, lanes=lanes, history=history, heatmap=heatmap,
-            timeline=timeline, view=view, view_worker=view_worker, layer=layer, compare=compare,
+            timeline=timeline, view=view, view_worker=view_worker, layer=layer, step=step, compare=compare,
             trace=trace_btn, csv=csv_btn))
         inputs = controls.components() | {session}
         engine_events = dict(outputs=wiring.output_list, concurrency_limit=concurrency_limit, concurrency_id="engine",
@@ -120,6 +123,7 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
         example_btn.click(wiring.example_clicked, inputs=session, **replay_events)
         stop_btn.click(callbacks.stop, inputs=session, outputs=message, concurrency_limit=None, show_progress="hidden")
         layer.input(callbacks.select_layer, inputs=[session, layer], outputs=heatmap, concurrency_limit=None)
+        step.input(callbacks.select_step, inputs=[session, step], outputs=heatmap, concurrency_limit=None)
         view_worker.input(callbacks.select_view, inputs=[session, view_worker], outputs=view, concurrency_limit=None)
     return app
 
@@ -154,7 +158,7 @@ class Wiring:
         self.store, self.controls, self.session, self.upload, self.cadence = store, controls, session, upload, cadence
         self.outputs = outputs
         self.output_list = [outputs[k] for k in ("message", "stats", "answer")] + outputs["lanes"] + [
-            outputs[k] for k in ("history", "heatmap", "timeline", "view", "view_worker", "layer", "compare",
+            outputs[k] for k in ("history", "heatmap", "timeline", "view", "view_worker", "layer", "step", "compare",
                                  "trace", "csv")] + [controls.problem, controls.num_workers, controls.layout]
         self.runner = on_gpu(callbacks.run)
 
@@ -200,12 +204,15 @@ class Wiring:
                 lanes.append(value(html))
             else:
                 lanes.append(gr.update(visible=w < W, value=html if html is not None else ""))
-        view_worker = layer = gr.skip()
+        view_worker = layer = step = gr.skip()
         if W is not None:
             view_worker = gr.update(choices=[(WORKER_NAMES[w], w) for w in range(W)], value=0)
         if frame.num_layers is not None:
             layer = gr.update(choices=[("mean over layers", MEAN_LAYER)] +
                               [(f"layer {i}", i) for i in range(frame.num_layers)], value=MEAN_LAYER)
+            step = gr.update(interactive=False)
+        if frame.num_steps:
+            step = gr.update(minimum=1, maximum=max(frame.num_steps, 2), value=frame.num_steps, interactive=True)
         trace = csv = gr.skip()
         if frame.files:
             trace = gr.update(value=frame.files[0], interactive=True)
@@ -215,7 +222,7 @@ class Wiring:
             s = frame.settings
             shown = [s.problem, s.num_workers, s.layout if s.layout in LAYOUTS else gr.skip()]
         return [value(frame.message), value(frame.stats), value(frame.answer), *lanes, value(frame.history),
-                value(frame.heatmap), value(frame.timeline), value(frame.view), view_worker, layer,
+                value(frame.heatmap), value(frame.timeline), value(frame.view), view_worker, layer, step,
                 value(frame.compare), trace, csv, *shown]
 
 

@@ -11,7 +11,7 @@ from demo.ui import build_ui
 
 IDS = ["run", "stop", "workers", "layout", "problem", *[f"lane-{w}" for w in range(8)], "history", "heatmap",
        "timeline", "view", "view-worker", "layer", "message", "stats", "answer", "compare", "download-trace",
-       "download-csv", "load-trace", "compare-one", "compare-independent", "model"]
+       "download-csv", "load-trace", "compare-one", "compare-independent", "model", "heatmap-step"]
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +74,7 @@ def test_a_locked_store_refuses_other_models():
 
 
 def test_frames_become_one_update_per_output(page):
-    wiring_outputs = 3 + 8 + 9 + 3
+    wiring_outputs = 3 + 8 + 10 + 3
     from demo.ui import Wiring
     wiring = Wiring.__new__(Wiring)
     wiring.output_list = [None] * wiring_outputs
@@ -84,7 +84,9 @@ def test_frames_become_one_update_per_output(page):
     setup = wiring.updates(Frame(num_workers=3, num_layers=2, lanes=["a", "b", "c"], files=["t.json", "a.csv"]))
     lanes = setup[3:11]
     assert [u["visible"] for u in lanes] == [True] * 3 + [False] * 5 and lanes[1]["value"] == "b"
-    view_worker, layer, _, trace, table = setup[-8:-3]
+    view_worker, layer, step, _, trace, table = setup[-9:-3]
+    assert step == gr.update(interactive=False)
+    assert wiring.updates(Frame(num_steps=7))[-7] == gr.update(minimum=1, maximum=7, value=7, interactive=True)
     assert all(u == gr.skip() for u in setup[-3:])
     assert [c[1] for c in view_worker["choices"]] == [0, 1, 2]
     assert len(layer["choices"]) == 3 and trace["value"] == "t.json" and table["interactive"]
@@ -93,7 +95,7 @@ def test_frames_become_one_update_per_output(page):
 def test_bad_settings_from_the_page_only_show_a_message(page):
     from demo.ui import Wiring
     wiring = Wiring.__new__(Wiring)
-    wiring.output_list = [None] * 23
+    wiring.output_list = [None] * 24
 
     class NoControls:
         def read(self, data):

@@ -191,9 +191,24 @@ def test_layer_and_view_choices(store):
     assert "Alice attends" in callbacks.select_view(session, 0)
 
 
+def test_the_heatmap_can_show_any_step_once_a_run_ends(store):
+    session = Session()
+    final = list(callbacks.run(session, store, settings(num_workers=3), EVERY_STEP))[-1]
+    steps = session.log.steps
+    assert final.num_steps == len(steps)
+    third = callbacks.select_step(session, 3)
+    assert "step 3 " in third.layout.title.text
+    assert [list(r) for r in third.data[0].z] == [[v for v in row] if any(row) else [None] * len(row)
+                                                  for row in steps[2]["attention"]]
+    callbacks.select_layer(session, 1)
+    assert "last step only" in callbacks.heatmap_of(session).layout.title.text
+    assert "layer 1" in callbacks.select_step(session, len(steps)).layout.title.text
+
+
 def test_choices_before_any_run_do_not_fail():
     session = Session()
     assert not callbacks.select_layer(session, 3).data
+    assert not callbacks.select_step(session, 2).data
     assert "Start a run" in callbacks.select_view(session, 1)
 
 

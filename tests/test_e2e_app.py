@@ -75,7 +75,7 @@ def save_small(source: Path, target: Path, width: int = 1000) -> None:
 
     image = Image.open(source).convert("RGB")
     image = image.resize((width, round(image.height * width / image.width)), Image.LANCZOS)
-    image.quantize(colors=256, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
+    image.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(target, optimize=True)
 
 
 @pytest.fixture(scope="module")
@@ -144,6 +144,10 @@ def test_two_workers_run_live_and_stop(browser, server):
     assert "#3" in page.inner_text("#history") and "replay" in page.inner_text("#stats")
     assert "Compute three things" in page.input_value("#problem textarea")   # the run's own settings
     page.wait_for_selector("#heatmap .js-plotly-plot .heatmaplayer")
+    page.fill("#heatmap-step input[type=number]", "120")
+    page.press("#heatmap-step input[type=number]", "Enter")
+    page.wait_for_function("document.querySelector('#heatmap .gtitle').textContent.includes('step 120 ')",
+                           timeout=10000)
 
     shots = ROOT / "artifacts" / "e2e"
     shots.mkdir(parents=True, exist_ok=True)
