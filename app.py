@@ -1,0 +1,44 @@
+"""Hogwild! Inference demo: `python app.py` serves it on http://127.0.0.1:7860 (offline, on the
+embedded SmolLM2-135M). On a Hugging Face Space the host comes from GRADIO_SERVER_NAME."""
+
+import argparse
+import os
+
+os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"   # before gradio is imported: no phoning home
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+                        help="address to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
+    parser.add_argument("--model", default=os.environ.get("HOGWILD_MODEL", "default"),
+                        help="'default' (embedded SmolLM2-135M), a local path or a hub id; env HOGWILD_MODEL")
+    parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    parser.add_argument("--lock-model", action="store_true", help="visitors cannot load other models")
+    parser.add_argument("--concurrency", type=int, default=1, help="runs served at the same time")
+    parser.add_argument("--threads", type=int, default=max(1, min(4, (os.cpu_count() or 2) // 2)),
+                        help="CPU threads for torch (default: half the cores, at most 4; small models gain "
+                             "little from more, and oversubscribed cores make them much slower)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    from demo import ModelStore, build_ui, launch
+    from hogwild_core import HogwildError
+
+    store = ModelStore(device="cuda" if torch.cuda.is_available() else None, allow_custom=not args.lock_model)
+    try:
+        store.get(args.model)   # load once, up front; sessions share the weights read-only
+    except HogwildError as exc:
+        raise SystemExit(f"app.py: {exc}") from None
+    app = build_ui(store, default_model=args.model, concurrency_limit=args.concurrency)
+    launch(app, host=args.host, port=args.port, share=args.share, concurrency_limit=args.concurrency)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,299 @@
+"""What the buttons do: named functions over a per-session `Session` and a RunSettings.
+
+Each callback yields `Frame`s: plain values for the panels (None = leave that panel as it is).
+The UI module turns frames into Gradio updates; nothing here imports gradio, so the
+callbacks run in tests without a browser. Live runs and replays feed the same RunLog and are
+drawn by the same `frame_of`, so a replayed trace looks like the run that made it."""
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+
+from hogwild_core import HogwildEngine, HogwildError, WORKER_NAMES
+
+from . import charts, render
+from .records import RunLog, StepRecorder
+from .settings import RunSettings, parse_settings
+from .traces import TraceError, log_from_trace, read_trace, write_attention_csv, write_trace
+
+log = logging.getLogger(__name__)
+MEAN_LAYER = -1
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """How often a live run redraws: text panels are cheap, charts are not."""
+    text_seconds: float = 0.3
+    chart_seconds: float = 1.5
+    replay_frames: int = 40        # a replay is drawn in about this many frames
+    replay_delay: float = 0.05
+
+
+class Session:
+    """One browser session's state. Made fresh per page load by gr.State; never shared."""
+
+    def __init__(self):
+        self.log: RunLog | None = None
+        self.stop_requested = False
+        self.running = False
+        self.layer = MEAN_LAYER
+        self.step: int | None = None     # heatmap step (1-based); None = the latest
+        self.view_worker = 0
+        self.comparisons: list[dict] = []
+        self.files_dir: str | None = None
+        self.num_files = 0
+
+    def file_path(self, name: str) -> str:
+        if self.files_dir is None:
+            self.files_dir = tempfile.mkdtemp(prefix="hogwild-session-")
+        self.num_files += 1
+        return os.path.join(self.files_dir, f"{self.num_files:03d}-{name}")
+
+    def close(self) -> None:
+        if self.files_dir:
+            shutil.rmtree(self.files_dir, ignore_errors=True)
+            self.files_dir = None
+
+
+def close_session(session) -> None:
+    """gr.State delete_callback: remove the session's files when it ends."""
+    if isinstance(session, Session):
+        session.close()
+
+
+@dataclass
+class Frame:
+    message: str | None = None
+    num_workers: int | None = None     # set when the lanes or the worker choices change
+    num_layers: int | None = None      # set when the layer choices change
+    lanes: list[str] | None = None
+    history: str | None = None
+    stats: str | None = None
+    answer: str | None = None
+    heatmap: object | None = None
+    timeline: object | None = None
+    view: str | None = None
+    compare: str | None = None
+    files: list[str] | None = None     # [trace.json, attention.csv]
+    settings: RunSettings | None = None  # shown in the controls (a replay shows the run's own)
+    num_steps: int | None = None       # set when a run ends: the heatmap can show any of its steps
+
+
+def run(session: Session, store, settings: RunSettings, cadence: Cadence = Cadence()):
+    """Run the engine on settings, yielding frames as it goes; ends within one step of Stop."""
+    yield from _running(session, _run(session, store, settings, cadence))
+
+
+def replay(session: Session, path: str | None, cadence: Cadence = Cadence()):
+    """Play a saved trace through the same panels, without a model."""
+    yield from _running(session, _replay(session, path, cadence))
+
+
+def _running(session: Session, frames):
+    """Mark the session busy while `frames` runs, however it ends (finished, failed, closed).
+    A session runs one thing at a time: a second one (a replay during a run) is refused."""
+    if session.running:
+        yield Frame(message=render.message_html("A run is in progress in this page: press Stop first."))
+        return
+    session.stop_requested, session.running = False, True
+    try:
+        yield from frames
+    finally:
+        session.running = False
+
+
+def _run(session: Session, store, settings: RunSettings, cadence: Cadence):
+    if not store.is_loaded(settings.model):
+        yield Frame(message=render.message_html(f"Loading model {settings.model!r}…", "info"))
+    try:
+        model, tokenizer = store.get(settings.model)
+        engine = HogwildEngine(model, tokenizer, settings.engine_config())
+        engine.start(settings.problem)
+    except HogwildError as exc:
+        yield Frame(message=render.message_html(sentence(exc)))
+        return
+    except Exception as exc:  # an odd model can fail in ways the engine does not name
+        log.exception("could not start a run")
+        yield Frame(message=render.message_html(f"Could not start the run ({type(exc).__name__}): {sentence(exc)}"))
+        return
+    run_log = RunLog(meta={"settings": settings.as_dict(), "model": store.key(settings.model),
+                           "worker_names": list(WORKER_NAMES[:settings.num_workers]),
+                           "num_layers": engine.num_layers, "label": settings.label})
+    session.log, session.view_worker, session.layer, session.step = run_log, 0, MEAN_LAYER, None
+    recorder = StepRecorder(engine)
+    recorder.snapshot(run_log)
+    note = f" Note: {engine.prompt_note}." if engine.prompt_note else ""
+    yield _with(frame_of(session, charts_too=True), message=render.message_html(f"Running {settings.label}…{note}", "info"),
+                num_workers=settings.num_workers, num_layers=engine.num_layers)
+    started = last_text = last_chart = time.perf_counter()
+    event, failure = None, None
+    try:
+        while not engine.done:
+            if session.stop_requested:
+                break
+            event = engine.step()
+            run_log.add_step(recorder.record(event, time.perf_counter() - started))
+            now = time.perf_counter()
+            if now - last_chart >= cadence.chart_seconds:
+                recorder.snapshot(run_log, event)
+                last_chart = last_text = now
+                yield frame_of(session, charts_too=True)
+            elif now - last_text >= cadence.text_seconds:
+                last_text = now
+                yield frame_of(session)
+    except Exception as exc:  # keep the page alive and say what happened; the log has the traceback
+        log.exception("run failed")
+        failure = exc
+    run_log.status = "failed" if failure else ("finished" if engine.done else "stopped")
+    recorder.snapshot(run_log, event)
+    session.comparisons.append(comparison_row(run_log))
+    yield _finish(session, run_log, failure)
+
+
+def _replay(session: Session, path: str | None, cadence: Cadence):
+    try:
+        data = read_trace(path)
+    except TraceError as exc:
+        yield Frame(message=render.message_html(sentence(exc)))
+        return
+    replay_log = log_from_trace(data)
+    views, by_layer = replay_log.views, replay_log.last_attention_by_layer
+    replay_log.views, replay_log.last_attention_by_layer = [], None
+    replay_log.meta = dict(replay_log.meta, label=f"replay: {replay_log.meta.get('label', 'saved run')}")
+    session.log, session.view_worker, session.layer, session.step = replay_log, 0, MEAN_LAYER, None
+    W = replay_log.num_workers
+    yield _with(frame_of(session, charts_too=True), message=render.message_html("Replaying the saved run…", "info"),
+                num_workers=W, num_layers=replay_log.meta["num_layers"], settings=_settings_of(replay_log))
+    steps = data["steps"]
+    per_frame = max(1, math.ceil(len(steps) / cadence.replay_frames))
+    for i, record in enumerate(steps):
+        if session.stop_requested:
+            break
+        replay_log.add_step(record)
+        if (i + 1) % per_frame == 0 and i + 1 < len(steps):
+            yield frame_of(session, charts_too=True)
+            time.sleep(cadence.replay_delay)
+    stopped = len(replay_log.steps) < len(steps)
+    replay_log.status = "stopped" if stopped else data["status"]
+    replay_log.views, replay_log.last_attention_by_layer = views, by_layer
+    yield _finish(session, replay_log, None)
+
+
+def stop(session: Session) -> str:
+    """Ask the running loop to end; it checks before every step."""
+    if not session.running:
+        return render.message_html("Nothing is running.", "info")
+    session.stop_requested = True
+    return render.message_html("Stopping…", "info")
+
+
+def select_layer(session: Session, layer) -> object:
+    session.layer = MEAN_LAYER if layer is None else int(layer)
+    return heatmap_of(session)
+
+
+def select_step(session: Session, step) -> object:
+    session.step = None if step is None or session.running else int(step)
+    return heatmap_of(session)
+
+
+def select_view(session: Session, worker) -> str:
+    session.view_worker = 0 if worker is None else int(worker)
+    return view_of(session)
+
+
+def frame_of(session: Session, charts_too: bool = False) -> Frame:
+    """The panels as the session's log stands now. Text panels always; charts if asked."""
+    run_log = session.log
+    names = run_log.meta["worker_names"]
+    has_history = run_log.layout in ("interleaved", "combined")
+    frame = Frame(
+        lanes=[render.lane_html(n, w, run_log.lanes[w], run_log.sampled[w]) for w, n in enumerate(names)],
+        history=render.history_html(run_log.history, names, has_history),
+        stats=render.stats_html(run_log), answer=render.answer_html(run_log))
+    if charts_too:
+        frame.heatmap = heatmap_of(session)
+        frame.timeline = charts.attention_timeline(run_log.steps, names)
+        frame.view = view_of(session)
+    return frame
+
+
+def heatmap_of(session: Session):
+    run_log = session.log
+    if run_log is None:
+        return charts.attention_heatmap(None, [], [])
+    names = run_log.meta["worker_names"]
+    steps = run_log.steps
+    if session.step is not None and 1 <= session.step <= len(steps):
+        shown = steps[session.step - 1]
+    else:
+        shown = next((s for s in reversed(steps) if s.get("attention")), None)
+    if shown is None or not shown.get("attention"):
+        return charts.attention_heatmap(None, run_log.blocks, names)
+    matrix, which = shown["attention"], "mean over layers"
+    by_layer = run_log.last_attention_by_layer
+    if session.layer != MEAN_LAYER:
+        if shown is not steps[-1]:
+            which = "mean over layers (per-layer data is kept for the last step only)"
+        elif by_layer is not None and 0 <= session.layer < len(by_layer):
+            matrix, which = by_layer[session.layer], f"layer {session.layer}"
+        else:
+            which = "mean over layers (per-layer data not available yet)"
+    return charts.attention_heatmap(matrix, run_log.blocks, names,
+                                    title=f"Attention mass per cache block, step {shown['step']} ({which})")
+
+
+def view_of(session: Session) -> str:
+    run_log = session.log
+    if run_log is None or not run_log.views:
+        return render.view_html([], [], [], 0)
+    w = min(session.view_worker, len(run_log.views) - 1)
+    return render.view_html(run_log.views[w], run_log.blocks, run_log.meta["worker_names"], w)
+
+
+def comparison_row(run_log: RunLog) -> dict:
+    return {"run": run_log.meta.get("label", ""), "answer": run_log.answer or "—",
+            "sequential steps": len(run_log.steps), "tokens": sum(run_log.sampled),
+            "time (s)": f"{run_log.elapsed:.1f}", "status": run_log.status}
+
+
+def _finish(session: Session, run_log: RunLog, failure: Exception | None) -> Frame:
+    frame = frame_of(session, charts_too=True)
+    frame.compare = render.compare_html(session.comparisons)
+    frame.num_steps = len(run_log.steps)
+    try:
+        frame.files = [write_trace(run_log, session.file_path("hogwild-trace.json")),
+                       write_attention_csv(run_log, session.file_path("hogwild-attention.csv"))]
+    except OSError as exc:
+        failure = failure or exc
+    if failure is not None:
+        frame.message = render.message_html(f"The run failed after {len(run_log.steps)} steps: {sentence(failure)}")
+    else:
+        verb = {"finished": "Finished", "stopped": "Stopped"}.get(run_log.status, run_log.status.capitalize())
+        frame.message = render.message_html(
+            f"{verb} after {len(run_log.steps)} steps in {run_log.elapsed:.1f} s. "
+            "The trace and the attention table can be downloaded below.", "info")
+    return frame
+
+
+def _settings_of(run_log: RunLog) -> RunSettings | None:
+    try:
+        return parse_settings(run_log.meta["settings"])
+    except HogwildError:
+        return None     # the trace replays all the same; the controls keep what they hold
+
+
+def _with(frame: Frame, **changes) -> Frame:
+    for key, value in changes.items():
+        setattr(frame, key, value)
+    return frame
+
+
+def sentence(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."

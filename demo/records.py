@@ -1,0 +1,161 @@
+"""Plain records of a run: what every panel, chart and trace file reads.
+
+Statistics flow one way. `StepRecorder` turns each engine StepEvent into a plain dict (token
+ids, the text each worker gained, finished steps, attention mass per block, attention shares);
+`RunLog` keeps those dicts plus the latest snapshot of the cache (blocks, each worker's view,
+per-layer attention of the latest step). A replayed trace fills a RunLog with the same dicts,
+so live runs and replays go through the same views, and no view ever touches the engine."""
+
+from dataclasses import dataclass, field
+
+import torch
+
+DIGITS = 5   # attention mass is rounded to this many decimals in records and traces
+SHARE_KINDS = ("own", "others", "shared")
+
+
+def attention_shares(row: list[float], owners: list[int | None], w: int) -> list[float] | None:
+    """Worker w's attention mass on its own blocks, other workers' blocks, and shared blocks
+    (prompt, headers). None if the row is empty (the worker did not run this step)."""
+    own = others = shared = 0.0
+    for mass, owner in zip(row, owners):
+        if owner is None:
+            shared += mass
+        elif owner == w:
+            own += mass
+        else:
+            others += mass
+    if own + others + shared <= 0.0:
+        return None
+    return [round(own, DIGITS), round(others, DIGITS), round(shared, DIGITS)]
+
+
+@dataclass
+class RunLog:
+    """One run (live or replayed): meta, per-step records, latest cache snapshot."""
+    meta: dict                                     # settings, model, worker_names, num_layers, label
+    steps: list[dict] = field(default_factory=list)
+    blocks: list[dict] = field(default_factory=list)        # id, kind, owner, segment, length, text
+    views: list[list[list]] = field(default_factory=list)   # per worker: [block_id, start, length, text]
+    workers: list[dict] = field(default_factory=list)       # final transcripts: name, tokens, text, inserted
+    last_attention_by_layer: list | None = None             # [L][W][B] of the latest step
+    answer: str | None = None
+    status: str = "running"                                 # running | finished | stopped | failed
+    lanes: list[list[list]] = field(default_factory=list)   # per worker: [[text, inserted], ...]
+    history: list[list] = field(default_factory=list)       # finished steps in order: [id, owner, text]
+    sampled: list[int] = field(default_factory=list)        # tokens sampled per worker
+
+    def __post_init__(self):
+        W = self.num_workers
+        self.lanes = self.lanes or [[] for _ in range(W)]
+        self.sampled = self.sampled or [0] * W
+
+    @property
+    def num_workers(self) -> int:
+        return len(self.meta["worker_names"])
+
+    @property
+    def layout(self) -> str:
+        return self.meta["settings"]["layout"]
+
+    @property
+    def elapsed(self) -> float:
+        return self.steps[-1]["elapsed"] if self.steps else 0.0
+
+    def add_step(self, record: dict) -> None:
+        self.steps.append(record)
+        for w, pieces in enumerate(record["pieces"]):
+            lane = self.lanes[w]
+            for text, inserted in pieces:
+                if lane and lane[-1][1] == inserted:
+                    lane[-1][0] += text
+                else:
+                    lane.append([text, inserted])
+        for w, token in enumerate(record["tokens"]):
+            self.sampled[w] += token is not None
+        self.history.extend(record["flushed"])
+
+    def lane_text(self, w: int) -> str:
+        return "".join(text for text, _ in self.lanes[w])
+
+    def block_owners(self) -> list[int | None]:
+        return [b["owner"] for b in self.blocks]
+
+
+class StepRecorder:
+    """Reads one engine after each step and writes the plain records a RunLog keeps."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        W = engine.config.num_workers
+        self._committed = [""] * W   # text of each transcript already handed out
+        self._decoded_upto = [0] * W
+        self._owners: list[int | None] = []
+
+    def record(self, event, elapsed: float) -> dict:
+        engine = self.engine
+        W = len(engine.workers)
+        self._owners = [b.owner for b in engine.blocks]
+        attention = shares = None
+        if event.attention is not None:
+            attention = [[round(v, DIGITS) for v in row] for row in event.attention.tolist()]
+            shares = [attention_shares(attention[w], self._owners, w) for w in range(W)]
+        return {
+            "step": event.step, "phase": event.phase, "seconds": round(event.seconds, 4),
+            "elapsed": round(elapsed, 4), "cache_tokens": event.cache_tokens,
+            "cache_bytes": event.cache_bytes, "tokens": list(event.tokens),
+            "pieces": [self._new_pieces(w) for w in range(W)],
+            "flushed": [[b, engine.blocks[b].owner, engine.decode(engine.blocks[b].tokens)]
+                        for b in event.flushed],
+            "attention": attention, "shares": shares,
+        }
+
+    def snapshot(self, log: RunLog, last_event=None) -> None:
+        """Copy the cache's current state into the log: blocks, views, latest per-layer attention."""
+        engine = self.engine
+        log.blocks = engine.describe_blocks()
+        log.views = [[[b, start, length, self._block_text(b, length)] for b, start, length in engine.view_blocks(w)]
+                     for w in range(len(engine.workers))]
+        log.workers = [{"name": wk.name, "tokens": list(wk.transcript), "text": engine.worker_text(wk.index),
+                        "inserted": [list(span) for span in wk.inserted]} for wk in engine.workers]
+        if last_event is not None and last_event.attention_by_layer is not None:
+            log.last_attention_by_layer = _rounded(last_event.attention_by_layer)
+        log.answer = engine.answer
+
+    def _block_text(self, block_id: int, length: int) -> str:
+        return self.engine.decode(self.engine.blocks[block_id].tokens[:length])
+
+    def _new_pieces(self, w: int) -> list[list]:
+        """Text worker w gained since the last call, split into sampled and engine-inserted runs."""
+        worker = self.engine.workers[w]
+        transcript, begin = worker.transcript, self._decoded_upto[w]
+        cuts = {begin, len(transcript)}
+        for start, end in worker.inserted:
+            cuts.update(c for c in (start, end) if begin < c < len(transcript))
+        cuts = sorted(cuts)
+        pieces = []
+        for a, b in zip(cuts, cuts[1:]):
+            inserted = any(start <= a < end for start, end in worker.inserted)
+            text = self.engine.decode(transcript[:b])
+            if text.endswith("\ufffd"):     # a character split across tokens: wait for the rest
+                continue
+            committed = self._committed[w]
+            common = len(committed) if text.startswith(committed) else _common_prefix(text, committed)
+            if len(text) > common:
+                pieces.append([text[common:], inserted])
+            self._committed[w] = text
+            self._decoded_upto[w] = b
+        return pieces
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _rounded(tensor: torch.Tensor) -> list:
+    return torch.round(tensor.float(), decimals=DIGITS).tolist()

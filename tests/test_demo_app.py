@@ -1,0 +1,141 @@
+"""The page and app.py: stable element ids, safe defaults, frames turned into updates."""
+
+import gradio as gr
+import pytest
+
+import app
+from demo import callbacks
+from demo.callbacks import Frame
+from demo.models import ModelStore
+from demo.ui import build_ui
+
+IDS = ["run", "stop", "workers", "layout", "problem", *[f"lane-{w}" for w in range(8)], "history", "heatmap",
+       "timeline", "view", "view-worker", "layer", "message", "stats", "answer", "compare", "download-trace",
+       "download-csv", "load-trace", "compare-one", "compare-independent", "model", "heatmap-step"]
+
+
+@pytest.fixture(scope="module")
+def page():
+    blocks = build_ui(ModelStore())
+    return blocks
+
+
+def test_controls_and_panels_have_stable_ids(page):
+    ids = {getattr(block, "elem_id", None) for block in page.blocks.values()}
+    assert set(IDS) <= ids
+
+
+def test_run_events_share_one_queue_slot_and_stop_never_waits(page):
+    deps = page.fns.values()
+    engine = [d for d in deps if d.concurrency_id == "engine"]
+    assert len(engine) == 4 and all(d.concurrency_limit == 1 for d in engine)
+    stop = [d for d in deps if d.name == "stop"]
+    assert stop and stop[0].concurrency_limit is None
+
+
+def test_layout_uses_no_viewport_heights():
+    from demo.ui import ASSETS
+    assert "vh" not in (ASSETS / "style.css").read_text().replace("-vh", "")
+
+
+def test_app_binds_localhost_unless_told(monkeypatch):
+    monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
+    monkeypatch.delenv("HOGWILD_MODEL", raising=False)
+    args = app.parse_args([])
+    assert args.host == "127.0.0.1" and args.model == "default" and not args.share
+    assert app.parse_args(["--host", "0.0.0.0", "--port", "9000"]).port == 9000
+    monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")     # how a Hugging Face Space says so
+    assert app.parse_args([]).host == "0.0.0.0"
+    monkeypatch.setenv("HOGWILD_MODEL", "HuggingFaceTB/SmolLM2-135M-Instruct")
+    assert app.parse_args([]).model == "HuggingFaceTB/SmolLM2-135M-Instruct"
+
+
+def test_model_store_never_trusts_remote_code(monkeypatch):
+    calls = []
+
+    def fake_load(name=None, **kwargs):
+        calls.append((name, kwargs))
+        return object(), object()
+
+    monkeypatch.setattr("demo.models.load_model", fake_load)
+    store = ModelStore()
+    first = store.get("org/model")
+    assert store.get(" org/model ") is first and len(calls) == 1
+    assert calls[0][1]["trust_remote_code"] is False
+    store.get("default")
+    assert calls[1][0] is None
+
+
+def test_a_locked_store_refuses_other_models():
+    from hogwild_core import ModelLoadError
+
+    with pytest.raises(ModelLoadError, match="lock-model"):
+        ModelStore(allow_custom=False).get("org/other")
+
+
+def test_frames_become_one_update_per_output(page):
+    wiring_outputs = 3 + 8 + 10 + 3
+    from demo.ui import Wiring
+    wiring = Wiring.__new__(Wiring)
+    wiring.output_list = [None] * wiring_outputs
+    only_message = wiring.updates(Frame(message="hi"))
+    assert len(only_message) == wiring_outputs and only_message[0] == "hi"
+    assert all(u == gr.skip() for u in only_message[1:])
+    setup = wiring.updates(Frame(num_workers=3, num_layers=2, lanes=["a", "b", "c"], files=["t.json", "a.csv"]))
+    lanes = setup[3:11]
+    assert [u["visible"] for u in lanes] == [True] * 3 + [False] * 5 and lanes[1]["value"] == "b"
+    view_worker, layer, step, _, trace, table = setup[-9:-3]
+    assert step == gr.update(interactive=False)
+    assert wiring.updates(Frame(num_steps=7))[-7] == gr.update(minimum=1, maximum=7, value=7, interactive=True)
+    assert all(u == gr.skip() for u in setup[-3:])
+    assert [c[1] for c in view_worker["choices"]] == [0, 1, 2]
+    assert len(layer["choices"]) == 3 and trace["value"] == "t.json" and table["interactive"]
+
+
+def test_bad_settings_from_the_page_only_show_a_message(page):
+    from demo.ui import Wiring
+    wiring = Wiring.__new__(Wiring)
+    wiring.output_list = [None] * 24
+
+    class NoControls:
+        def read(self, data):
+            from demo.settings import parse_settings
+            return parse_settings(data)
+
+    wiring.controls = NoControls()
+    (updates,) = list(wiring._run({"problem": ""}, None))
+    assert "empty" in updates[0] and all(u == gr.skip() for u in updates[1:])
+
+
+def test_stop_without_a_run_says_so():
+    session = callbacks.Session()
+    assert "Nothing is running" in callbacks.stop(session)
+    session.running = True
+    assert "Stopping" in callbacks.stop(session) and session.stop_requested
+
+
+def test_a_replay_shows_the_runs_own_settings_in_the_controls():
+    from demo.settings import RunSettings
+    from demo.ui import Wiring
+    wiring = Wiring.__new__(Wiring)
+    updates = wiring.updates(Frame(settings=RunSettings(problem="p", num_workers=3, layout="interleaved")))
+    assert updates[-3:] == ["p", 3, "interleaved"]
+    baseline = wiring.updates(Frame(settings=RunSettings(problem="p", num_workers=3, layout="independent")))
+    assert baseline[-1] == gr.skip()
+
+
+def test_generation_runs_under_spaces_gpu_only_when_spaces_exists(monkeypatch):
+    import sys
+    import types
+
+    from demo.gpu import on_gpu
+
+    def work():
+        yield 1
+
+    monkeypatch.setitem(sys.modules, "spaces", None)        # not installed: unchanged
+    assert on_gpu(work) is work
+    seen = []
+    fake = types.SimpleNamespace(GPU=lambda duration: lambda fn: seen.append(duration) or ("on gpu", fn))
+    monkeypatch.setitem(sys.modules, "spaces", fake)
+    assert on_gpu(work) == ("on gpu", work) and seen == [120]

@@ -1,0 +1,239 @@
+"""Callbacks on tiny random-weight models: live frames, Stop, bad input, sessions, replay."""
+
+import tempfile
+
+import pytest
+import torch
+
+from demo import callbacks
+from demo.callbacks import Cadence, Session
+from demo.models import ModelStore
+from demo.records import RunLog, StepRecorder
+from demo.settings import RunSettings
+from hogwild_core import UnsupportedModelError
+
+EVERY_STEP = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
+PROBLEM = "What is 2+2? <script>alert(1)</script>"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run far faster on one thread when the cores are shared."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def files_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
+@pytest.fixture
+def store(tiny_models, tokenizer):
+    store = ModelStore()
+    store.put("default", tiny_models("llama", 2), tokenizer)
+    return store
+
+
+def settings(**changes):
+    base = dict(problem=PROBLEM, num_workers=2, layout="combined", max_new_tokens=12, max_answer_tokens=3)
+    return RunSettings(**{**base, **changes})
+
+
+@pytest.mark.parametrize("layout", ["contiguous", "interleaved", "combined", "independent"])
+def test_a_run_fills_every_panel_and_ends_with_files(store, layout):
+    session = Session()
+    frames = list(callbacks.run(session, store, settings(num_workers=3, layout=layout), EVERY_STEP))
+    first, last = frames[0], frames[-1]
+    assert first.num_workers == 3 and first.num_layers == 2 and "Running" in first.message
+    assert len(last.lanes) == 3 and all("tokens" in lane for lane in last.lanes)
+    assert last.heatmap.data and last.timeline.data and "attends to" in last.view
+    assert "Finished after" in last.message and session.comparisons[0]["run"] in last.compare
+    log = session.log
+    assert log.status == "finished" and len(log.steps) == len(frames) - 2
+    assert all(log.sampled)
+    trace, table = last.files
+    assert trace.endswith(".json") and table.endswith(".csv")
+    assert ("No finished steps" in last.history or "#1" in last.history) == (layout in ("interleaved", "combined"))
+
+
+def test_lanes_hold_each_workers_text_as_the_engine_decoded_it(store):
+    session = Session()
+    list(callbacks.run(session, store, settings(), EVERY_STEP))
+    log = session.log
+    for w, worker in enumerate(log.workers):
+        assert log.lane_text(w) == worker["text"]
+    inserted = [text for text, flag in log.lanes[0] if flag]
+    assert inserted[0].startswith("**Alice [1]:**") and any("boxed{" in t for t in inserted)
+
+
+def test_history_lists_finished_steps_in_the_order_they_finished(tiny_models, tokenizer):
+    """Scripted tokens end paragraphs, so steps move into the history; the log follows them."""
+    from hogwild_core import EngineConfig, HogwildEngine
+    from tests.drive import forced_tokens, script_ids
+
+    engine = HogwildEngine(tiny_models("llama", 2), tokenizer, EngineConfig(
+        num_workers=3, layout="combined", max_new_tokens=30, max_answer_tokens=2, collect_attention=True))
+    engine.start("Count the apples.")
+    recorder, log = StepRecorder(engine), RunLog(meta={"settings": {"layout": "combined"},
+                                                       "worker_names": ["Alice", "Bob", "Carol"], "num_layers": 2})
+    script = script_ids(tokenizer)
+    while not engine.done:
+        event = engine.step(force=forced_tokens(script, len(log.steps), 3))
+        log.add_step(recorder.record(event, 0.0))
+    recorder.snapshot(log, event)
+    assert len(log.history) >= 6
+    blocks = log.blocks
+    assert [block_id for block_id, _, _ in log.history] == [b for record in log.steps for b in record_ids(record)]
+    assert {block_id for block_id, _, _ in log.history} == {b["id"] for b in blocks if b["kind"] == "step"}
+    for block_id, owner, text in log.history:
+        assert (owner, text) == (blocks[block_id]["owner"], blocks[block_id]["text"])
+    for w in range(3):
+        assert log.lane_text(w) == engine.worker_text(w)
+
+
+def record_ids(record):
+    return [block_id for block_id, _, _ in record["flushed"]]
+
+
+def test_stop_ends_the_run_within_one_step(store):
+    session = Session()
+    run = callbacks.run(session, store, settings(max_new_tokens=200), EVERY_STEP)
+    next(run), next(run)
+    steps_when_stopped = len(session.log.steps)
+    callbacks.stop(session)
+    rest = list(run)
+    assert len(session.log.steps) <= steps_when_stopped + 1
+    assert session.log.status == "stopped" and "Stopped after" in rest[-1].message
+    assert "stopped" in rest[-1].compare
+
+
+def test_one_thing_at_a_time_per_session(store):
+    session = Session()
+    run = callbacks.run(session, store, settings(max_new_tokens=200), EVERY_STEP)
+    next(run)
+    (refused,) = list(callbacks.replay(session, "whatever.json", EVERY_STEP))
+    assert "press Stop first" in refused.message and refused.lanes is None
+    assert session.running and session.log.status == "running"
+    run.close()                                 # the page went away mid-run
+    assert not session.running
+
+
+def test_bad_input_only_shows_a_message(store, tmp_path):
+    session = Session()
+    frames = list(callbacks.run(session, store, settings(model=str(tmp_path / "no-such-model")), EVERY_STEP))
+    assert all(f.lanes is None and f.heatmap is None and f.files is None for f in frames)
+    assert "does not exist" in frames[-1].message and "hw-error" in frames[-1].message
+    assert session.log is None
+
+
+def test_an_unsupported_model_is_reported(tokenizer, store):
+    from tests.conftest import make_tiny_model
+
+    sliding = make_tiny_model("mistral", len(tokenizer), 1)
+    sliding.config.sliding_window = 16
+    store.put("sliding", sliding, tokenizer)
+    with pytest.raises(UnsupportedModelError):
+        from hogwild_core import HogwildEngine
+        HogwildEngine(sliding, tokenizer)
+    frames = list(callbacks.run(Session(), store, settings(model="sliding"), EVERY_STEP))
+    assert len(frames) == 1 and "hw-error" in frames[0].message and frames[0].lanes is None
+
+
+def test_a_problem_too_long_for_the_context_is_reported(store):
+    frames = list(callbacks.run(Session(), store, settings(problem="word " * 5000), EVERY_STEP))
+    assert "too long" in frames[-1].message and frames[-1].lanes is None
+
+
+def test_each_session_keeps_its_own_run(store):
+    alice_session, bob_session = Session(), Session()
+    list(callbacks.run(alice_session, store, settings(num_workers=1), EVERY_STEP))
+    run = callbacks.run(bob_session, store, settings(num_workers=3), EVERY_STEP)
+    next(run)
+    callbacks.stop(alice_session)      # another visitor's Stop does not touch this run
+    list(run)
+    assert bob_session.log.status == "finished" and bob_session.log.num_workers == 3
+    assert alice_session.log.num_workers == 1 and len(alice_session.comparisons) == 1
+    assert alice_session.files_dir != bob_session.files_dir
+    bob_session.close()
+
+
+def test_replay_shows_the_same_panels_without_a_model(store):
+    live = Session()
+    final = list(callbacks.run(live, store, settings(num_workers=3), EVERY_STEP))[-1]
+    replayed = Session()
+    frames = list(callbacks.replay(replayed, final.files[0], EVERY_STEP))
+    again = frames[-1]
+    assert again.lanes == final.lanes and again.history == final.history and again.view == final.view
+    assert replayed.log.status == "finished" and replayed.log.answer == live.log.answer
+    assert frames[0].settings.problem == PROBLEM and frames[0].settings.num_workers == 3
+    assert again.heatmap.data[0].z == final.heatmap.data[0].z
+    assert "Finished after" in again.message
+
+
+def test_a_bad_trace_only_shows_a_message(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text("{ not json")
+    frames = list(callbacks.replay(Session(), str(path), EVERY_STEP))
+    assert len(frames) == 1 and "not valid JSON" in frames[0].message and frames[0].lanes is None
+
+
+def test_layer_and_view_choices(store):
+    session = Session()
+    list(callbacks.run(session, store, settings(), EVERY_STEP))
+    mean = callbacks.heatmap_of(session)
+    layer1 = callbacks.select_layer(session, 1)
+    assert "layer 1" in layer1.layout.title.text and "mean" in mean.layout.title.text
+    assert layer1.data[0].z != mean.data[0].z
+    assert "Bob attends" in callbacks.select_view(session, 1)
+    assert "Alice attends" in callbacks.select_view(session, 0)
+
+
+def test_the_heatmap_can_show_any_step_once_a_run_ends(store):
+    session = Session()
+    final = list(callbacks.run(session, store, settings(num_workers=3), EVERY_STEP))[-1]
+    steps = session.log.steps
+    assert final.num_steps == len(steps)
+    third = callbacks.select_step(session, 3)
+    assert "step 3 " in third.layout.title.text
+    assert [list(r) for r in third.data[0].z] == [[v for v in row] if any(row) else [None] * len(row)
+                                                  for row in steps[2]["attention"]]
+    callbacks.select_layer(session, 1)
+    assert "last step only" in callbacks.heatmap_of(session).layout.title.text
+    assert "layer 1" in callbacks.select_step(session, len(steps)).layout.title.text
+
+
+def test_choices_before_any_run_do_not_fail():
+    session = Session()
+    assert not callbacks.select_layer(session, 3).data
+    assert not callbacks.select_step(session, 2).data
+    assert "Start a run" in callbacks.select_view(session, 1)
+
+
+def test_an_unexpected_failure_at_start_is_a_message(store, monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("weights on the moon")
+
+    monkeypatch.setattr(callbacks, "HogwildEngine", broken)
+    (frame,) = list(callbacks.run(Session(), store, settings(), EVERY_STEP))
+    assert "RuntimeError" in frame.message and "moon" in frame.message and frame.lanes is None
+
+
+def test_a_failure_mid_run_keeps_what_was_made(store, monkeypatch):
+    from hogwild_core import HogwildEngine
+
+    real_step, calls = HogwildEngine.step, []
+
+    def flaky(self, force=None):
+        calls.append(1)
+        if len(calls) == 3:
+            raise RuntimeError("out of memory")
+        return real_step(self, force)
+
+    monkeypatch.setattr(HogwildEngine, "step", flaky)
+    session = Session()
+    final = list(callbacks.run(session, store, settings(), EVERY_STEP))[-1]
+    assert session.log.status == "failed" and len(session.log.steps) == 2
+    assert "failed after 2 steps" in final.message and "Out of memory" in final.message and final.files

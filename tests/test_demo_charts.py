@@ -1,0 +1,74 @@
+"""Charts are pure records -> Figure functions: check the data they put in the figure."""
+
+import plotly.graph_objects as go
+
+from demo.charts import MAX_POINTS, attention_heatmap, attention_timeline
+from demo.palette import worker_colour
+
+NAMES = ["Alice", "Bob", "Carol"]
+BLOCKS = [{"id": 0, "kind": "prompt", "owner": None, "length": 50, "text": "system <script>x</script>"},
+          {"id": 1, "kind": "step", "owner": 1, "length": 5, "text": "Bob wrote"},
+          {"id": 2, "kind": "current", "owner": 0, "length": 3, "text": "Alice now"}]
+
+
+def test_heatmap_rows_are_workers_columns_are_blocks():
+    matrix = [[0.7, 0.2, 0.1], [0.0, 0.0, 0.0], [0.5, 0.25, 0.25]]
+    fig = attention_heatmap(matrix, BLOCKS, NAMES, title="t")
+    assert isinstance(fig, go.Figure)
+    (heat,) = fig.data
+    assert heat.type == "heatmap"
+    assert [list(r) for r in heat.z] == [[0.7, 0.2, 0.1], [None, None, None], [0.5, 0.25, 0.25]]
+    assert heat.zmin == 0 and heat.zmax == 0.7
+    assert list(fig.layout.xaxis.ticktext)[0].endswith("<b>P0</b></span>")
+    assert worker_colour(1) in fig.layout.xaxis.ticktext[1] and "B1" in fig.layout.xaxis.ticktext[1]
+    assert "Alice" in fig.layout.yaxis.ticktext[0] and worker_colour(2) in fig.layout.yaxis.ticktext[2]
+    hover = heat.text[0][0]
+    assert "&lt;script&gt;" in hover and "<script>" not in hover and "mass 0.7000" in hover
+    assert heat.text[1][0].count("mass —") == 1
+    assert "blank rows" in fig.layout.title.text
+
+
+def test_heatmap_handles_more_columns_than_described_blocks():
+    fig = attention_heatmap([[0.5, 0.3, 0.1, 0.1]], BLOCKS, ["Alice"])
+    assert len(fig.data[0].z[0]) == 4 and fig.layout.xaxis.ticktext[3] == "3"
+
+
+def test_heatmap_labels_stay_readable_with_many_blocks():
+    blocks = [{"id": b, "kind": "step", "owner": b % 2, "length": 3, "text": ""} for b in range(100)]
+    fig = attention_heatmap([[0.01] * 100, [0.01] * 100], blocks, ["Alice", "Bob"])
+    assert len(fig.layout.xaxis.tickvals) <= 25 and fig.layout.xaxis.tickvals[0] == 0
+    assert "blank rows" not in fig.layout.title.text
+
+
+def test_heatmap_without_data_says_so():
+    fig = attention_heatmap(None, [], [])
+    assert not fig.data and "no attention" in fig.layout.annotations[0].text
+
+
+def _steps(n, W=2):
+    return [{"step": i + 1, "shares": [[0.1, 0.2, 0.7], None][:W] if i % 2 else [[0.3, 0.3, 0.4]] * W}
+            for i in range(n)]
+
+
+def test_timeline_one_line_per_worker_and_share_kind():
+    fig = attention_timeline(_steps(6), NAMES[:2])
+    assert len(fig.data) == 3 * 2
+    alice = [t for t in fig.data if t.name == "Alice"]
+    assert [t.line.color for t in alice] == [worker_colour(0)] * 3
+    own, others, shared = alice
+    assert list(own.x) == [1, 2, 3, 4, 5, 6]
+    assert list(own.y) == [0.3, 0.1, 0.3, 0.1, 0.3, 0.1] and list(shared.y)[1] == 0.7
+    bob_own = next(t for t in fig.data if t.name == "Bob")
+    assert list(bob_own.y)[1] is None          # Bob did not run at step 2
+    assert sum(t.showlegend for t in fig.data) == 2
+
+
+def test_timeline_thins_long_runs_but_keeps_the_last_step():
+    fig = attention_timeline(_steps(5 * MAX_POINTS + 3), ["Alice", "Bob"])
+    xs = list(fig.data[0].x)
+    assert len(xs) <= MAX_POINTS + 1 and xs[0] == 1 and xs[-1] == 5 * MAX_POINTS + 3
+
+
+def test_timeline_without_data_says_so():
+    fig = attention_timeline([{"step": 1, "shares": None}], ["Alice"])
+    assert not fig.data and any("no attention" in a.text for a in fig.layout.annotations)

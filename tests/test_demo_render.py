@@ -1,0 +1,72 @@
+"""HTML panels: model text, trace contents and visitor input are escaped; colours follow the worker."""
+
+from demo import render
+from demo.palette import SHARED_COLOUR, WORKER_COLOURS, tint, worker_colour
+from demo.records import RunLog
+
+EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+
+
+def test_lane_escapes_model_text_and_marks_inserted_prompts():
+    html = render.lane_html("Bob", 1, [["**Bob [1]:** ", True], [EVIL + " & done", False]], 7)
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html and "&amp; done" in html
+    assert '<span class="hw-ins">**Bob [1]:** </span>' in html
+    assert WORKER_COLOURS[1] in html and "7 tokens" in html
+
+
+def test_lane_names_are_escaped_too():
+    assert "<b>&lt;i&gt;</b>" in render.lane_html("<i>", 0, [])
+
+
+def test_empty_lane_says_it_is_waiting():
+    assert "waiting" in render.lane_html("Alice", 0, [])
+
+
+def test_history_in_order_coloured_by_author_and_escaped():
+    html = render.history_html([[5, 1, "Bob's step"], [3, 0, EVIL]], ["Alice", "Bob"], True)
+    assert html.index("Bob&#x27;s step") < html.index("&lt;script&gt;")
+    assert "#1 · Bob" in html and "#2 · Alice" in html
+    assert "<script>" not in html and worker_colour(1) in html
+
+
+def test_history_for_layouts_without_one():
+    assert "no shared history" in render.history_html([], ["Alice"], False)
+
+
+def test_view_lists_blocks_in_view_order_with_positions():
+    blocks = [{"id": 0, "kind": "prompt", "owner": None}, {"id": 1, "kind": "step", "owner": 1},
+              {"id": 2, "kind": "current", "owner": 0}]
+    view = [[0, 0, 10, "prompt <b>"], [1, 10, 4, "Bob did"], [2, 14, 3, "mine"]]
+    html = render.view_html(view, blocks, ["Alice", "Bob"], 0)
+    assert html.index("prompt &lt;b&gt;") < html.index("Bob did") < html.index("mine")
+    assert "positions 10–13 · 4 tokens" in html and "Alice (own)" in html and "finished step" in html
+    assert SHARED_COLOUR in html and tint(worker_colour(1)) in html
+    assert "17 positions" in html
+
+
+def test_stats_and_answer_and_compare_escape():
+    log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice", "Bob"], "model": "<m>",
+                       "label": "Hogwild!", "num_layers": 2})
+    log.add_step({"step": 1, "phase": "work", "elapsed": 2.0, "seconds": 0.1, "cache_tokens": 100,
+                  "cache_bytes": 2**20, "tokens": [5, None], "pieces": [[["a", False]], []], "flushed": [],
+                  "attention": None, "shares": None})
+    stats = render.stats_html(log)
+    assert "0.5 tok/s" in stats and "100 tok · 1.0 MB" in stats and "&lt;m&gt;" in stats
+    log.status, log.answer = "finished", "<b>42</b>"
+    assert "&lt;b&gt;42&lt;/b&gt;" in render.answer_html(log)
+    table = render.compare_html([{"run": "x", "answer": EVIL, "sequential steps": 3}])
+    assert "<script>" not in table and "&lt;script&gt;" in table
+
+
+def test_messages_are_escaped_and_typed():
+    html = render.message_html("bad <path>")
+    assert "bad &lt;path&gt;" in html and "hw-error" in html and 'role="alert"' in html
+    assert "hw-info" in render.message_html("ok", "info")
+    assert render.message_html("") == ""
+
+
+def test_palette_is_distinct_and_shared_is_grey():
+    assert len(set(WORKER_COLOURS)) == 8 == len(WORKER_COLOURS)
+    assert worker_colour(None) == SHARED_COLOUR and worker_colour(8) == worker_colour(0)
+    assert tint("#FF0000", 0.5) == "rgba(255,0,0,0.5)"

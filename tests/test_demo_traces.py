@@ -1,0 +1,153 @@
+"""Trace files: round trip, the CSV table, and clear errors for malformed or oversized files."""
+
+import copy
+import csv
+import io
+import json
+import tempfile
+
+import pytest
+import torch
+
+from demo import callbacks, traces
+from demo.callbacks import Cadence, Session
+from demo.models import ModelStore
+from demo.records import RunLog, attention_shares
+from demo.settings import RunSettings
+from demo.traces import TraceError, attention_csv, check_trace, read_trace
+
+FAST = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
+ONE_FRAME = Cadence(replay_frames=1, replay_delay=0.0)
+
+
+@pytest.fixture(scope="module")
+def trace_file(tiny_models, tokenizer, tmp_path_factory):
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    store = ModelStore()
+    store.put("default", tiny_models("qwen3", 2), tokenizer)
+    session = Session()
+    settings = RunSettings(problem="Add 3 and 4.", num_workers=2, layout="combined", max_new_tokens=16,
+                           max_answer_tokens=3)
+    final = list(callbacks.run(session, store, settings, FAST))[-1]
+    torch.set_num_threads(before)
+    yield final.files[0], final.files[1], session
+    session.close()
+
+
+@pytest.fixture(autouse=True)
+def files_in_tmp(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
+def test_attention_shares_split_own_others_shared():
+    owners = [None, 0, 1, 1]
+    assert attention_shares([0.5, 0.2, 0.2, 0.1], owners, 0) == [0.2, 0.3, 0.5]
+    assert attention_shares([0.5, 0.2, 0.2, 0.1], owners, 1) == [0.3, 0.2, 0.5]
+    assert attention_shares([0.0, 0.0, 0.0, 0.0], owners, 1) is None
+
+
+def test_run_log_merges_pieces_of_the_same_kind():
+    log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice"], "num_layers": 1})
+    for pieces in ([["**A [1]:**", True]], [[" Hi", False]], [[" there", False], ["**A [2]:**", True]]):
+        log.add_step({"pieces": [pieces], "tokens": [1], "flushed": [], "elapsed": 1.0})
+    assert log.lanes[0] == [["**A [1]:**", True], [" Hi there", False], ["**A [2]:**", True]]
+    assert log.sampled == [3] and log.lane_text(0) == "**A [1]:** Hi there**A [2]:**"
+
+
+def test_a_trace_holds_settings_tokens_and_attention(trace_file):
+    path, _, session = trace_file
+    data = read_trace(path)
+    assert data["format"] == "hogwild-trace" and data["meta"]["settings"]["num_workers"] == 2
+    assert data["meta"]["settings"]["problem"] == "Add 3 and 4."
+    transcript = data["workers"][0]["tokens"]
+    sampled = [r["tokens"][0] for r in data["steps"] if r["tokens"][0] is not None]
+    assert sampled and all(t in transcript for t in sampled)
+    row = data["steps"][0]["attention"][0]
+    assert abs(sum(row) - 1.0) < 1e-3 and len(data["last_attention_by_layer"]) == 2
+    assert data["steps"] == session.log.steps
+
+
+def test_the_csv_has_one_row_per_step_worker_block(trace_file):
+    path, csv_path, session = trace_file
+    rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
+    assert rows[0].keys() == {"step", "phase", "worker", "worker_name", "block", "block_kind", "block_owner", "mass"}
+    first = session.log.steps[0]
+    assert len([r for r in rows if r["step"] == str(first["step"])]) == sum(len(a) for a in first["attention"])
+    assert rows[0]["block_kind"] == "prompt" and rows[0]["block_owner"] == ""
+    assert attention_csv(session.log) == open(csv_path, encoding="utf-8", newline="").read()
+
+
+def test_not_json(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "hogwild-trace",')
+    with pytest.raises(TraceError, match=r"not valid JSON \(line 1"):
+        read_trace(str(bad))
+    bad.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(TraceError, match="not text"):
+        read_trace(str(bad))
+
+
+def test_oversized(tmp_path, monkeypatch):
+    big = tmp_path / "big.json"
+    big.write_text(" " * 2048)
+    monkeypatch.setattr(traces, "MAX_TRACE_BYTES", 1024)
+    with pytest.raises(TraceError, match="the limit is"):
+        read_trace(str(big))
+
+
+def test_missing_file():
+    with pytest.raises(TraceError, match="no trace file"):
+        read_trace(None)
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda d: d.clear(), "format"),
+    (lambda d: d.update(format="other"), "not a Hogwild trace"),
+    (lambda d: d.update(version=99), "unsupported version"),
+    (lambda d: d["meta"].update(worker_names=["A", "B", "C"]), "does not match"),
+    (lambda d: d["steps"][0].update(tokens=[1]), "steps[0].tokens"),
+    (lambda d: d["steps"][1]["pieces"][0].append(["x", "yes"]), "steps[1].pieces[0]"),
+    (lambda d: d["steps"][0].update(attention=[[0.1, "x"], [0.2]]), "steps[0].attention"),
+    (lambda d: d["steps"][0].update(elapsed=-1), "steps[0].elapsed"),
+    (lambda d: d["blocks"][0].update(owner=7), "blocks[0].owner"),
+    (lambda d: d["views"][0].append([999, 0, 1, "x"]), "views[0]"),
+    (lambda d: d.update(status="exploded"), "status"),
+])
+def test_malformed_traces_say_where(trace_file, edit, words):
+    data = json.load(open(trace_file[0], encoding="utf-8"))
+    edit(data)
+    with pytest.raises(TraceError) as info:
+        check_trace(data)
+    assert words in str(info.value)
+
+
+ODD_VALUES = (None, "x", -1, 1.5, True, [], {}, [[]], [None], float("inf"))
+
+
+def test_any_odd_field_is_a_clear_error_or_replays(trace_file, tmp_path):
+    """Every field of the trace, replaced by odd values: a TraceError or a replay that works."""
+    original = json.load(open(trace_file[0], encoding="utf-8"))
+    paths = [(k,) for k in original] + [("meta", k) for k in original["meta"]] + \
+            [("meta", "settings", k) for k in original["meta"]["settings"]] + \
+            [("steps", 0, k) for k in original["steps"][0]] + [("blocks", 0, k) for k in original["blocks"][0]] + \
+            [("workers", 0, k) for k in original["workers"][0]]
+    for path in paths:
+        for value in ODD_VALUES:
+            data = copy.deepcopy(original)
+            target = data
+            for key in path[:-1]:
+                target = target[key]
+            target[path[-1]] = value
+            file = tmp_path / "odd.json"
+            file.write_text(json.dumps(data))
+            frames = list(callbacks.replay(Session(), str(file), ONE_FRAME))
+            assert frames[-1].message, path
+
+
+def test_replay_to_csv_is_the_same_table(trace_file):
+    path, csv_path, _ = trace_file
+    session = Session()
+    list(callbacks.replay(session, path, FAST))
+    assert attention_csv(session.log) == open(csv_path, encoding="utf-8", newline="").read()
+    assert list(csv.reader(io.StringIO(attention_csv(session.log))))[1][3] == "Alice"
