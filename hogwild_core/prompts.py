@@ -45,12 +45,16 @@ def step_prefix(name: str, step: int) -> str:
 
 
 def worker_opener(w: int, num_workers: int, layout: str = "combined") -> str:
+    """The first words of worker w. They point straight at the problem and at a part of it:
+    small models given a greeting to continue tend to keep greeting."""
     name = WORKER_NAMES[w]
     if num_workers == 1 or layout == "independent":
-        return step_prefix(name, 1) + " Let me solve this step by step."
+        return step_prefix(name, 1) + " Let me solve this step by step, starting with"
     if w == 0:
-        return step_prefix(name, 1) + f" Hi, I'm {name}. Let me propose how we split this problem."
-    return step_prefix(name, 1) + f" Hi, I'm {name}. I'll read what the others plan and take a part."
+        return step_prefix(name, 1) + " Let me start with the first part of the problem."
+    if w == 1:
+        return step_prefix(name, 1) + " I will take a different part than Alice. Let me start with part"
+    return step_prefix(name, 1) + " I will take a part that nobody has started yet. Let me work on part"
 
 
 def build_messages(problem: str, num_workers: int, layout: str) -> list[dict]:
