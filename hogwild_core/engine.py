@@ -111,44 +111,21 @@ class HogwildEngine:
         if self.phase == FINISHED:
             raise EngineStateError("the run is finished; call start(problem) for a new one")
         force = self._check_force(force)
-        flushed = self._flush_finished_steps()
-        self._maybe_enter_answer_phase()
+        flushed = self._flush_finished_steps()                        # 1. finished steps -> history
+        self._maybe_enter_answer_phase()                              # 2. budget/context spent?
         phase = self.phase
         writers = [w for w in self.workers if w.pending and w.status != DONE]
-        rows = [self._worker_row(w.index) for w in writers]
+        rows = [self._worker_row(w.index) for w in writers]           # 3. views from the layout
         spans = [self._spans(row) for row in rows]
         began = time.perf_counter()
-        logits, by_layer = self._forward(rows, spans)
+        logits, by_layer = self._forward(rows, spans)                 # 4. one batched forward
         self._after_write(rows)
-        W, V = len(self.workers), logits.shape[-1]
-        event_logits = torch.full((W, V), float("nan"))
-        tokens: list[int | None] = [None] * W
-        appended: list[list[int]] = [[] for _ in range(W)]
-        for r, (worker, row) in enumerate(zip(writers, rows)):
-            event_logits[worker.index] = logits[r]
-            self._views[worker.index] = spans[r]
-            if worker.status == GENERATING and not worker.pending:
-                token = force[worker.index]
-                if token is None:
-                    token = sample(logits[r], self.config.temperature, self.config.top_p, self.generator)
-                tokens[worker.index] = token
-                appended[worker.index] = self._advance(worker, token)
-            elif worker.status == STOPPING and not worker.pending:
-                worker.status = DONE
+        tokens, appended = self._take_tokens(writers, logits, force)  # 5. sample, step ends, prompts
+        for worker, row_spans in zip(writers, spans):
+            self._views[worker.index] = row_spans
         if phase == WORK:
             self._count_work_step()
-        attention = attention_by_layer = None
-        if by_layer is not None:
-            attention_by_layer = torch.zeros(self.num_layers, W, by_layer.shape[-1])
-            for r, worker in enumerate(writers):
-                attention_by_layer[:, worker.index] = by_layer[:, r]
-            attention = attention_by_layer.mean(0)
-        return StepEvent(
-            step=self.num_steps if phase == WORK else self.num_steps + self._answer_steps(),
-            phase=phase, tokens=tokens, logits=event_logits, attention=attention,
-            attention_by_layer=attention_by_layer, appended=appended, flushed=flushed,
-            done=self.phase == FINISHED, seconds=time.perf_counter() - began,
-            cache_tokens=self.cache.num_tokens(), cache_bytes=self.cache.nbytes())
+        return self._event(phase, writers, logits, by_layer, tokens, appended, flushed, began)  # 6.
 
     def generate(self, problem: str) -> Iterator[StepEvent]:
         self.start(problem)
@@ -350,6 +327,42 @@ class HogwildEngine:
             if insert:
                 worker.insert(self._encode(insert))
         return worker.transcript[before:]
+
+    def _take_tokens(self, writers, logits, force):
+        """Sample (or take the forced) next token of every worker that generates this step."""
+        W = len(self.workers)
+        tokens: list[int | None] = [None] * W
+        appended: list[list[int]] = [[] for _ in range(W)]
+        for r, worker in enumerate(writers):
+            if worker.status == GENERATING and not worker.pending:
+                token = force[worker.index]
+                if token is None:
+                    token = sample(logits[r], self.config.temperature, self.config.top_p, self.generator)
+                tokens[worker.index] = token
+                appended[worker.index] = self._advance(worker, token)
+            elif worker.status == STOPPING and not worker.pending:
+                worker.status = DONE
+        return tokens, appended
+
+    def _event(self, phase, writers, logits, by_layer, tokens, appended, flushed, began) -> StepEvent:
+        """Scatter the per-row results to per-worker rows (NaN / zero for workers that did not run)."""
+        W, V = len(self.workers), logits.shape[-1]
+        event_logits = torch.full((W, V), float("nan"))
+        attention = attention_by_layer = None
+        if by_layer is not None:
+            attention_by_layer = torch.zeros(self.num_layers, W, by_layer.shape[-1])
+        for r, worker in enumerate(writers):
+            event_logits[worker.index] = logits[r]
+            if by_layer is not None:
+                attention_by_layer[:, worker.index] = by_layer[:, r]
+        if attention_by_layer is not None:
+            attention = attention_by_layer.mean(0)
+        return StepEvent(
+            step=self.num_steps if phase == WORK else self.num_steps + self._answer_steps(),
+            phase=phase, tokens=tokens, logits=event_logits, attention=attention,
+            attention_by_layer=attention_by_layer, appended=appended, flushed=flushed,
+            done=self.phase == FINISHED, seconds=time.perf_counter() - began,
+            cache_tokens=self.cache.num_tokens(), cache_bytes=self.cache.nbytes())
 
     def _answer_steps(self) -> int:
         if self.answer_from is None:
