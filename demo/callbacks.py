@@ -113,6 +113,10 @@ def _running(session: Session, frames):
     session.stop_requested, session.running = False, True
     try:
         yield from frames
+    except GeneratorExit:      # Gradio closes the generator when the page goes away or cancels
+        steps = len(session.log.steps) if session.log is not None else 0
+        log.info("a run was closed by its page (tab closed or cancelled) at step %d; its slot is free", steps)
+        raise
     finally:
         session.running = False
 

@@ -20,6 +20,8 @@ from .settings import DEFAULT_MODEL, RunSettings, parse_settings
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLE_TRACE = ASSETS / "example_trace.json"
 PAPER = "https://arxiv.org/abs/2504.06261"
+MAX_QUEUE = 10                # visitors waiting for a slot; the next one is told the queue is full
+CACHE_SECONDS = (3600, 3600)  # every hour, delete served files older than an hour
 HEADER = f"""<div class="hw-header"><h1>Hogwild! Inference: parallel workers, one shared KV cache</h1>
 <p>Several workers of one model write at the same time and read each other's tokens as they appear.
 Pick a problem, press Run, and watch who reads whom. Paper:
@@ -54,7 +56,9 @@ def load_examples(path: Path = ASSETS / "examples.json") -> list[dict]:
 def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Cadence(),
              concurrency_limit: int = 1) -> gr.Blocks:
     examples = load_examples()
-    with gr.Blocks(title="Hogwild! Inference demo", analytics_enabled=False) as app:
+    # delete_cache: Gradio keeps a copy of every file it serves (each run's trace); drop them after
+    # an hour so a public app's disk use stays bounded.
+    with gr.Blocks(title="Hogwild! Inference demo", analytics_enabled=False, delete_cache=CACHE_SECONDS) as app:
         session = gr.State(Session, delete_callback=callbacks.close_session)
         gr.HTML(HEADER, js_on_load=None)
         with gr.Row(equal_height=False):
@@ -121,10 +125,12 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
                              show_progress="hidden")
         upload.upload(wiring.trace_uploaded, inputs={session, upload}, **replay_events)
         example_btn.click(wiring.example_clicked, inputs=session, **replay_events)
-        stop_btn.click(callbacks.stop, inputs=session, outputs=message, concurrency_limit=None, show_progress="hidden")
-        layer.input(callbacks.select_layer, inputs=[session, layer], outputs=heatmap, concurrency_limit=None)
-        step.input(callbacks.select_step, inputs=[session, step], outputs=heatmap, concurrency_limit=None)
-        view_worker.input(callbacks.select_view, inputs=[session, view_worker], outputs=view, concurrency_limit=None)
+        # Stop and the chart choices bypass the queue: they must work while runs fill it.
+        instant = dict(concurrency_limit=None, queue=False, show_progress="hidden")
+        stop_btn.click(callbacks.stop, inputs=session, outputs=message, **instant)
+        layer.input(callbacks.select_layer, inputs=[session, layer], outputs=heatmap, **instant)
+        step.input(callbacks.select_step, inputs=[session, step], outputs=heatmap, **instant)
+        view_worker.input(callbacks.select_view, inputs=[session, view_worker], outputs=view, **instant)
     return app
 
 
@@ -227,7 +233,7 @@ class Wiring:
 
 
 def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
-           concurrency_limit: int = 1, **kwargs):
-    app.queue(default_concurrency_limit=concurrency_limit)
+           concurrency_limit: int = 1, max_queue: int = MAX_QUEUE, **kwargs):
+    app.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue)
     return app.launch(server_name=host, server_port=port, share=share, css_paths=[ASSETS / "style.css"],
                       max_file_size="64mb", **kwargs)
