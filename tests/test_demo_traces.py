@@ -227,3 +227,40 @@ def test_any_change_to_a_trace_is_a_clear_error_or_replays(trace_file, data):
     assert last and ("hw-error" in last) == (len(frames) == 1), last
     if len(frames) > 1:
         assert " after " in last and "steps" in last
+
+
+EVIL = '<script>window.x=1</script><img src=x onerror=alert(1)><a href="javascript:alert(2)">'
+
+
+def poisoned(value, key=None):
+    """Every string of a trace with markup appended; keys that must match stay as they are."""
+    if isinstance(value, dict):
+        return {k: poisoned(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [poisoned(v) for v in value]
+    if isinstance(value, str) and key not in ("format", "layout", "status", "phase"):
+        return value + EVIL
+    return value
+
+
+def test_a_hostile_trace_replays_as_text(trace_file, tmp_path):
+    """Worker names, block kinds, texts, answer, label, model: all markup in a trace reaches the
+    panels and the charts escaped."""
+    data = json.load(open(trace_file[0], encoding="utf-8"))
+    data = poisoned(data)
+    for record in data["steps"]:       # pieces are [text, inserted] pairs: keep the flags
+        record["pieces"] = [[[text, flag] for text, flag in lane] for lane in record["pieces"]]
+    data["meta"]["settings"]["layout"] = "combined"
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(data))
+    frames = replay_file(path)
+    assert "Finished after" in frames[-1].message
+    shown = []
+    for frame in frames:
+        shown += [frame.message, frame.stats, frame.answer, frame.history, frame.view, frame.compare,
+                  *(frame.lanes or [])]
+        shown += [figure.to_json() for figure in (frame.heatmap, frame.timeline) if figure is not None]
+    text = " ".join(s for s in shown if s)
+    assert "&lt;script&gt;" in text and "Alice" in text
+    for markup in ("<script", "<img", "<a href", "\\u003cscript", "\\u003cimg", "\\u003ca href"):
+        assert markup not in text, markup
