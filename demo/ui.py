@@ -115,13 +115,13 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
             timeline=timeline, view=view, view_worker=view_worker, layer=layer, step=step, compare=compare,
             trace=trace_btn, csv=csv_btn))
         inputs = controls.components() | {session}
-        engine_events = dict(outputs=wiring.output_list, concurrency_limit=concurrency_limit, concurrency_id="engine",
+        engine_events = dict(outputs=wiring.event_outputs, concurrency_limit=concurrency_limit, concurrency_id="engine",
                              show_progress="hidden")
         run_btn.click(wiring.run_clicked, inputs=inputs, **engine_events)
         controls.problem.submit(wiring.run_clicked, inputs=inputs, **engine_events)
         one_btn.click(wiring.compare_one_clicked, inputs=inputs, **engine_events)
         indep_btn.click(wiring.compare_independent_clicked, inputs=inputs, **engine_events)
-        replay_events = dict(outputs=wiring.output_list, concurrency_limit=4, concurrency_id="replay",
+        replay_events = dict(outputs=wiring.event_outputs, concurrency_limit=4, concurrency_id="replay",
                              show_progress="hidden")
         upload.upload(wiring.trace_uploaded, inputs={session, upload}, **replay_events)
         example_btn.click(wiring.example_clicked, inputs=session, **replay_events)
@@ -166,6 +166,10 @@ class Wiring:
         self.output_list = [outputs[k] for k in ("message", "stats", "answer")] + outputs["lanes"] + [
             outputs[k] for k in ("history", "heatmap", "timeline", "view", "view_worker", "layer", "step", "compare",
                                  "trace", "csv")] + [controls.problem, controls.num_workers, controls.layout]
+        # Runs and replays also write the session back (the same object). Gradio only times out a
+        # State it has seen written: without this, a closed page's Session, its run log and files
+        # would stay until the server stops, instead of being dropped an hour after the page closed.
+        self.event_outputs = self.output_list + [session]
         self.runner = on_gpu(callbacks.run)
 
     def run_clicked(self, data: dict):
@@ -178,13 +182,13 @@ class Wiring:
         yield from self._run(data, "independent")
 
     def trace_uploaded(self, data: dict):
-        path = data[self.upload]
-        for frame in callbacks.replay(data[self.session], path, self.cadence):
-            yield self.updates(frame)
+        session = data[self.session]
+        for frame in callbacks.replay(session, data[self.upload], self.cadence):
+            yield self.updates(frame) + [session]
 
     def example_clicked(self, session: Session):
         for frame in callbacks.replay(session, str(EXAMPLE_TRACE), self.cadence):
-            yield self.updates(frame)
+            yield self.updates(frame) + [session]
 
     def _run(self, data: dict, baseline: str | None):
         try:
@@ -192,10 +196,11 @@ class Wiring:
             if baseline:
                 settings = settings.baseline(baseline)
         except HogwildError as exc:
-            yield self.updates(Frame(message=render.message_html(callbacks.sentence(exc))))
+            yield self.updates(Frame(message=render.message_html(callbacks.sentence(exc)))) + [gr.skip()]
             return
-        for frame in self.runner(data[self.session], self.store, settings, self.cadence):
-            yield self.updates(frame)
+        session = data[self.session]
+        for frame in self.runner(session, self.store, settings, self.cadence):
+            yield self.updates(frame) + [session]
 
     def updates(self, frame: Frame) -> list:
         """One value per output component; gr.skip() where the frame leaves a panel alone."""

@@ -24,10 +24,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_app(log_path: Path, *args: str):
-    """Yield the app's URL once it answers; extra command-line args are passed to app.py."""
+def running_app(log_path: Path, *args: str, env: dict | None = None):
+    """Yield the app's URL once it answers; extra command-line args are passed to app.py, `env`
+    adds environment variables."""
     port = free_port()
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
+               **(env or {}))
     env.pop("GRADIO_SERVER_NAME", None)
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--threads", "1", *args], cwd=ROOT,

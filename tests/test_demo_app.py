@@ -35,6 +35,9 @@ def test_run_events_share_one_queue_slot_and_stop_never_waits(page):
     instant = [d for d in deps if d.name in ("stop", "select_layer", "select_step", "select_view")]
     assert len(instant) == 4 and not any(d.queue for d in instant)
     assert all(d.queue for d in engine)
+    # runs and replays write the session back, so Gradio drops it after the page closes
+    replays = [d for d in deps if d.concurrency_id == "replay"]
+    assert len(replays) == 2 and all(isinstance(d.outputs[-1], gr.State) for d in engine + replays)
 
 
 def test_run_api_takes_the_controls_in_field_order(page):

@@ -31,9 +31,14 @@ FREED_SECONDS = 10     # a freed slot is taken by the next visitor within this (
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("app") / "app.log"
-    with running_app(log_path, "--concurrency", "2", "--max-queue", "1") as url:
-        yield url, log_path
+    """The app, its log, and the folder where its sessions keep their files. GRADIO_IS_E2E_TEST is
+    Gradio's own switch for its tests: a closed page's state is dropped after 1 s, not an hour."""
+    folder = tmp_path_factory.mktemp("app")
+    files = folder / "tmp"
+    files.mkdir()
+    with running_app(folder / "app.log", "--concurrency", "2", "--max-queue", "1",
+                     env={"TMPDIR": str(files), "GRADIO_IS_E2E_TEST": "1"}) as url:
+        yield url, folder / "app.log", files
 
 
 @pytest.fixture
@@ -70,7 +75,7 @@ def started(job) -> bool:
 
 
 def test_two_visitors_at_once_each_get_their_own_run(server, visitor):
-    url, _ = server
+    url, _, _ = server
     alone = {}
     for settings in (ALICE_ALONE, THREE_WORKERS):          # each run by itself first: the reference
         alone[settings] = result_of(visitor(url).predict(*settings, api_name=RUN))
@@ -98,7 +103,8 @@ def test_two_visitors_at_once_each_get_their_own_run(server, visitor):
 
 
 class Tab:
-    """A browser page running one run: joins the queue, reads its event stream, can be closed."""
+    """A browser page running one run: holds the heartbeat a page keeps open, joins the queue,
+    reads its event stream; closing it drops both connections, as closing a tab does."""
 
     def __init__(self, url: str, values: tuple):
         config = httpx.get(url + "config").json()
@@ -108,26 +114,29 @@ class Tab:
         data = [None if kinds[i] == "state" else next(given) for i in run["inputs"]]
         session = uuid.uuid4().hex
         api = url + config["api_prefix"].lstrip("/") + "/"
+        self._streams = [httpx.stream("GET", api + f"heartbeat/{session}", timeout=60)]
+        self._streams[0].__enter__()
         joined = httpx.post(api + "queue/join", json={"data": data, "fn_index": run["id"], "session_hash": session,
                                                       "event_data": None, "trigger_id": None})
         joined.raise_for_status()
-        self._stream = httpx.stream("GET", api + "queue/data", params={"session_hash": session}, timeout=60)
-        self._lines = self._stream.__enter__().iter_lines()
+        self._streams.append(httpx.stream("GET", api + "queue/data", params={"session_hash": session}, timeout=60))
+        self._lines = self._streams[1].__enter__().iter_lines()
 
-    def wait_for_output(self) -> None:
+    def wait_for(self, message: str) -> None:
         for line in self._lines:
-            if line.startswith("data:") and json.loads(line[5:])["msg"] == "process_generating":
+            if line.startswith("data:") and json.loads(line[5:])["msg"] == message:
                 return
-        raise AssertionError("the run ended before it showed anything")
+        raise AssertionError(f"the event stream ended before {message}")
 
     def close(self) -> None:
-        self._stream.__exit__(None, None, None)
+        for stream in self._streams:
+            stream.__exit__(None, None, None)
 
 
 def test_a_full_queue_says_so_and_closed_tabs_cancel_and_stop_free_their_slots(server, visitor):
-    url, log_path = server
+    url, log_path, _ = server
     tab = Tab(url, LONG)                                    # slot 1
-    tab.wait_for_output()
+    tab.wait_for("process_generating")
     stopper = visitor(url)
     stopped = stopper.submit(*LONG, api_name=RUN)          # slot 2
     wait_until(lambda: started(stopped), 30, "the second run's start")
@@ -155,3 +164,17 @@ def test_a_full_queue_says_so_and_closed_tabs_cancel_and_stop_free_their_slots(s
     short = visitor(url).submit(*SHORT, api_name=RUN)
     assert "Finished after" in short.result(timeout=60)[0], "cancelling did not free the slot"
     refill.cancel()
+
+
+def test_a_closed_page_gives_its_session_back(server):
+    """A page that ran something and closed: its session (run log, trace files) is dropped once
+    Gradio's closed-page timeout passes (1 s here, an hour in service), not kept until the server stops."""
+    url, _, files = server
+    sessions = lambda: set(files.glob("hogwild-session-*"))
+    before = sessions()
+    tab = Tab(url, SHORT)
+    tab.wait_for("process_completed")
+    (made,) = sessions() - before                           # its trace and table live here
+    assert len(list(made.iterdir())) == 2
+    tab.close()
+    wait_until(lambda: not made.exists(), 10, "the closed page's session being dropped")
