@@ -270,6 +270,7 @@ def test_a_run_that_fills_the_context_ends_with_the_answer_prompt(tokenizer, sto
     assert log.status == "finished" and "Finished after" in final.message and "hw-error" not in final.message
     assert log.steps[-1]["phase"] == "answer" and len(log.steps) < 4096
     assert any(inserted and "Time is up" in text for text, inserted in log.lanes[0])
+    assert '<span class="hw-ins">' in final.lanes[0] and "Time is up" in final.lanes[0]     # in the page
     assert max(sum(length for _, _, length, _ in view) for view in log.views) <= limit
 
 
