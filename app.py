@@ -2,9 +2,18 @@
 embedded SmolLM2-135M). On a Hugging Face Space the host comes from GRADIO_SERVER_NAME."""
 
 import argparse
+import logging
 import os
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"   # before gradio is imported: no phoning home
+MAX_QUEUE = 10      # as demo.ui.MAX_QUEUE; repeated so that --help needs no gradio import
+
+
+def positive(text: str) -> int:
+    number = int(text)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1; got {number}")
+    return number
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -16,7 +25,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="'default' (embedded SmolLM2-135M), a local path or a hub id; env HOGWILD_MODEL")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     parser.add_argument("--lock-model", action="store_true", help="visitors cannot load other models")
-    parser.add_argument("--concurrency", type=int, default=1, help="runs served at the same time")
+    parser.add_argument("--concurrency", type=positive, default=1, help="runs served at the same time")
+    parser.add_argument("--max-queue", type=positive, default=MAX_QUEUE,
+                        help=f"visitors who may wait for a free slot (default {MAX_QUEUE}); the next is told "
+                             "the queue is full")
     parser.add_argument("--threads", type=int, default=max(1, min(4, (os.cpu_count() or 2) // 2)),
                         help="CPU threads for torch (default: half the cores, at most 4; small models gain "
                              "little from more, and oversubscribed cores make them much slower)")
@@ -25,6 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("demo").setLevel(logging.INFO)     # runs closed by their page, failures
     import torch
 
     torch.set_num_threads(args.threads)
@@ -37,7 +51,8 @@ def main(argv=None) -> None:
     except HogwildError as exc:
         raise SystemExit(f"app.py: {exc}") from None
     app = build_ui(store, default_model=args.model, concurrency_limit=args.concurrency)
-    launch(app, host=args.host, port=args.port, share=args.share, concurrency_limit=args.concurrency)
+    launch(app, host=args.host, port=args.port, share=args.share, concurrency_limit=args.concurrency,
+           max_queue=args.max_queue)
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from .traces import TraceError, log_from_trace, read_trace, write_attention_csv,
 
 log = logging.getLogger(__name__)
 MEAN_LAYER = -1
+MAX_COMPARISONS = 12    # rows kept in a session's comparison table: a long visit stays small
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,16 @@ class Session:
             self.files_dir = tempfile.mkdtemp(prefix="hogwild-session-")
         self.num_files += 1
         return os.path.join(self.files_dir, f"{self.num_files:03d}-{name}")
+
+    def forget_files(self) -> None:
+        """Remove the last run's downloads before writing the next: a session holds one run's
+        files at most. (Gradio serves copies from its own cache, so links already shown still work.)"""
+        if self.files_dir:
+            for name in os.listdir(self.files_dir):
+                os.remove(os.path.join(self.files_dir, name))
+
+    def add_comparison(self, row: dict) -> None:
+        self.comparisons = (self.comparisons + [row])[-MAX_COMPARISONS:]
 
     def close(self) -> None:
         if self.files_dir:
@@ -102,6 +113,10 @@ def _running(session: Session, frames):
     session.stop_requested, session.running = False, True
     try:
         yield from frames
+    except GeneratorExit:      # Gradio closes the generator when the page goes away or cancels
+        steps = len(session.log.steps) if session.log is not None else 0
+        log.info("a run was closed by its page (tab closed or cancelled) at step %d; its slot is free", steps)
+        raise
     finally:
         session.running = False
 
@@ -122,12 +137,12 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence):
         return
     run_log = RunLog(meta={"settings": settings.as_dict(), "model": store.key(settings.model),
                            "worker_names": list(WORKER_NAMES[:settings.num_workers]),
-                           "num_layers": engine.num_layers, "label": settings.label})
+                           "num_layers": engine.num_layers, "label": settings.label,
+                           "prompt_note": engine.prompt_note})
     session.log, session.view_worker, session.layer, session.step = run_log, 0, MEAN_LAYER, None
     recorder = StepRecorder(engine)
     recorder.snapshot(run_log)
-    note = f" Note: {engine.prompt_note}." if engine.prompt_note else ""
-    yield _with(frame_of(session, charts_too=True), message=render.message_html(f"Running {settings.label}…{note}", "info"),
+    yield _with(frame_of(session, charts_too=True), message=render.message_html(f"Running {settings.label}…{_note(run_log)}", "info"),
                 num_workers=settings.num_workers, num_layers=engine.num_layers)
     started = last_text = last_chart = time.perf_counter()
     event, failure = None, None
@@ -150,7 +165,7 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence):
         failure = exc
     run_log.status = "failed" if failure else ("finished" if engine.done else "stopped")
     recorder.snapshot(run_log, event)
-    session.comparisons.append(comparison_row(run_log))
+    session.add_comparison(comparison_row(run_log))
     yield _finish(session, run_log, failure)
 
 
@@ -266,6 +281,7 @@ def _finish(session: Session, run_log: RunLog, failure: Exception | None) -> Fra
     frame.compare = render.compare_html(session.comparisons)
     frame.num_steps = len(run_log.steps)
     try:
+        session.forget_files()
         frame.files = [write_trace(run_log, session.file_path("hogwild-trace.json")),
                        write_attention_csv(run_log, session.file_path("hogwild-attention.csv"))]
     except OSError as exc:
@@ -276,8 +292,14 @@ def _finish(session: Session, run_log: RunLog, failure: Exception | None) -> Fra
         verb = {"finished": "Finished", "stopped": "Stopped"}.get(run_log.status, run_log.status.capitalize())
         frame.message = render.message_html(
             f"{verb} after {len(run_log.steps)} steps in {run_log.elapsed:.1f} s. "
-            "The trace and the attention table can be downloaded below.", "info")
+            f"The trace and the attention table can be downloaded below.{_note(run_log)}", "info")
     return frame
+
+
+def _note(run_log: RunLog) -> str:
+    """What the visitor should know about how the prompt was built (e.g. no chat template)."""
+    note = run_log.meta.get("prompt_note")
+    return f" Note: {note}." if isinstance(note, str) and note else ""
 
 
 def _settings_of(run_log: RunLog) -> RunSettings | None:

@@ -59,7 +59,9 @@ def attention_timeline(steps: list[dict], worker_names: list[str]) -> go.Figure:
     for w, name in enumerate(worker_names):
         for k, kind in enumerate(SHARE_KINDS):
             y = [s["shares"][w][k] if s["shares"][w] is not None else None for s in thinned]
-            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, legendgroup=name, showlegend=k == 0,
+            # plotly renders legend names as (limited) HTML: a name from a trace file is escaped
+            fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=escape(name), legendgroup=f"worker-{w}",
+                                     showlegend=k == 0,
                                      line=dict(color=worker_colour(w), width=1.8), connectgaps=True,
                                      hovertemplate=f"{escape(name)}, step %{{x}}: %{{y:.3f}}<extra></extra>"),
                           row=k + 1, col=1)

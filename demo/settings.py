@@ -4,6 +4,7 @@ Widgets hand over loosely typed values (floats from sliders, None from an emptie
 stray whitespace); `parse_settings` turns them into one frozen RunSettings or raises
 SettingsError. The engine's own EngineConfig checks ranges again when the run is built."""
 
+import math
 from dataclasses import asdict, dataclass, replace
 
 from hogwild_core import LAYOUTS, MAX_WORKERS, EngineConfig, HogwildError
@@ -68,7 +69,7 @@ def parse_settings(values: dict) -> RunSettings:
                             f"{MAX_PROBLEM_CHARS}.")
     layout = values.get("layout", "combined")
     if layout not in LAYOUTS + (BASELINE_LAYOUT,):
-        raise SettingsError(f"Layout must be one of {', '.join(LAYOUTS)}; got {layout!r}.")
+        raise SettingsError(f"Layout must be one of {', '.join(LAYOUTS)}; got {_shown(layout)}.")
     model = values.get("model") or DEFAULT_MODEL
     if not isinstance(model, str):
         raise SettingsError("The model must be 'default', a local path or a hub id.")
@@ -95,7 +96,7 @@ def parse_settings(values: dict) -> RunSettings:
 def _whole(name: str, value, low: int, high: int) -> int:
     number = _number(name, value, low, high)
     if number != int(number):
-        raise SettingsError(f"{name} must be a whole number; got {value}.")
+        raise SettingsError(f"{name} must be a whole number; got {_shown(value)}.")
     return int(number)
 
 
@@ -104,10 +105,27 @@ def _number(name: str, value, low: float, high: float) -> float:
         try:
             value = float(value.strip())
         except ValueError:
-            raise SettingsError(f"{name} must be a number; got {value!r}.") from None
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SettingsError(f"{name} is missing: enter a number between {low:g} and {high:g}.")
-    value = float(value)
+            raise SettingsError(f"{name} must be a number; got {_shown(value)}.") from None
+    if value is None:
+        raise SettingsError(f"{name} is missing: enter a number between {low:g} and {_bound(high)}.")
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(f"{name} must be a number; got {_shown(value)}.")
+    try:
+        value = float(value)
+    except OverflowError:      # an int too large for a float is out of range, not a crash
+        value = math.inf if value > 0 else -math.inf
     if value != value or not low <= value <= high:
-        raise SettingsError(f"{name} must be between {low:g} and {high:g}; got {value:g}.")
+        raise SettingsError(f"{name} must be between {low:g} and {_bound(high)}; got {value:g}.")
     return value
+
+
+def _bound(x: float) -> str:
+    return str(int(x)) if x == int(x) else f"{x:g}"
+
+
+def _shown(value) -> str:
+    """A value quoted in a message: short, whatever was sent."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10**12 else "a huge integer"
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -80,6 +80,8 @@ def read_trace(path: str) -> dict:
         raise TraceError(f"the trace file is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
     except RecursionError:
         raise TraceError("the trace file is nested too deeply to be a trace") from None
+    except ValueError:      # e.g. an integer literal longer than Python will convert (4300 digits)
+        raise TraceError("the trace file holds a number too long to be part of a trace") from None
     check_trace(data)
     return data
 
@@ -109,12 +111,14 @@ def check_trace(data) -> None:
     for key in ("model", "label"):
         _need(isinstance(meta.get(key, ""), str), f"meta.{key}", "expected a string")
     _need(data.get("status") in STATUSES, "status", f"expected one of {', '.join(STATUSES)}")
+    _present(data, ("answer", "last_attention_by_layer"), "")
     _need(data.get("answer") is None or isinstance(data["answer"], str), "answer", "expected a string or null")
     blocks = _field(data, "blocks", list)
     for i, block in enumerate(blocks):
         path = f"blocks[{i}]"
         _need(isinstance(block, dict), path, "expected an object")
         _need(block.get("id") == i, f"{path}.id", f"expected {i} (blocks are listed by id)")
+        _present(block, ("owner",), f"{path}.")
         _need(isinstance(block.get("kind"), str), f"{path}.kind", "expected a string")
         _need(_is_owner(block.get("owner"), W), f"{path}.owner", f"expected a worker index below {W} or null")
         _need(_is_int(block.get("length")), f"{path}.length", "expected an integer")
@@ -139,6 +143,7 @@ def check_trace(data) -> None:
 
 def _check_step(record, path: str, W: int) -> None:
     _need(isinstance(record, dict), path, "expected an object")
+    _present(record, ("attention", "shares"), f"{path}.")
     _need(_is_int(record.get("step")), f"{path}.step", "expected an integer")
     _need(record.get("phase") in ("work", "answer"), f"{path}.phase", "expected 'work' or 'answer'")
     for key in ("elapsed", "seconds"):
@@ -180,6 +185,12 @@ def _check_matrix(value, W: int, path: str, depth: int) -> None:
 def _field(obj: dict, key: str, kind: type, prefix: str = ""):
     _need(isinstance(obj.get(key), kind), prefix + key, f"missing or not a {kind.__name__}")
     return obj[key]
+
+
+def _present(obj: dict, keys: tuple, prefix: str) -> None:
+    """Keys whose value may be null must still be there."""
+    for key in keys:
+        _need(key in obj, prefix + key, "missing (null is allowed, absence is not)")
 
 
 def _need(ok: bool, path: str, message: str) -> None:

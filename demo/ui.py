@@ -20,6 +20,8 @@ from .settings import DEFAULT_MODEL, RunSettings, parse_settings
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 EXAMPLE_TRACE = ASSETS / "example_trace.json"
 PAPER = "https://arxiv.org/abs/2504.06261"
+MAX_QUEUE = 10                # visitors waiting for a slot; the next one is told the queue is full
+CACHE_SECONDS = (3600, 3600)  # every hour, delete served files older than an hour
 HEADER = f"""<div class="hw-header"><h1>Hogwild! Inference: parallel workers, one shared KV cache</h1>
 <p>Several workers of one model write at the same time and read each other's tokens as they appear.
 Pick a problem, press Run, and watch who reads whom. Paper:
@@ -54,7 +56,9 @@ def load_examples(path: Path = ASSETS / "examples.json") -> list[dict]:
 def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Cadence(),
              concurrency_limit: int = 1) -> gr.Blocks:
     examples = load_examples()
-    with gr.Blocks(title="Hogwild! Inference demo", analytics_enabled=False) as app:
+    # delete_cache: Gradio keeps a copy of every file it serves (each run's trace); drop them after
+    # an hour so a public app's disk use stays bounded.
+    with gr.Blocks(title="Hogwild! Inference demo", analytics_enabled=False, delete_cache=CACHE_SECONDS) as app:
         session = gr.State(Session, delete_callback=callbacks.close_session)
         gr.HTML(HEADER, js_on_load=None)
         with gr.Row(equal_height=False):
@@ -111,20 +115,22 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
             timeline=timeline, view=view, view_worker=view_worker, layer=layer, step=step, compare=compare,
             trace=trace_btn, csv=csv_btn))
         inputs = controls.components() | {session}
-        engine_events = dict(outputs=wiring.output_list, concurrency_limit=concurrency_limit, concurrency_id="engine",
+        engine_events = dict(outputs=wiring.event_outputs, concurrency_limit=concurrency_limit, concurrency_id="engine",
                              show_progress="hidden")
         run_btn.click(wiring.run_clicked, inputs=inputs, **engine_events)
         controls.problem.submit(wiring.run_clicked, inputs=inputs, **engine_events)
         one_btn.click(wiring.compare_one_clicked, inputs=inputs, **engine_events)
         indep_btn.click(wiring.compare_independent_clicked, inputs=inputs, **engine_events)
-        replay_events = dict(outputs=wiring.output_list, concurrency_limit=4, concurrency_id="replay",
+        replay_events = dict(outputs=wiring.event_outputs, concurrency_limit=4, concurrency_id="replay",
                              show_progress="hidden")
         upload.upload(wiring.trace_uploaded, inputs={session, upload}, **replay_events)
         example_btn.click(wiring.example_clicked, inputs=session, **replay_events)
-        stop_btn.click(callbacks.stop, inputs=session, outputs=message, concurrency_limit=None, show_progress="hidden")
-        layer.input(callbacks.select_layer, inputs=[session, layer], outputs=heatmap, concurrency_limit=None)
-        step.input(callbacks.select_step, inputs=[session, step], outputs=heatmap, concurrency_limit=None)
-        view_worker.input(callbacks.select_view, inputs=[session, view_worker], outputs=view, concurrency_limit=None)
+        # Stop and the chart choices bypass the queue: they must work while runs fill it.
+        instant = dict(concurrency_limit=None, queue=False, show_progress="hidden")
+        stop_btn.click(callbacks.stop, inputs=session, outputs=message, **instant)
+        layer.input(callbacks.select_layer, inputs=[session, layer], outputs=heatmap, **instant)
+        step.input(callbacks.select_step, inputs=[session, step], outputs=heatmap, **instant)
+        view_worker.input(callbacks.select_view, inputs=[session, view_worker], outputs=view, **instant)
     return app
 
 
@@ -160,6 +166,10 @@ class Wiring:
         self.output_list = [outputs[k] for k in ("message", "stats", "answer")] + outputs["lanes"] + [
             outputs[k] for k in ("history", "heatmap", "timeline", "view", "view_worker", "layer", "step", "compare",
                                  "trace", "csv")] + [controls.problem, controls.num_workers, controls.layout]
+        # Runs and replays also write the session back (the same object). Gradio only times out a
+        # State it has seen written: without this, a closed page's Session, its run log and files
+        # would stay until the server stops, instead of being dropped an hour after the page closed.
+        self.event_outputs = self.output_list + [session]
         self.runner = on_gpu(callbacks.run)
 
     def run_clicked(self, data: dict):
@@ -172,13 +182,13 @@ class Wiring:
         yield from self._run(data, "independent")
 
     def trace_uploaded(self, data: dict):
-        path = data[self.upload]
-        for frame in callbacks.replay(data[self.session], path, self.cadence):
-            yield self.updates(frame)
+        session = data[self.session]
+        for frame in callbacks.replay(session, data[self.upload], self.cadence):
+            yield self.updates(frame) + [session]
 
     def example_clicked(self, session: Session):
         for frame in callbacks.replay(session, str(EXAMPLE_TRACE), self.cadence):
-            yield self.updates(frame)
+            yield self.updates(frame) + [session]
 
     def _run(self, data: dict, baseline: str | None):
         try:
@@ -186,10 +196,11 @@ class Wiring:
             if baseline:
                 settings = settings.baseline(baseline)
         except HogwildError as exc:
-            yield self.updates(Frame(message=render.message_html(callbacks.sentence(exc))))
+            yield self.updates(Frame(message=render.message_html(callbacks.sentence(exc)))) + [gr.skip()]
             return
-        for frame in self.runner(data[self.session], self.store, settings, self.cadence):
-            yield self.updates(frame)
+        session = data[self.session]
+        for frame in self.runner(session, self.store, settings, self.cadence):
+            yield self.updates(frame) + [session]
 
     def updates(self, frame: Frame) -> list:
         """One value per output component; gr.skip() where the frame leaves a panel alone."""
@@ -227,7 +238,7 @@ class Wiring:
 
 
 def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,
-           concurrency_limit: int = 1, **kwargs):
-    app.queue(default_concurrency_limit=concurrency_limit)
+           concurrency_limit: int = 1, max_queue: int = MAX_QUEUE, **kwargs):
+    app.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue)
     return app.launch(server_name=host, server_port=port, share=share, css_paths=[ASSETS / "style.css"],
                       max_file_size="64mb", **kwargs)

@@ -2,6 +2,7 @@
 
 Values computed while running (token counts, step numbers) never live here."""
 
+import math
 from dataclasses import dataclass
 
 from .errors import ConfigError
@@ -32,9 +33,9 @@ class EngineConfig:
         _check_int("num_workers", self.num_workers, 1, MAX_WORKERS)
         if self.layout not in LAYOUTS + BASELINE_LAYOUTS:
             raise ConfigError(
-                f"layout must be one of {', '.join(LAYOUTS + BASELINE_LAYOUTS)}; got {self.layout!r}")
+                f"layout must be one of {', '.join(LAYOUTS + BASELINE_LAYOUTS)}; got {_shown(self.layout)}")
         if self.attention not in ATTENTION_PATHS:
-            raise ConfigError(f"attention must be 'fast' or 'reference'; got {self.attention!r}")
+            raise ConfigError(f"attention must be 'fast' or 'reference'; got {_shown(self.attention)}")
         _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS)
         _check_int("max_answer_tokens", self.max_answer_tokens, 1, 1024)
         _check_int("check_interval", self.check_interval, 0, MAX_NEW_TOKENS)
@@ -50,16 +51,27 @@ class EngineConfig:
 
 def _check_int(name: str, value, low: int, high: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(f"{name} must be an integer; got {value!r}")
+        raise ConfigError(f"{name} must be an integer; got {_shown(value)}")
     if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}; got {value}")
+        raise ConfigError(f"{name} must be between {low} and {high}; got {_shown(value)}")
 
 
 def _check_float(name: str, value, low: float, high: float, low_open: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"{name} must be a number; got {value!r}")
-    value = float(value)
+        raise ConfigError(f"{name} must be a number; got {_shown(value)}")
+    try:
+        value = float(value)
+    except OverflowError:        # an int beyond float range is out of range, not a crash
+        value = math.inf if value > 0 else -math.inf
     too_low = value <= low if low_open else value < low
     if value != value or too_low or value > high:
         bound = f"({low}, {high}]" if low_open else f"[{low}, {high}]"
         raise ConfigError(f"{name} must be in {bound}; got {value}")
+
+
+def _shown(value) -> str:
+    """repr for a message, short even for huge ints (whose str() Python may refuse past 4300 digits)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**12:
+        return f"an integer of about {value.bit_length() * 0.30103:.0f} digits"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

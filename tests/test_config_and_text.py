@@ -1,10 +1,12 @@
 """Config validation, layouts, prompt text rules and sampling: small pure pieces."""
 
+import dataclasses
+
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
-from hogwild_core import ConfigError, EngineConfig
+from hogwild_core import ATTENTION_PATHS, BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, ConfigError, EngineConfig
 from hogwild_core import layouts, prompts
 from hogwild_core.sampling import sample
 
@@ -99,3 +101,36 @@ def test_greedy_and_seeded_sampling():
     # top_p keeps the smallest set whose mass reaches p: here the two big tokens only
     small = {sample(logits, 1.0, 0.6, torch.Generator().manual_seed(s)) for s in range(50)}
     assert small <= {1, 3} and len(small) == 2
+
+
+# Values a caller might hand over by mistake: wrong types, NaN, infinities, integers too large
+# for a float, numeric strings.
+ODD = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(-2**70, 2**70).map(lambda i: i * 10**400),
+                st.just(10**5000),
+                st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+                st.sampled_from(["combined", "independent", "fast", "reference", "3", "0.5"]),
+                st.lists(st.integers(), max_size=2))
+CONFIG_FIELDS = [f.name for f in dataclasses.fields(EngineConfig)]
+
+
+def assert_within_documented_bounds(config: EngineConfig) -> None:
+    whole = lambda x: isinstance(x, int) and not isinstance(x, bool)
+    assert whole(config.num_workers) and 1 <= config.num_workers <= MAX_WORKERS
+    assert config.layout in LAYOUTS + BASELINE_LAYOUTS and config.attention in ATTENTION_PATHS
+    assert whole(config.max_new_tokens) and 1 <= config.max_new_tokens <= 32768
+    assert 0.0 <= config.temperature <= 10.0 and 0.0 < config.top_p <= 1.0
+    assert whole(config.seed) and config.seed >= 0 and whole(config.check_interval) and config.check_interval >= 0
+    assert config.max_context is None or (whole(config.max_context) and config.max_context >= 64)
+    assert isinstance(config.collect_attention, bool)
+
+
+@settings(max_examples=300, deadline=None)
+@given(changes=st.dictionaries(st.sampled_from(CONFIG_FIELDS), ODD, max_size=3))
+def test_any_config_is_either_in_bounds_or_a_config_error(changes):
+    """The only exception EngineConfig raises is ConfigError, naming a field it was given."""
+    try:
+        config = EngineConfig(**changes)
+    except ConfigError as exc:
+        assert any(name in str(exc) for name in changes)
+        return
+    assert_within_documented_bounds(config)

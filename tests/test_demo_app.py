@@ -31,6 +31,39 @@ def test_run_events_share_one_queue_slot_and_stop_never_waits(page):
     assert len(engine) == 4 and all(d.concurrency_limit == 1 for d in engine)
     stop = [d for d in deps if d.name == "stop"]
     assert stop and stop[0].concurrency_limit is None
+    # Stop and the chart choices skip the queue, so they still work when it is full
+    instant = [d for d in deps if d.name in ("stop", "select_layer", "select_step", "select_view")]
+    assert len(instant) == 4 and not any(d.queue for d in instant)
+    assert all(d.queue for d in engine)
+    # runs and replays write the session back, so Gradio drops it after the page closes
+    replays = [d for d in deps if d.concurrency_id == "replay"]
+    assert len(replays) == 2 and all(isinstance(d.outputs[-1], gr.State) for d in engine + replays)
+
+
+def test_run_api_takes_the_controls_in_field_order(page):
+    """Clients (gradio_client, scripts) pass the run's settings positionally, in RunSettings order."""
+    from dataclasses import fields
+
+    from demo.settings import RunSettings
+    run = next(d for d in page.fns.values() if d.api_name == "run_clicked")
+    api_inputs = [c.elem_id for c in run.inputs if not isinstance(c, gr.State)]
+    assert api_inputs == ["problem", "workers", "layout", "max-new-tokens", "temperature", "top-p", "seed",
+                          "check-interval", "model"]
+    assert len(api_inputs) == len([f for f in fields(RunSettings) if f.name != "max_answer_tokens"])
+
+
+def test_the_queue_is_bounded_and_served_files_expire(page, monkeypatch):
+    from demo import ui
+
+    launched = {}
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kwargs: launched.update(kwargs))
+    ui.launch(page, concurrency_limit=2, max_queue=3)
+    assert page._queue.max_size == 3 and page._queue.default_concurrency_limit == 2
+    assert launched["server_name"] == "127.0.0.1" and launched["max_file_size"] == "64mb"
+    assert page.delete_cache == ui.CACHE_SECONDS
+    assert app.parse_args([]).max_queue == ui.MAX_QUEUE
+    with pytest.raises(SystemExit):
+        app.parse_args(["--max-queue", "0"])
 
 
 def test_layout_uses_no_viewport_heights():

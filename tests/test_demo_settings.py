@@ -1,10 +1,14 @@
 """RunSettings: what the controls hand over is checked once, with messages a visitor can act on."""
 
 import math
+from dataclasses import fields
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
-from demo.settings import RunSettings, SettingsError, parse_settings
+from demo.settings import (BASELINE_LAYOUT, MAX_NEW_TOKENS, MAX_PROBLEM_CHARS, MAX_TEMPERATURE, RunSettings,
+                           SettingsError, parse_settings)
+from hogwild_core import LAYOUTS, MAX_WORKERS
 
 GOOD = dict(problem="What is 2+2?", num_workers=3.0, layout="interleaved", max_new_tokens=64.0,
             temperature=0.7, top_p=0.9, seed=5.0, check_interval=0, model="  ")
@@ -55,3 +59,34 @@ def test_baselines_keep_the_problem_and_drop_the_shared_cache():
     assert "independent" in independent.label and one.label == "1 worker"
     with pytest.raises(SettingsError):
         s.baseline("other")
+
+
+# What a page or an API caller can hand over: wrong types, NaN, infinities, huge integers,
+# numeric strings with stray spaces, markup.
+ODD = st.one_of(st.none(), st.booleans(), st.integers(), st.just(10**400), st.just(10**5000),
+                st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+                st.from_regex(r"\s*-?[0-9]{1,4}(\.[0-9]{1,3})?(e[0-9]{1,3})?\s*", fullmatch=True),
+                st.sampled_from(["combined", "contiguous", "independent", "default", "<b>x</b>", "\x00"]),
+                st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=2), st.integers(), max_size=1))
+PROBLEMS = st.one_of(st.text(max_size=40), st.text(min_size=MAX_PROBLEM_CHARS - 2, max_size=MAX_PROBLEM_CHARS + 2))
+
+
+@settings(max_examples=400, deadline=None)
+@given(changes=st.dictionaries(st.sampled_from([f.name for f in fields(RunSettings)]), ODD, max_size=4),
+       problem=PROBLEMS)
+def test_any_control_values_give_settings_or_one_clear_message(changes, problem):
+    """Whatever the controls hold: valid RunSettings that build an engine config, or a
+    SettingsError whose message is a sentence for the page; never another exception."""
+    values = {**GOOD, "problem": problem, **changes}
+    try:
+        s = parse_settings(values)
+    except SettingsError as exc:
+        message = str(exc)
+        assert message[:1].isupper() and message.endswith(".") and len(message) < 400
+        return
+    assert s.problem == s.problem.strip() and 0 < len(s.problem) <= MAX_PROBLEM_CHARS
+    assert 1 <= s.num_workers <= MAX_WORKERS and 1 <= s.max_new_tokens <= MAX_NEW_TOKENS
+    assert 0.0 <= s.temperature <= MAX_TEMPERATURE and 0.0 < s.top_p <= 1.0 and 0 <= s.seed < 2**31
+    assert s.layout in LAYOUTS + (BASELINE_LAYOUT,) and isinstance(s.model, str) and s.model.strip() == s.model
+    assert all(type(getattr(s, name)) is int for name in ("num_workers", "max_new_tokens", "seed", "check_interval"))
+    assert s.engine_config().num_workers == s.num_workers

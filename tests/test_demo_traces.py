@@ -4,10 +4,13 @@ import copy
 import csv
 import io
 import json
+import os
 import tempfile
+from unittest import mock
 
 import pytest
 import torch
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from demo import callbacks, traces
 from demo.callbacks import Cadence, Session
@@ -151,3 +154,113 @@ def test_replay_to_csv_is_the_same_table(trace_file):
     list(callbacks.replay(session, path, FAST))
     assert attention_csv(session.log) == open(csv_path, encoding="utf-8", newline="").read()
     assert list(csv.reader(io.StringIO(attention_csv(session.log))))[1][3] == "Alice"
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+                    max_leaves=20)
+
+
+def replay_file(path) -> list:
+    session = Session()
+    try:
+        return list(callbacks.replay(session, str(path), ONE_FRAME))
+    finally:
+        session.close()
+
+
+@settings(max_examples=150, deadline=None)
+@given(content=st.one_of(st.binary(max_size=200), JSON.map(lambda v: json.dumps(v).encode()),
+                         st.sampled_from([b"1" * 5000, b"[" * 100000, b"NaN", b'{"format": "hogwild-trace"}',
+                                          b"\xef\xbb\xbf{}", "\u2028".encode()])))
+def test_any_file_is_a_trace_error(content):
+    """Bytes or JSON that are not a trace: a TraceError, never another exception."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "upload.json")
+        with open(path, "wb") as f:
+            f.write(content)
+        with pytest.raises(TraceError):
+            read_trace(path)
+
+
+@settings(max_examples=60, deadline=None)
+@given(size=st.integers(1, 4096), limit=st.integers(1, 4096))
+def test_oversized_files_are_refused_before_reading(size, limit):
+    with tempfile.TemporaryDirectory() as folder, mock.patch.object(traces, "MAX_TRACE_BYTES", limit):
+        path = os.path.join(folder, "big.json")
+        with open(path, "wb") as f:
+            f.write(b"[" * size)           # never parsed when too big: the nesting would be refused
+        with pytest.raises(TraceError, match="the limit is" if size > limit else "nested|not valid"):
+            read_trace(path)
+
+
+def draw_path(draw, data) -> list:
+    """A random path from the root of `data` to one of its values, at any depth."""
+    path, node = [], data
+    while isinstance(node, (dict, list)) and node and (not path or draw(st.booleans())):
+        key = draw(st.sampled_from(sorted(node) if isinstance(node, dict) else range(len(node))))
+        path.append(key)
+        node = node[key]
+    return path
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_change_to_a_trace_is_a_clear_error_or_replays(trace_file, data):
+    """A valid trace with one value anywhere replaced (or removed): the replay either refuses it
+    with a message or plays it to the end. Nothing else escapes to the page."""
+    original = json.load(open(trace_file[0], encoding="utf-8"))
+    path = draw_path(data.draw, original)
+    target = original
+    for key in path[:-1]:
+        target = target[key]
+    if data.draw(st.booleans(), label="remove") and isinstance(target, dict):
+        del target[path[-1]]
+    else:
+        target[path[-1]] = data.draw(JSON, label="value")
+    with tempfile.TemporaryDirectory() as folder:
+        file = os.path.join(folder, "odd.json")
+        with open(file, "w", encoding="utf-8") as f:
+            json.dump(original, f)
+        frames = replay_file(file)
+    last = frames[-1].message
+    assert last and ("hw-error" in last) == (len(frames) == 1), last
+    if len(frames) > 1:
+        assert " after " in last and "steps" in last
+
+
+EVIL = '<script>window.x=1</script><img src=x onerror=alert(1)><a href="javascript:alert(2)">'
+
+
+def poisoned(value, key=None):
+    """Every string of a trace with markup appended; keys that must match stay as they are."""
+    if isinstance(value, dict):
+        return {k: poisoned(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [poisoned(v) for v in value]
+    if isinstance(value, str) and key not in ("format", "layout", "status", "phase"):
+        return value + EVIL
+    return value
+
+
+def test_a_hostile_trace_replays_as_text(trace_file, tmp_path):
+    """Worker names, block kinds, texts, answer, label, model: all markup in a trace reaches the
+    panels and the charts escaped."""
+    data = json.load(open(trace_file[0], encoding="utf-8"))
+    data = poisoned(data)
+    for record in data["steps"]:       # pieces are [text, inserted] pairs: keep the flags
+        record["pieces"] = [[[text, flag] for text, flag in lane] for lane in record["pieces"]]
+    data["meta"]["settings"]["layout"] = "combined"
+    path = tmp_path / "hostile.json"
+    path.write_text(json.dumps(data))
+    frames = replay_file(path)
+    assert "Finished after" in frames[-1].message
+    shown = []
+    for frame in frames:
+        shown += [frame.message, frame.stats, frame.answer, frame.history, frame.view, frame.compare,
+                  *(frame.lanes or [])]
+        shown += [figure.to_json() for figure in (frame.heatmap, frame.timeline) if figure is not None]
+    text = " ".join(s for s in shown if s)
+    assert "&lt;script&gt;" in text and "Alice" in text
+    for markup in ("<script", "<img", "<a href", "\\u003cscript", "\\u003cimg", "\\u003ca href"):
+        assert markup not in text, markup

@@ -8,65 +8,27 @@ when HOGWILD_UPDATE_SCREENSHOT=1, which is how the README's picture is made)."""
 
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.appserver import ROOT, running_app
+
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
 PROBLEM = 'What is 17 * 24 + 5? ${6*7} {{value}} <img src=x onerror="window.__injected=1"><script>window.__injected=2</script>'
-START_SECONDS, LANE_SECONDS, STOP_SECONDS = 120, 60, 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+LANE_SECONDS, STOP_SECONDS = 60, 20
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The real app, on a free port on 127.0.0.1; always killed afterwards."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("app") / "app.log"
-    env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    env.pop("GRADIO_SERVER_NAME", None)
-    with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--threads", "1"], cwd=ROOT,
-                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + START_SECONDS
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"app.py exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if urllib.request.urlopen(url, timeout=2).status == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"app.py did not answer within {START_SECONDS} s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
+    with running_app(tmp_path_factory.mktemp("app") / "app.log") as url:
         yield url
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
 
 
 def save_small(source: Path, target: Path, width: int = 1000) -> None:
