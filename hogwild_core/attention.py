@@ -56,8 +56,8 @@ def view_offsets(row: Row) -> dict[str, tuple[int, int]]:
 
 @dataclass
 class _DeviceTensors:
-    cos: torch.Tensor     # [S, T, D] rotation of each query token for each segment
-    sin: torch.Tensor     # [S, T, D]
+    cos: torch.Tensor     # [S, T, D] rotation of each query token for each segment, x scaling
+    sin: torch.Tensor     # [S, T, D] (x scaling)
     mask: torch.Tensor    # [T, N] 0 where visible, -inf where not
     last: torch.Tensor    # [R] index of each row's last token
     column_block: torch.Tensor  # [N] block id of each key column
@@ -121,13 +121,14 @@ class FastPlan:
         self.column_block = column_block
         self.column_start = column_start
 
-    def on(self, device: torch.device, dtype: torch.dtype) -> _DeviceTensors:
-        """The plan's tensors on one device, in the model's dtype (built once per pass and device)."""
-        key = (device, dtype)
+    def on(self, device: torch.device, dtype: torch.dtype, scaling: float) -> _DeviceTensors:
+        """The plan's tensors on one device, in the model's dtype, with the softmax scaling folded
+        into the query rotation (built once per pass and device, not per layer)."""
+        key = (device, dtype, scaling)
         if key not in self._on_device:
             self._on_device[key] = _DeviceTensors(
-                self.cos.to(device, dtype), self.sin.to(device, dtype), self.mask.to(device, dtype),
-                self.last.to(device), self.column_block.to(device))
+                (self.cos * scaling).to(device, dtype), (self.sin * scaling).to(device, dtype),
+                self.mask.to(device, dtype), self.last.to(device), self.column_block.to(device))
         return self._on_device[key]
 
     def attention_by_layer(self, num_layers: int) -> torch.Tensor:
@@ -143,8 +144,8 @@ def fast_attention(module, query, key, value, scaling: float, plan: FastPlan):
     G = num_heads // num_kv
     for segment, start, t0, t1 in plan.writes:
         segment.write(layer, start, key[0, :, t0:t1], value[0, :, t0:t1])
-    dev = plan.on(query.device, query.dtype)
-    q = apply_rotation(query[0][None] * scaling, dev.cos[:, None], dev.sin[:, None])  # [S, H, T, D]
+    dev = plan.on(query.device, query.dtype, scaling)
+    q = apply_rotation(query[0][None], dev.cos[:, None], dev.sin[:, None])   # [S, H, T, D], scaled
     stored = [segment.read(layer, n) for segment, n in plan.reads]          # ([Hkv, n, D], same)
     scores = [torch.matmul(q[s].reshape(num_kv, G * T, D), keys.transpose(1, 2))
               for s, (keys, _) in enumerate(stored)]                        # [Hkv, G*T, n] each
