@@ -101,7 +101,9 @@ class HogwildEngine:
             worker = Worker(w, prompts.WORKER_NAMES[w], seg, self.cache.new_block("current", w, seg))
             worker.insert(self._encode(prompts.worker_opener(w, W, cfg.layout)))
             self.workers.append(worker)
-        self._views = {w: self._spans(self._worker_row(w)) for w in range(W)}
+        self._views = {}
+        for w in range(W):
+            self._remember_view(w, self._spans(self._worker_row(w)))
 
     def step(self, force: list[int | None] | None = None) -> StepEvent:
         """One lock-step for all workers. `force[w]`, if given, is taken instead of sampling;
@@ -122,7 +124,7 @@ class HogwildEngine:
         self._after_write(rows)
         tokens, appended = self._take_tokens(writers, logits, force)  # 5. sample, step ends, prompts
         for worker, row_spans in zip(writers, spans):
-            self._views[worker.index] = row_spans
+            self._remember_view(worker.index, row_spans)
         if phase == WORK:
             self._count_work_step()
         return self._event(phase, writers, logits, by_layer, tokens, appended, flushed, began)  # 6.
@@ -138,13 +140,17 @@ class HogwildEngine:
 
     def view_blocks(self, w: int) -> list[tuple[int, int, int]]:
         """(block_id, start, length) covering worker w's view as of the last step it ran in."""
-        return list(self._views[w])
+        return list(self._views[w][0])
 
     def view_token_ids(self, w: int) -> list[int]:
-        ids = []
-        for block_id, _, length in self._views[w]:
-            ids.extend(self.cache.blocks[block_id].tokens[:length])
-        return ids
+        """Worker w's view, in view order, as of the last step it ran in."""
+        spans, token_lists = self._views[w]
+        return [t for (_, _, length), tokens in zip(spans, token_lists) for t in tokens[:length]]
+
+    def _remember_view(self, w: int, spans) -> None:
+        # Keep the blocks' token lists themselves: a flush gives a block a new, shorter list, so a
+        # worker that has stopped still reports exactly what it last saw.
+        self._views[w] = (spans, [self.cache.blocks[b].tokens for b, _, _ in spans])
 
     @property
     def blocks(self) -> list[Block]:

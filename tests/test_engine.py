@@ -165,3 +165,19 @@ def test_tokenizer_without_chat_template_falls_back_and_says_so(tiny_models, tok
     events = list(engine.generate("Add 2 and 3."))
     assert events[-1].done
     assert plain_tok.decode(engine.prompt_ids).rstrip().endswith("Assistant:")
+
+
+def test_a_stopped_workers_view_stays_what_it_last_saw(tiny_models, tokenizer):
+    """Alice ends a step, writes the next step's label in the same pass and stops (EOS). Her step
+    then moves into the history and the label into a new block; her view must not change."""
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer,
+                           EngineConfig(num_workers=2, layout="combined", max_new_tokens=40))
+    engine.start(PROBLEM)
+    for token in script_ids(tokenizer):        # "The sum is five." "\n" "\n": a step end
+        engine.step(force=[token, None])
+    engine.step(force=[tokenizer.eos_token_id, None])   # writes "\n" + "**Alice [2]:**", stops
+    seen, seen_blocks = engine.view_token_ids(0), engine.view_blocks(0)
+    assert tokenizer.decode(seen).endswith("**Alice [2]:**")
+    ev = engine.step()
+    assert ev.flushed, "Alice's finished step must have moved into the history"
+    assert engine.view_token_ids(0) == seen and engine.view_blocks(0) == seen_blocks
