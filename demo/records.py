@@ -114,16 +114,14 @@ class StepRecorder:
         """Copy the cache's current state into the log: blocks, views, latest per-layer attention."""
         engine = self.engine
         log.blocks = engine.describe_blocks()
-        log.views = [[[b, start, length, self._block_text(b, length)] for b, start, length in engine.view_blocks(w)]
+        log.views = [[[b, start, length, engine.decode(tokens)]
+                      for (b, start, length), tokens in zip(engine.view_blocks(w), engine.view_block_tokens(w))]
                      for w in range(len(engine.workers))]
         log.workers = [{"name": wk.name, "tokens": list(wk.transcript), "text": engine.worker_text(wk.index),
                         "inserted": [list(span) for span in wk.inserted]} for wk in engine.workers]
         if last_event is not None and last_event.attention_by_layer is not None:
             log.last_attention_by_layer = _rounded(last_event.attention_by_layer)
         log.answer = engine.answer
-
-    def _block_text(self, block_id: int, length: int) -> str:
-        return self.engine.decode(self.engine.blocks[block_id].tokens[:length])
 
     def _new_pieces(self, w: int) -> list[list]:
         """Text worker w gained since the last call, split into sampled and engine-inserted runs."""

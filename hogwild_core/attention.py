@@ -83,7 +83,7 @@ class FastPlan:
             position += len(row.tokens)
         self.num_tokens = position
         self._build(inv_freq)
-        self._on_device: dict[torch.device, _DeviceTensors] = {}
+        self._on_device: dict[tuple, _DeviceTensors] = {}  # (device, dtype, scaling) ->
         self.layer_attention: dict[int, torch.Tensor] = {}  # layer -> [R, num_blocks], on its device
 
     def _build(self, inv_freq: torch.Tensor) -> None:

@@ -142,10 +142,14 @@ class HogwildEngine:
         """(block_id, start, length) covering worker w's view as of the last step it ran in."""
         return list(self._views[w][0])
 
+    def view_block_tokens(self, w: int) -> list[list[int]]:
+        """The token ids of each block of view_blocks(w), in the same order."""
+        spans, token_lists = self._views[w]
+        return [tokens[:length] for (_, _, length), tokens in zip(spans, token_lists)]
+
     def view_token_ids(self, w: int) -> list[int]:
         """Worker w's view, in view order, as of the last step it ran in."""
-        spans, token_lists = self._views[w]
-        return [t for (_, _, length), tokens in zip(spans, token_lists) for t in tokens[:length]]
+        return [t for tokens in self.view_block_tokens(w) for t in tokens]
 
     def _remember_view(self, w: int, spans) -> None:
         # Keep the blocks' token lists themselves: a flush gives a block a new, shorter list, so a

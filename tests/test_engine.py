@@ -181,3 +181,4 @@ def test_a_stopped_workers_view_stays_what_it_last_saw(tiny_models, tokenizer):
     ev = engine.step()
     assert ev.flushed, "Alice's finished step must have moved into the history"
     assert engine.view_token_ids(0) == seen and engine.view_blocks(0) == seen_blocks
+    assert [len(t) for t in engine.view_block_tokens(0)] == [length for _, _, length in seen_blocks]
