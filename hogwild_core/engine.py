@@ -30,7 +30,7 @@ from .cache import Block, SharedCache
 from .config import EngineConfig
 from .errors import ConfigError, EngineStateError, PromptError
 from .rope import check_model_supported, inv_freq_of, shift_positions
-from .sampling import sample
+from .sampling import sample, worker_generators
 from .workers import DONE, GENERATING, STOPPING, Worker
 
 WORK, ANSWER, FINISHED = "work", "answer", "done"
@@ -93,7 +93,7 @@ class HogwildEngine:
                 f"the problem is too long: the prompt takes {len(self.prompt_ids)} tokens and a run needs "
                 f"about {reserve + 64} more, but the context holds {self.max_context}")
         self.phase, self.num_steps, self.answer_from = WORK, 0, None
-        self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.generators = worker_generators(cfg.seed, W, self.device)
         self._stream_setup()
         self.workers = []
         for w in range(W):
@@ -343,11 +343,20 @@ class HogwildEngine:
         W = len(self.workers)
         tokens: list[int | None] = [None] * W
         appended: list[list[int]] = [[] for _ in range(W)]
+        takers = [(r, worker) for r, worker in enumerate(writers)
+                  if worker.status == GENERATING and not worker.pending]
+        samplers = [(r, worker) for r, worker in takers if force[worker.index] is None]
+        sampled = {}
+        if samplers:
+            rows = torch.tensor([r for r, _ in samplers])
+            ids = sample(logits[rows], self.config.temperature, self.config.top_p,
+                         [self.generators[worker.index] for _, worker in samplers]).tolist()
+            sampled = {worker.index: t for (_, worker), t in zip(samplers, ids)}
         for r, worker in enumerate(writers):
             if worker.status == GENERATING and not worker.pending:
                 token = force[worker.index]
                 if token is None:
-                    token = sample(logits[r], self.config.temperature, self.config.top_p, self.generator)
+                    token = sampled[worker.index]
                 tokens[worker.index] = token
                 appended[worker.index] = self._advance(worker, token)
             elif worker.status == STOPPING and not worker.pending:

@@ -1,16 +1,43 @@
-"""Choosing the next token from logits: greedy, temperature and nucleus (top-p) sampling."""
+"""Choosing the next token of every generating worker at once: greedy, temperature and top-p.
+
+Each worker draws from its own random stream (`worker_generators`), so a worker's samples do
+not depend on how many other workers sampled in the same pass, and two workers that happen to
+see identical views still write different text at temperature > 0. Sampling is batched on the
+logits' device (the Gumbel-max trick: argmax(logits / T + Gumbel noise) is a draw from
+softmax(logits / T)); only the chosen ids ever go to the host."""
 
 import torch
 
+_STREAM_STRIDE = 1_000_003   # a prime: streams (seed, w) never collide for w < 8 and distinct seeds
 
-def sample(logits: torch.Tensor, temperature: float, top_p: float, generator: torch.Generator) -> int:
-    """logits: [V] float32 (CPU) -> token id. temperature 0 = greedy."""
+
+def worker_generators(seed: int, num_workers: int, device: torch.device | str = "cpu") -> list[torch.Generator]:
+    """One seeded generator per worker, on `device` (CUDA sampling needs CUDA generators)."""
+    device = torch.device(device)
+    return [torch.Generator(device=device).manual_seed((seed * _STREAM_STRIDE + w) % (1 << 63))
+            for w in range(num_workers)]
+
+
+def nucleus_mask(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """logits: [R, V] -> bool [R, V], True for tokens outside each row's top-p nucleus (the
+    smallest set of most likely tokens whose probability reaches top_p)."""
+    probs = torch.softmax(logits, dim=-1)
+    sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
+    before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs          # mass strictly before
+    outside_sorted = before >= top_p
+    return torch.zeros_like(outside_sorted).scatter_(-1, order, outside_sorted)
+
+
+def sample(logits: torch.Tensor, temperature: float, top_p: float,
+           generators: list[torch.Generator]) -> torch.Tensor:
+    """logits: [R, V]; generators: one per row (its worker's stream) -> token ids [R] (long, on
+    the logits' device). temperature 0 = greedy, and then no stream is consumed."""
     if temperature == 0.0:
-        return int(torch.argmax(logits))
-    probs = torch.softmax(logits.double() / temperature, dim=-1)
+        return logits.argmax(dim=-1)
+    scaled = logits.float() / temperature                               # [R, V]
     if top_p < 1.0:
-        sorted_probs, order = torch.sort(probs, descending=True)
-        before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs   # mass strictly before each token
-        sorted_probs[before >= top_p] = 0.0                           # keep the smallest nucleus
-        probs = torch.zeros_like(probs).scatter_(0, order, sorted_probs)
-    return int(torch.multinomial(probs, 1, generator=generator))
+        scaled = scaled.masked_fill(nucleus_mask(scaled, top_p), float("-inf"))
+    R, V = scaled.shape
+    uniform = torch.stack([torch.rand(V, generator=g, device=scaled.device) for g in generators[:R]])
+    gumbel = -torch.log(-torch.log(uniform.clamp_min(1e-20)))           # [R, V]
+    return (scaled + gumbel).argmax(dim=-1)
