@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from hogwild_core import ATTENTION_PATHS, BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, ConfigError, EngineConfig
 from hogwild_core import layouts, prompts
-from hogwild_core.sampling import sample
+from hogwild_core.sampling import sample, worker_generators
 
 
 @pytest.mark.parametrize("field, value", [
@@ -94,13 +94,30 @@ def test_prompts_name_every_worker_and_the_rules():
 
 
 def test_greedy_and_seeded_sampling():
-    logits = torch.tensor([0.1, 3.0, 0.2, 2.9])
-    assert sample(logits, 0.0, 1.0, torch.Generator().manual_seed(0)) == 1
-    draws = lambda seed: [sample(logits, 1.0, 1.0, g) for g in [torch.Generator().manual_seed(seed)] for _ in range(20)]
-    assert draws(1) == draws(1)
+    logits = torch.tensor([[0.1, 3.0, 0.2, 2.9], [5.0, 0.0, 0.0, 0.0]])
+    assert sample(logits, 0.0, 1.0, []).tolist() == [1, 0]
+    draws = lambda seed: [sample(logits, 1.0, 1.0, worker_generators(seed, 2)).tolist() for _ in range(5)]
+    assert draws(1) == draws(1) and draws(1) != draws(2)
     # top_p keeps the smallest set whose mass reaches p: here the two big tokens only
-    small = {sample(logits, 1.0, 0.6, torch.Generator().manual_seed(s)) for s in range(50)}
-    assert small <= {1, 3} and len(small) == 2
+    small = {int(sample(logits[:1], 1.0, 0.6, worker_generators(s, 1))[0]) for s in range(50)}
+    assert small == {1, 3}
+
+
+def test_each_worker_has_its_own_stream():
+    """A worker's draws do not depend on whether another worker sampled in the same pass, and
+    two workers with identical logits draw differently."""
+    logits = torch.zeros(2, 1000)
+    together = sample(logits, 1.0, 1.0, worker_generators(7, 2))
+    alone = sample(logits[1:], 1.0, 1.0, worker_generators(7, 2)[1:])
+    assert int(together[1]) == int(alone[0])
+    assert int(together[0]) != int(together[1])
+
+
+def test_sampling_follows_the_distribution():
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.2]]))
+    generators = worker_generators(3, 1)
+    counts = torch.bincount(torch.cat([sample(logits, 1.0, 1.0, generators) for _ in range(4000)]), minlength=3)
+    assert torch.allclose(counts / 4000, torch.tensor([0.5, 0.3, 0.2]), atol=0.03)
 
 
 # Values a caller might hand over by mistake: wrong types, NaN, infinities, integers too large
