@@ -17,6 +17,7 @@ Within one pass a worker sees the others' tokens as they stood before the pass (
 written at the same moment), and its own new tokens causally.
 """
 
+import copy
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -92,14 +93,14 @@ class HogwildEngine:
             raise PromptError(
                 f"the problem is too long: the prompt takes {len(self.prompt_ids)} tokens and a run needs "
                 f"about {reserve + 64} more, but the context holds {self.max_context}")
-        self.phase, self.num_steps, self.answer_from = WORK, 0, None
+        self.phase, self.num_steps, self.answer_from = WORK, 0, {}
         self.generators = worker_generators(cfg.seed, W, self.device)
         self._stream_setup()
         self.workers = []
         for w in range(W):
             seg = layouts.worker_segment(w)
             worker = Worker(w, prompts.WORKER_NAMES[w], seg, self.cache.new_block("current", w, seg))
-            worker.insert(self._encode(prompts.worker_opener(w, W, cfg.layout)))
+            worker.insert(self._encode(prompts.worker_opener(w, W, cfg.layout, problem)))
             self.workers.append(worker)
         self._views = {}
         for w in range(W):
@@ -133,6 +134,22 @@ class HogwildEngine:
         self.start(problem)
         while not self.done:
             yield self.step()
+
+    def finish(self, answerers: list[int] | None = None) -> None:
+        """End the work phase now: the next steps write the forced final answer, greedily, for
+        each worker in `answerers` (default: Alice alone)."""
+        if self.cache is None or self.phase != WORK:
+            raise EngineStateError("finish() needs a run in its work phase")
+        answerers = [ANSWERER] if answerers is None else sorted(set(answerers))
+        if not answerers or any(not isinstance(w, int) or not 0 <= w < len(self.workers) for w in answerers):
+            raise ConfigError(f"answerers must be worker indices in [0, {len(self.workers)})")
+        self._enter_answer_phase(answerers)
+
+    def fork(self) -> "HogwildEngine":
+        """An independent copy of the run so far: same model and tokenizer, its own cache,
+        workers and random streams. Stepping either one never changes the other."""
+        shared = (self.model, self.tokenizer, self.inv_freq, self.config)
+        return copy.deepcopy(self, {id(x): x for x in shared})
 
     @property
     def done(self) -> bool:
@@ -174,14 +191,23 @@ class HogwildEngine:
     @property
     def answer(self) -> str | None:
         """The forced final answer if one was written, else the last \\boxed{} any worker wrote."""
-        if self.answer_from is not None:
-            alice = self.workers[ANSWERER]
-            text = self.tokenizer.decode(alice.transcript[self.answer_from:])
-            end = prompts.boxed_close(text)
-            return (text if end is None else text[:end]).strip()
+        forced = self.answers
+        for w in sorted(self.answer_from):
+            if forced[w] is not None:
+                return forced[w]
         found = [prompts.last_boxed(self.worker_text(w.index)) for w in self.workers]
         found = [a for a in found if a]
         return found[-1] if found else None
+
+    @property
+    def answers(self) -> list[str | None]:
+        """Per worker, the forced final answer it wrote (None if it was not asked for one)."""
+        result: list[str | None] = [None] * len(self.workers)
+        for w, start in self.answer_from.items():
+            text = self.tokenizer.decode(self.workers[w].transcript[start:])
+            end = prompts.boxed_close(text)
+            result[w] = (text if end is None else text[:end]).strip()
+        return result
 
     # ---- setup ------------------------------------------------------------------------
     def _encode(self, text: str) -> list[int]:
@@ -264,20 +290,24 @@ class HogwildEngine:
 
     def _maybe_enter_answer_phase(self) -> None:
         if self.phase == ANSWER:
-            if self._view_length(ANSWERER) >= self.max_context:
+            if any(self._view_length(w) >= self.max_context for w in self.answer_from):
                 self._finish()
             return
         generating = [w for w in self.workers if w.status == GENERATING]
         out_of_room = any(self._view_length(w.index) + self._reserve() > self.max_context for w in generating)
         if generating and self.num_steps < self.config.max_new_tokens and not out_of_room:
             return
+        self._enter_answer_phase([ANSWERER])
+
+    def _enter_answer_phase(self, answerers: list[int]) -> None:
         self.phase = ANSWER
         for worker in self.workers:
             worker.status = STOPPING if worker.pending else DONE
-        alice = self.workers[ANSWERER]
-        alice.status = GENERATING
-        alice.insert(self._final_tokens)
-        self.answer_from = len(alice.transcript)
+        for w in answerers:
+            worker = self.workers[w]
+            worker.status = GENERATING
+            worker.insert(self._final_tokens)
+            self.answer_from[w] = len(worker.transcript)
 
     def _worker_row(self, w: int) -> Row:
         segs = self.cache.segments
@@ -312,13 +342,15 @@ class HogwildEngine:
         """Take the worker's new token; handle its end, a step end, prompts. Returns what was appended."""
         before = len(worker.transcript)
         if self.phase == ANSWER:
-            if token in self.eos_ids:
-                self._finish()
-                return []
-            worker.append_sampled(token)
-            text = self.tokenizer.decode(worker.transcript[self.answer_from:])
-            if prompts.boxed_close(text) is not None or self._answer_steps() >= self.config.max_answer_tokens:
-                self._finish()
+            if token not in self.eos_ids:
+                worker.append_sampled(token)
+            start = self.answer_from[worker.index]
+            text = self.tokenizer.decode(worker.transcript[start:])
+            if (token in self.eos_ids or prompts.boxed_close(text) is not None
+                    or len(worker.transcript) - start >= self.config.max_answer_tokens):
+                worker.status = DONE
+                if all(self.workers[w].status == DONE for w in self.answer_from):
+                    self._finish()
             return worker.transcript[before:]
         if token in self.eos_ids:
             worker.status = DONE
@@ -349,7 +381,8 @@ class HogwildEngine:
         sampled = {}
         if samplers:
             rows = torch.tensor([r for r, _ in samplers])
-            ids = sample(logits[rows], self.config.temperature, self.config.top_p,
+            temperature = self.config.temperature if self.phase == WORK else 0.0   # answers: greedy
+            ids = sample(logits[rows], temperature, self.config.top_p,
                          [self.generators[worker.index] for _, worker in samplers]).tolist()
             sampled = {worker.index: t for (_, worker), t in zip(samplers, ids)}
         for r, worker in enumerate(writers):
@@ -384,9 +417,7 @@ class HogwildEngine:
             cache_tokens=self.cache.num_tokens(), cache_bytes=self.cache.nbytes())
 
     def _answer_steps(self) -> int:
-        if self.answer_from is None:
-            return 0
-        return len(self.workers[ANSWERER].transcript) - self.answer_from
+        return max((len(self.workers[w].transcript) - start for w, start in self.answer_from.items()), default=0)
 
     def _count_work_step(self) -> None:
         self.num_steps += 1

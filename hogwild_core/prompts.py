@@ -44,7 +44,7 @@ def step_prefix(name: str, step: int) -> str:
     return f"**{name} [{step}]:**"
 
 
-def worker_opener(w: int, num_workers: int, layout: str = "combined") -> str:
+def worker_opener(w: int, num_workers: int, layout: str = "combined", problem: str = "") -> str:
     """The first words of worker w. They point straight at the problem and at a part of it:
     small models given a greeting to continue tend to keep greeting."""
     name = WORKER_NAMES[w]

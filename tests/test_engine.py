@@ -182,3 +182,27 @@ def test_a_stopped_workers_view_stays_what_it_last_saw(tiny_models, tokenizer):
     assert ev.flushed, "Alice's finished step must have moved into the history"
     assert engine.view_token_ids(0) == seen and engine.view_blocks(0) == seen_blocks
     assert [len(t) for t in engine.view_block_tokens(0)] == [length for _, _, length in seen_blocks]
+
+
+def test_fork_and_finish_branch_a_forced_answer_without_touching_the_run(tiny_models, tokenizer):
+    """A budget probe: fork the run, force every worker's answer on the fork; the original run
+    continues exactly as if no fork had been made."""
+    model = tiny_models("llama", 2)
+    config = EngineConfig(num_workers=3, layout="independent", temperature=0.8, max_new_tokens=30,
+                          max_answer_tokens=4)
+    probed, plain = HogwildEngine(model, tokenizer, config), HogwildEngine(model, tokenizer, config)
+    for engine in (probed, plain):
+        engine.start(PROBLEM)
+        for _ in range(6):
+            engine.step()
+    branch = probed.fork()
+    branch.finish([0, 1, 2])
+    passes = 0
+    while not branch.done:
+        branch.step()
+        passes += 1
+    assert passes <= 4 + 2 and all(a is not None for a in branch.answers)
+    assert probed.answers == [None, None, None]
+    assert [probed.step().tokens for _ in range(5)] == [plain.step().tokens for _ in range(5)]
+    with pytest.raises(ConfigError):
+        probed.fork().finish([7])
