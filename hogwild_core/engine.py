@@ -25,7 +25,7 @@ from typing import Iterator
 import torch
 from transformers import DynamicCache
 
-from . import layouts, prompts
+from . import layouts, metrics, prompts
 from .attention import ATTN_IMPLEMENTATION, FastPlan, ReferencePlan, Row, register, view_offsets
 from .cache import Block, SharedCache
 from .config import EngineConfig
@@ -216,7 +216,8 @@ class HogwildEngine:
     def _prompt_ids(self, problem: str) -> list[int]:
         """The chat-formatted prompt. The problem is user text: markers such as "<|im_end|>" in
         it are tokenized as plain text, never as the model's special tokens."""
-        messages = prompts.build_messages(PLACEHOLDER, self.config.num_workers, self.config.layout)
+        messages = prompts.build_messages(problem, self.config.num_workers, self.config.layout,
+                                           user_text=PLACEHOLDER)
         if self.prompt_note is None:
             text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         else:
@@ -362,13 +363,23 @@ class HogwildEngine:
                 worker.flush_at = worker.block.length + len(worker.pending)
                 worker.num_steps += 1
                 insert = prompts.step_prefix(worker.name, worker.num_steps)
-            if worker.check_due:
+            if worker.check_due or self._repeats_another(worker):
                 insert = (insert + " " + prompts.CHECK_TEXT).strip()
                 worker.check_due = False
-            worker.paragraph = []
+            worker.finished.append(worker.written)
+            worker.paragraph, worker.written = [], []
             if insert:
                 worker.insert(self._encode(insert))
         return worker.transcript[before:]
+
+    def _repeats_another(self, worker: Worker) -> bool:
+        """Does the step the worker just finished near-duplicate another worker's step (finished or
+        in progress)? Then it is asked the redundancy question at once."""
+        if not self.config.redundancy_check or len(self.workers) == 1 or self.config.layout == "independent":
+            return False
+        others = [step for other in self.workers if other is not worker
+                  for step in other.finished + [other.written]]
+        return any(metrics.near_duplicate(worker.written, step, min_length=8) for step in others)
 
     def _take_tokens(self, writers, logits, force):
         """Sample (or take the forced) next token of every worker that generates this step."""

@@ -60,10 +60,11 @@ def containment(a, b, n: int = NGRAM) -> float:
     return len(grams_a & ngrams(b, n)) / len(grams_a)
 
 
-def near_duplicate(a, b, threshold: float = DUPLICATE_THRESHOLD, n: int = NGRAM) -> bool:
+def near_duplicate(a, b, threshold: float = DUPLICATE_THRESHOLD, n: int = NGRAM,
+                   min_length: int = MIN_WORDS) -> bool:
     """True if sequence a (words or token ids) mostly repeats b. Sequences shorter than
-    MIN_WORDS never count: "Yes." or "OK" is not work that can be duplicated."""
-    if len(a) < MIN_WORDS or len(b) < MIN_WORDS:
+    min_length never count: "Yes." or "OK" is not work that can be duplicated."""
+    if len(a) < min_length or len(b) < min_length:
         return False
     return containment(a, b, n) >= threshold
 

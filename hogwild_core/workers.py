@@ -17,6 +17,8 @@ class Worker:
     transcript: list[int] = field(default_factory=list) # all it wrote, inserted prompts included
     inserted: list[tuple[int, int]] = field(default_factory=list)  # transcript spans the engine wrote
     paragraph: list[int] = field(default_factory=list)  # tokens since its last paragraph break
+    written: list[int] = field(default_factory=list)    # sampled tokens of the step in progress
+    finished: list[list[int]] = field(default_factory=list)  # sampled tokens of each finished step
     status: str = GENERATING
     num_generated: int = 0
     num_steps: int = 1
@@ -34,4 +36,5 @@ class Worker:
         self.transcript.append(token)
         self.pending.append(token)
         self.paragraph.append(token)
+        self.written.append(token)
         self.num_generated += 1
