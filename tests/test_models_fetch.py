@@ -207,3 +207,4 @@ def test_gguf_weights_are_float32_on_cpu_and_bfloat16_on_gpu():
     from hogwild_core.loading import gguf_dtype
     assert gguf_dtype(None) == gguf_dtype("cpu") == torch.float32
     assert gguf_dtype("cuda") == gguf_dtype("cuda:1") == torch.bfloat16
+
