@@ -81,7 +81,8 @@ def load_model(name_or_path: str | None = None, *, dtype: torch.dtype | None = N
     """Return (model, tokenizer), checked to be servable by the engine.
 
     name_or_path: None or "default" for the embedded model; a catalog name (models.CATALOG, fetched
-    with `python -m hogwild_core.models get NAME`); a local folder, a .gguf file, or a hub id otherwise (a hub id needs the network unless it is already in the local HF cache).
+    with `python -m hogwild_core.models get NAME`); a local folder, a .gguf file, or a hub id
+    otherwise (a hub id needs the network unless it is already in the local HF cache).
     device_map: passed to transformers (e.g. "auto" to spread a large model over GPUs)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
