@@ -31,7 +31,7 @@ from .cache import Block, SharedCache
 from .config import EngineConfig
 from .errors import ConfigError, EngineStateError, PromptError
 from .rope import check_model_supported, inv_freq_of, shift_positions
-from .sampling import sample, worker_generators
+from .sampling import ban_tokens, sample, worker_generators
 from .workers import DONE, GENERATING, STOPPING, Worker
 
 WORK, ANSWER, FINISHED = "work", "answer", "done"
@@ -75,6 +75,7 @@ class HogwildEngine:
         self.prompt_note = None if getattr(tokenizer, "chat_template", None) else (
             "the tokenizer has no chat template; a plain 'System:/User:/Assistant:' template is used")
         self._final_tokens = self._encode(prompts.FINAL_ANSWER_TEXT)
+        self._name_labels = _name_labels(tokenizer)
         self.cache: SharedCache | None = None
 
     # ---- public API -------------------------------------------------------------------
@@ -381,6 +382,22 @@ class HogwildEngine:
                   for step in other.finished + [other.written]]
         return any(metrics.near_duplicate(worker.written, step, min_length=8) for step in others)
 
+    def _banned(self, worker: Worker) -> list[int]:
+        """Tokens that would complete another worker's bold name label ("**Bob") in this worker's
+        text: small models continue the history's pattern and write steps as someone else."""
+        if len(self.workers) == 1:
+            return []
+        tail = worker.transcript[-8:]
+        banned = []
+        for w, labels in self._name_labels.items():
+            if w == worker.index:
+                continue
+            for label in labels:
+                k = len(label) - 1
+                if k <= len(tail) and tuple(tail[len(tail) - k:]) == label[:-1]:
+                    banned.append(label[-1])
+        return banned
+
     def _take_tokens(self, writers, logits, force):
         """Sample (or take the forced) next token of every worker that generates this step."""
         W = len(self.workers)
@@ -393,7 +410,8 @@ class HogwildEngine:
         if samplers:
             rows = torch.tensor([r for r, _ in samplers])
             temperature = self.config.temperature if self.phase == WORK else 0.0   # answers: greedy
-            ids = sample(logits[rows], temperature, self.config.top_p,
+            ids = sample(ban_tokens(logits[rows], [self._banned(worker) for _, worker in samplers]),
+                         temperature, self.config.top_p,
                          [self.generators[worker.index] for _, worker in samplers]).tolist()
             sampled = {worker.index: t for (_, worker), t in zip(samplers, ids)}
         for r, worker in enumerate(writers):
@@ -509,3 +527,17 @@ def _eos_ids(model, tokenizer) -> set[int]:
         elif isinstance(value, (list, tuple)):
             ids.update(int(v) for v in value)
     return ids
+
+
+def _name_labels(tokenizer) -> dict[int, set[tuple[int, ...]]]:
+    """Per worker, the token sequences of its name opened in bold ("**Bob", " **Bob", ...), as
+    they tokenize after the bold marker: a worker may not write another's label."""
+    labels: dict[int, set[tuple[int, ...]]] = {}
+    for w, name in enumerate(prompts.WORKER_NAMES):
+        labels[w] = set()
+        for context in ("**", " **", "\n**", "\n\n**", ":**", ".**"):
+            lead = tokenizer.encode(context, add_special_tokens=False)
+            ids = tokenizer.encode(context + name, add_special_tokens=False)
+            if lead and ids[:len(lead)] == lead and len(ids) > len(lead):
+                labels[w].add(tuple(lead[-1:] + ids[len(lead):]))
+    return labels

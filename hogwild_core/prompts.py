@@ -23,10 +23,10 @@ _LAYOUT_NOTES = {
 # A worked example of the behaviour we want, on a problem unlike any real one (different
 # numbers, different objects), so that copying it cannot produce a plausible answer.
 _EXAMPLE = (
-    "Example of good teamwork (another problem: \"How many legs do 3 spiders and 5 ants have?\"):\n"
-    "**Alice [1]:** Plan: I count the spiders' legs, Bob counts the ants' legs.\n"
-    "**Bob [1]:** Ants have 6 legs each, so 5 ants have 5 × 6 = 30 legs.\n"
-    "**Alice [2]:** Spiders have 8 legs each: 3 × 8 = 24. With Bob's 30, that is 24 + 30 = 54 legs.\n"
+    "Example of good teamwork (another problem: \"How many legs do 3 spiders and 5 ants have?\"):\n\n"
+    "**Alice [1]:** Plan: I count the spiders' legs, Bob counts the ants' legs.\n\n"
+    "**Bob [1]:** Ants have 6 legs each, so 5 ants have 5 × 6 = 30 legs.\n\n"
+    "**Alice [2]:** Spiders have 8 legs each: 3 × 8 = 24. With Bob's 30, that is 24 + 30 = 54 legs.\n\n"
     "**Bob [2]:** Alice already added them up, so I check instead: 24 + 30 = 54. Agreed."
 )
 

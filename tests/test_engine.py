@@ -206,3 +206,21 @@ def test_fork_and_finish_branch_a_forced_answer_without_touching_the_run(tiny_mo
     assert [probed.step().tokens for _ in range(5)] == [plain.step().tokens for _ in range(5)]
     with pytest.raises(ConfigError):
         probed.fork().finish([7])
+
+
+def test_a_worker_cannot_write_another_workers_label(tiny_models, tokenizer):
+    """After "**" in Bob's text, the tokens that would spell "**Alice" or "**Carol" are banned,
+    however much the model wants them; his own name stays allowed."""
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(num_workers=3, temperature=0.0))
+    engine.start(PROBLEM)
+    alice = tokenizer.encode("**Alice", add_special_tokens=False)
+    bob = tokenizer.encode("**Bob", add_special_tokens=False)
+    engine.step(force=[alice[0], alice[0], alice[0]])
+    V = engine.model.get_input_embeddings().weight.shape[0]
+    banned = engine._banned(engine.workers[1])
+    assert alice[1] in banned and bob[1] not in banned
+    logits = torch.zeros(1, V)
+    logits[0, alice[1]] = 100.0
+    from hogwild_core.sampling import ban_tokens
+    assert int(ban_tokens(logits, [banned]).argmax()) != alice[1]
+    assert engine._banned(engine.workers[0]) and alice[1] not in engine._banned(engine.workers[0])
