@@ -76,6 +76,7 @@ class HogwildEngine:
             "the tokenizer has no chat template; a plain 'System:/User:/Assistant:' template is used")
         self._final_tokens = self._encode(prompts.FINAL_ANSWER_TEXT)
         self._name_labels = _name_labels(tokenizer)
+        self._heading_ids = _heading_tokens(tokenizer)
         self.cache: SharedCache | None = None
 
     # ---- public API -------------------------------------------------------------------
@@ -384,11 +385,12 @@ class HogwildEngine:
 
     def _banned(self, worker: Worker) -> list[int]:
         """Tokens that would complete another worker's bold name label ("**Bob") in this worker's
-        text: small models continue the history's pattern and write steps as someone else."""
+        text: small models continue the history's pattern and write steps as someone else. Also
+        markdown heading tokens, which would fake the workspace's own section headers."""
         if len(self.workers) == 1:
             return []
         tail = worker.transcript[-8:]
-        banned = []
+        banned = list(self._heading_ids)   # nor a "###" heading: those mark the workspace's sections
         for w, labels in self._name_labels.items():
             if w == worker.index:
                 continue
@@ -541,3 +543,16 @@ def _name_labels(tokenizer) -> dict[int, set[tuple[int, ...]]]:
             if lead and ids[:len(lead)] == lead and len(ids) > len(lead):
                 labels[w].add(tuple(lead[-1:] + ids[len(lead):]))
     return labels
+
+
+def _heading_tokens(tokenizer) -> list[int]:
+    """Ids of single tokens made of two or more '#' (markdown headings; a lone '#' stays allowed,
+    it starts a Python comment)."""
+    found = set()
+    for text in ("##", "###", "####", " ##", " ###", " ####", "\n##", "\n###"):
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) == 1 or (len(ids) == 2 and tokenizer.decode(ids[:1]).strip() == ""):
+            last = ids[-1]
+            if set(tokenizer.decode([last]).strip()) == {"#"} and len(tokenizer.decode([last]).strip()) >= 2:
+                found.add(last)
+    return sorted(found)

@@ -100,6 +100,7 @@ def system_prompt(num_workers: int, layout: str, problem: str = "") -> str:
         "- If you notice you are doing the same as someone else, stop, say so, and switch to something "
         "nobody is doing.\n"
         "- Write only as yourself: never write another assistant's name as a label.\n"
+        "- Do not copy the question: go straight to the calculation.\n"
         "- One short paragraph per step, one idea or calculation each, with the numbers written out.\n\n"
         f"{_EXAMPLE}"
     )
