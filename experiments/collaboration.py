@@ -152,10 +152,10 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> None:
+def main(argv=None, loaded=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
-    parser.add_argument("--variants", nargs="+", default=["v1", "v2"])
+    parser.add_argument("--variants", nargs="*", default=["v1", "v2"])
     parser.add_argument("--problems", type=int, default=3)
     parser.add_argument("--only", type=int, nargs="*", help="indices of problems to run")
     parser.add_argument("--workers", type=int, default=3)
@@ -168,7 +168,7 @@ def main(argv=None) -> None:
     parser.add_argument("--out", default="experiments/results/collaboration.jsonl")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    model, tokenizer = load_model(args.model, dtype=torch.float32)
+    model, tokenizer = loaded or load_model(args.model, dtype=torch.float32)
     problems = multipart_problems(args.problems, seed=args.seed)
     chosen = args.only if args.only else range(len(problems))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

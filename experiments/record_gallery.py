@@ -45,7 +45,7 @@ def problem_and_answer(name: str) -> tuple[str, str]:
     set of three GSM8K test questions (experiments/collaboration.py)."""
     if name.startswith("gsm3-"):
         from .collaboration import multipart_problems
-        item = multipart_problems(int(name.split("-")[1]) + 1)[-1]
+        item = multipart_problems(3)[int(name.split("-")[1])]
         return item["problem"], ", ".join(item["answers"])
     return PROBLEMS[name]
 
@@ -77,7 +77,8 @@ def report_of(trace: dict, problem: str) -> dict:
     return metrics.collaboration_report(steps, inserted, W, problem_parts(problem) or None).as_dict()
 
 
-def main(argv=None) -> None:
+def main(argv=None, store: ModelStore | None = None) -> dict:
+    """Record one gallery run; `store` may hold the model already (several runs, one load)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
     parser.add_argument("--problem", default="parts3", help=f"one of {sorted(PROBLEMS)} or gsm3-K")
@@ -99,7 +100,7 @@ def main(argv=None) -> None:
                            max_new_tokens=args.tokens, temperature=args.temperature, top_p=args.top_p,
                            seed=args.seed, model=args.model)
     session, began = Session(), time.perf_counter()
-    final = list(run(session, ModelStore(), settings, QUIET))[-1]
+    final = list(run(session, store or ModelStore(), settings, QUIET))[-1]
     wall = time.perf_counter() - began
     if not final.files:
         raise SystemExit(f"the run did not produce a trace: {final.message}")
@@ -124,6 +125,7 @@ def main(argv=None) -> None:
     print(json.dumps({k: v for k, v in entry.items() if k != "command"}, indent=1, ensure_ascii=False))
     for worker in trace["workers"]:
         print(f"--- {worker['name']}\n{worker['text']}")
+    return entry
 
 
 if __name__ == "__main__":
