@@ -112,7 +112,7 @@ def run_one(model, tokenizer, item: dict, variant: str, num_workers: int, layout
             "passes": passes, "seed": seed, "temperature": temperature, "answer": engine.answer,
             "references": item["answers"], "parts_correct": correct, "metrics": report.as_dict(),
             "seconds": round(seconds, 1), "num_passes": num_passes,
-            "texts": [engine.worker_text(w) for w in range(num_workers)]}
+            "texts": [engine.worker_text(w) for w in range(num_workers)], "pieces": pieces}
 
 
 def transcript_pieces(engine, w: int, written_at: list[int]) -> list[tuple[str, bool, int]]:

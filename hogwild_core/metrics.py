@@ -19,7 +19,7 @@ redundancy check at once, on token ids instead of words."""
 import re
 from dataclasses import dataclass
 
-from .prompts import WORKER_NAMES, is_step_end
+from .prompts import FINAL_ANSWER_TEXT, WORKER_NAMES, is_step_end
 
 NGRAM = 3
 DUPLICATE_THRESHOLD = 0.6
@@ -79,14 +79,21 @@ class _Open:
 
 
 def split_steps(worker: int, pieces: list[tuple[str, bool, int]]) -> list[Step]:
-    """pieces: (text, inserted, pass) in writing order -> the worker's steps. A step ends where the
-    sampled text reaches a paragraph break after a sentence (the engine's rule)."""
+    """pieces: (text, inserted, pass) in writing order -> the worker's steps of the work phase.
+    A step ends where the sampled text reaches a paragraph break after a sentence (the engine's
+    rule), or where the engine inserts text after it (a step label, a check); the forced final
+    answer is not a step."""
     steps, current = [], _Open()
     for text, inserted, when in pieces:
-        if current.start is None:
-            current.start = when
-        current.end = when
+        if inserted and FINAL_ANSWER_TEXT.strip() in text:
+            break
         if inserted:
+            if current.text.strip():
+                steps.append(_closed(worker, len(steps) + 1, current))
+                current = _Open()
+            if current.start is None:
+                current.start = when
+            current.end = when
             current.prompt += text
             continue
         # A piece can hold a break and the start of the next step: cut it at each break.
@@ -100,7 +107,7 @@ def split_steps(worker: int, pieces: list[tuple[str, bool, int]]) -> list[Step]:
             if is_step_end(current.text):
                 steps.append(_closed(worker, len(steps) + 1, current))
                 current = _Open()
-    if current.text.strip() or current.prompt.strip():
+    if current.text.strip():
         steps.append(_closed(worker, len(steps) + 1, current))
     return steps
 
