@@ -31,7 +31,8 @@ from .cache import Block, SharedCache
 from .config import EngineConfig
 from .errors import ConfigError, EngineStateError, PromptError
 from .rope import check_model_supported, inv_freq_of, shift_positions
-from .sampling import ban_tokens, sample, worker_generators
+from .sampling import (ban_tokens, copy_continuations, extend_table, ngram_table, sample,
+                       worker_generators)
 from .workers import DONE, GENERATING, STOPPING, Worker
 
 WORK, ANSWER, FINISHED = "work", "answer", "done"
@@ -226,6 +227,7 @@ class HogwildEngine:
             text = prompts.render_plain(messages)
         before, _, after = text.partition(PLACEHOLDER)
         problem_ids = self.tokenizer.encode(problem.strip(), add_special_tokens=False, split_special_tokens=True)
+        self._problem_grams = ngram_table(problem_ids, self.config.copy_ngram) if self.config.copy_ngram else {}
         return self._encode(before) + problem_ids + self._encode(after)
 
     def _reserve(self) -> int:
@@ -359,6 +361,8 @@ class HogwildEngine:
             worker.status = DONE
             return []
         worker.append_sampled(token)
+        if self.config.repeat_ngram:
+            extend_table(worker.own_grams, worker.transcript, self.config.repeat_ngram)
         if prompts.is_step_end(self.tokenizer.decode(worker.paragraph)):
             insert = ""
             if layouts.has_history(self.config.layout):
@@ -384,13 +388,19 @@ class HogwildEngine:
         return any(metrics.near_duplicate(worker.written, step, min_length=8) for step in others)
 
     def _banned(self, worker: Worker) -> list[int]:
-        """Tokens that would complete another worker's bold name label ("**Bob") in this worker's
-        text: small models continue the history's pattern and write steps as someone else. Also
-        markdown heading tokens, which would fake the workspace's own section headers."""
+        """Tokens the worker may not write next (work phase): a copy of copy_ngram tokens of the
+        problem (small models restate the question step after step), a repeat of repeat_ngram of
+        its own tokens (a loop); with several workers, also the tokens that would complete another
+        worker's bold name label ("**Bob": small models continue the history's pattern and write
+        steps as someone else) and markdown heading tokens (which fake the workspace's sections)."""
+        cfg = self.config
+        banned = list(copy_continuations(self._problem_grams, worker.transcript, cfg.copy_ngram))
+        if cfg.repeat_ngram:
+            banned += copy_continuations(worker.own_grams, worker.transcript, cfg.repeat_ngram)
         if len(self.workers) == 1:
-            return []
+            return banned
         tail = worker.transcript[-8:]
-        banned = list(self._heading_ids)   # nor a "###" heading: those mark the workspace's sections
+        banned += self._heading_ids   # nor a "###" heading: those mark the workspace's sections
         for w, labels in self._name_labels.items():
             if w == worker.index:
                 continue
@@ -412,7 +422,8 @@ class HogwildEngine:
         if samplers:
             rows = torch.tensor([r for r, _ in samplers])
             temperature = self.config.temperature if self.phase == WORK else 0.0   # answers: greedy
-            ids = sample(ban_tokens(logits[rows], [self._banned(worker) for _, worker in samplers]),
+            bans = [self._banned(worker) if self.phase == WORK else [] for _, worker in samplers]
+            ids = sample(ban_tokens(logits[rows], bans),
                          temperature, self.config.top_p,
                          [self.generators[worker.index] for _, worker in samplers]).tolist()
             sampled = {worker.index: t for (_, worker), t in zip(samplers, ids)}

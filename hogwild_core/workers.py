@@ -19,6 +19,7 @@ class Worker:
     paragraph: list[int] = field(default_factory=list)  # tokens since its last paragraph break
     written: list[int] = field(default_factory=list)    # sampled tokens of the step in progress
     finished: list[list[int]] = field(default_factory=list)  # sampled tokens of each finished step
+    own_grams: dict = field(default_factory=dict)       # n-gram table of its own transcript
     status: str = GENERATING
     num_generated: int = 0
     num_steps: int = 1
