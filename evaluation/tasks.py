@@ -94,10 +94,10 @@ def shipped(name: str) -> list[Task]:
 
 def multipart_problem(questions: list[str]) -> str:
     k = len(questions)
-    labels = ", ".join(f"({PART_LABELS[j]}) ..." for j in range(k))
+    labels = ", ".join(f"({PART_LABELS[j]}) <number>" for j in range(k))
     body = "\n\n".join(f"({PART_LABELS[j]}) {q.strip()}" for j, q in enumerate(questions))
-    return (f"Answer each of the following {k} questions. Give the final answer as a list of "
-            f"{k} numbers in one box: \\boxed{{{labels}}}.\n\n{body}")
+    return (f"Answer each of the following {k} questions. Give the {k} final answers together in one "
+            f"box, labelled: \\boxed{{{labels}}}.\n\n{body}")
 
 
 def multipart(k: int, limit: int, seed: int) -> list[Task]:
