@@ -83,7 +83,8 @@ def run(args) -> list[dict]:
                 bar.set_postfix_str(f"{task.task_set}/{task.id[:12]} {method.label}")
                 record = run_task(model, tokenizer, task, method, settings)
                 record = {"task_set": task.task_set, "problem_id": task.id, "seed": args.seed,
-                          "model": args.model or "default", "reference": task.answer, **record}
+                          "model": args.model or "default", "problem": task.problem, "parts": task.parts,
+                          "reference": task.answer, **record}
                 store.append(record)
     return [r for r in store.load()
             if r["task_set"] in {t.task_set for t in tasks} or args.report_only]

@@ -111,7 +111,7 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
     run_seconds = time.perf_counter() - began
     tape, stopped = PassTape(W), set()
     ended_at = None                      # pass after which every worker had stopped
-    probes, cached = [], None
+    probes, cached, seconds_total = [], None, 0.0
     for budget in settings.budgets:
         while ended_at is None and engine.num_steps < budget:
             began = time.perf_counter()
@@ -124,17 +124,20 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
             stopped |= {w for w in range(W) if event.tokens[w] is not None and not event.appended[w]}
             if len(stopped) == W:
                 ended_at = engine.num_steps
-        if cached is None or ended_at is None:
-            cached = probe(engine, method.answerers)
-        answers, probe_seconds = cached
-        probes.append({"budget": budget, "passes": engine.num_steps, "seconds": run_seconds + probe_seconds,
+        if cached is None or cached[0] != engine.num_steps:      # a new cut (not a run that ended)
+            cached = (engine.num_steps, *probe(engine, method.answerers))
+            seconds_total += cached[2]
+        _, answers, probe_seconds = cached
+        # seconds: what a run cut at this budget takes (its passes, then its forced answer)
+        probes.append({"budget": budget, "passes": engine.num_steps, "seconds": round(run_seconds + probe_seconds, 3),
                        **judge(method, task, answers)})
+    seconds_total += run_seconds
     pieces = transcript_pieces(engine, tape)
     for entry in probes:
         last = entry["passes"]
         entry["tokens"] = scoring.sampled_tokens(pieces, last_pass=last)
         entry["wasted_tokens"] = scoring.wasted_tokens(pieces, task.answer, last)
         entry["metrics"] = scoring.collaboration(pieces, last, task.parts, entry["correct"])
-    return {"method": method.name, "layout": method.layout, "workers": W,
+    return {"method": method.name, "layout": method.layout, "workers": W, "seconds_total": round(seconds_total, 3),
             "ended_at": ended_at, "first_correct_pass": scoring.first_correct_pass(pieces, task.answer),
             "probes": probes, "pieces": pieces}
