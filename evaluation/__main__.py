@@ -92,9 +92,13 @@ def run(args) -> list[dict]:
 
 def report(records: list[dict], out: Path) -> None:
     from .figure import accuracy_figure
-    from .table import build_table
+    from .table import build_table, complete_only
 
-    table = build_table(records)
+    complete = complete_only(records)
+    if len(complete) < len(records):
+        print(f"left out {len(records) - len(complete)} runs of problems not every method has run on yet",
+              file=sys.stderr)
+    table = build_table(complete)
     table.to_csv(out / "table.csv", index=False)
     table.to_json(out / "table.json", orient="records", indent=1)
     figure = accuracy_figure(table)

@@ -28,6 +28,18 @@ def _mean(values) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
+def complete_only(records: list[dict]) -> list[dict]:
+    """Records of the problems every method of their task set has run on: an interrupted
+    evaluation must not compare methods on different problems."""
+    methods: dict[str, set] = {}
+    seen: dict[tuple, set] = {}
+    for r in records:
+        method = (r["method"], r["layout"], r["workers"], r["seed"])
+        methods.setdefault(r["task_set"], set()).add(method)
+        seen.setdefault((r["task_set"], r["problem_id"]), set()).add(method)
+    return [r for r in records if seen[(r["task_set"], r["problem_id"])] == methods[r["task_set"]]]
+
+
 def build_table(records: list[dict]) -> pd.DataFrame:
     groups: dict[tuple, list] = {}
     for record in records:
@@ -40,7 +52,8 @@ def build_table(records: list[dict]) -> pd.DataFrame:
         n, correct = len(items), sum(c for _, c in items)
         low, high = wilson_interval(correct, n)
         parts = [x for p in probes for x in p.get("part_correct") or []]
-        distinct = [p["metrics"].get("distinct_first_parts") for p in probes]
+        # with one worker "every worker started a different part" says nothing
+        distinct = [p["metrics"].get("distinct_first_parts") for p in probes] if W > 1 else []
         row = {"task_set": task_set, "method": method, "layout": layout, "W": W, "budget": budget, "n": n,
                "correct": correct, "accuracy": round(correct / n, 4), "ci_low": round(low, 4),
                "ci_high": round(high, 4), "part_accuracy": _mean(parts),

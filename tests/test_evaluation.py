@@ -14,7 +14,7 @@ from evaluation.runner import RunSettings, probe, run_task
 from evaluation.scoring import (collaboration, first_correct_pass, majority_vote, sampled_tokens,
                                 wasted_tokens, wilson_interval)
 from evaluation.store import ResultStore
-from evaluation.table import build_table
+from evaluation.table import build_table, complete_only
 from evaluation.tasks import Task, load_tasks, multipart_problem
 from hogwild_core import EngineConfig, HogwildEngine
 from hogwild_core.answers import canonical, extract_answer, is_correct, part_correct
@@ -221,6 +221,13 @@ def test_table_and_figure():
     lines = [t for t in figure.data if t.mode == "lines+markers"]
     assert len(lines) == 4 and len(figure.data) == 8          # a line and a band each
     assert list(lines[0].x) == [8, 16]
+
+
+def test_only_problems_every_method_ran_on_are_compared():
+    records = [_record("single", "contiguous", 1, [True, True], problem=p) for p in "01"]
+    records += [_record("hogwild", "combined", 2, [False, False], problem="0")]
+    kept = complete_only(records)
+    assert {(r["method"], r["problem_id"]) for r in kept} == {("single", "0"), ("hogwild", "0")}
 
 
 def test_an_interrupted_run_continues_where_it_stopped(tmp_path, tokenizer, tiny_models, monkeypatch):
