@@ -4,7 +4,8 @@ The run is cut after B lock-step passes for each budget B, in the same way for e
 engine is forked, the fork is told to `finish(answerers)` (the forced-answer prompt, greedy and
 short), and stepped until done; its answers are read and the main run goes on untouched. One
 run serves all budgets. If every worker stops (EOS) before a budget, the run is probed once at
-that point and the remaining budgets reuse that answer.
+that point and the remaining budgets reuse that answer. If the context fills up first, the engine
+moves to Alice's final answer by itself; that answer serves the remaining budgets.
 
 Only the engine's public API is used: start, step, num_steps, fork, finish, done, answers, and
 the StepEvent's tokens / appended / phase. Reading a worker's transcript as text pieces is the
@@ -34,6 +35,9 @@ class RunSettings:
             raise ValueError("budgets must be distinct positive pass counts in increasing order")
 
 
+AFTER_RUN = 1 << 30
+
+
 class PassTape:
     """Which pass wrote each token of each worker's transcript, from the step events."""
 
@@ -55,8 +59,11 @@ def transcript_pieces(engine: HogwildEngine, tape: PassTape) -> list[list[scorin
         inserted = [False] * len(ids)
         for start, end in worker.inserted:
             inserted[start:end] = [True] * (end - start)
-        recorded = tape.passes[w]
-        passes = [0] * (len(ids) - len(recorded)) + recorded[-len(ids):] if recorded else [0] * len(ids)
+        # The opener (inserted before the first pass) is pass 0; anything after the recorded
+        # passes (an answer the engine wrote by itself) gets a pass no budget reaches.
+        head = worker.inserted[0][1] if worker.inserted and worker.inserted[0][0] == 0 else 0
+        recorded = tape.passes[w][:len(ids) - head]
+        passes = [0] * head + recorded + [AFTER_RUN] * (len(ids) - head - len(recorded))
         pieces: list[scoring.Piece] = []
         for i, token in enumerate(ids):
             text = _token_text(engine, ids, i)
@@ -88,6 +95,16 @@ def probe(engine: HogwildEngine, answerers: list[int]) -> tuple[list[str | None]
     return [answers[w] for w in answerers], time.perf_counter() - began
 
 
+def own_answer(engine: HogwildEngine, answerers: list[int]) -> tuple[list[str | None], float]:
+    """When the context filled up the engine moved to its own final answer (Alice's): finish it.
+    The other answerers have none (None), so an independent vote is then Alice's answer."""
+    began = time.perf_counter()
+    while not engine.done:
+        engine.step()
+    answers = engine.answers
+    return [answers[w] for w in answerers], time.perf_counter() - began
+
+
 def judge(method: Method, task: Task, answers: list[str | None]) -> dict:
     num_parts = len(task.answer) if isinstance(task.answer, list) else 1
     chosen = scoring.majority_vote(answers, num_parts) if method.name == "independent" else answers[0]
@@ -110,22 +127,24 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
     engine.start(task.problem)
     run_seconds = time.perf_counter() - began
     tape, stopped = PassTape(W), set()
-    ended_at = None                      # pass after which every worker had stopped
+    ended_at = None                      # pass after which every worker had stopped (or the context was full)
+    context_full_at = None
     probes, cached, seconds_total = [], None, 0.0
     for budget in settings.budgets:
         while ended_at is None and engine.num_steps < budget:
             began = time.perf_counter()
             event = engine.step()
             run_seconds += time.perf_counter() - began
-            if event.phase != "work":    # the engine ran out of context and answered by itself
-                raise RuntimeError(f"{task.id}: the context filled up before pass {budget}; "
-                                   "use smaller budgets or a model with a longer context")
+            if event.phase != "work":    # the context is full: the engine moved to Alice's answer
+                context_full_at = ended_at = engine.num_steps
+                break
             tape.record(event, engine.num_steps)
             stopped |= {w for w in range(W) if event.tokens[w] is not None and not event.appended[w]}
             if len(stopped) == W:
                 ended_at = engine.num_steps
         if cached is None or cached[0] != engine.num_steps:      # a new cut (not a run that ended)
-            cached = (engine.num_steps, *probe(engine, method.answerers))
+            answer_now = own_answer if context_full_at is not None else probe
+            cached = (engine.num_steps, *answer_now(engine, method.answerers))
             seconds_total += cached[2]
         _, answers, probe_seconds = cached
         # seconds: what a run cut at this budget takes (its passes, then its forced answer)
@@ -139,5 +158,5 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
         entry["wasted_tokens"] = scoring.wasted_tokens(pieces, task.answer, last)
         entry["metrics"] = scoring.collaboration(pieces, last, task.parts, entry["correct"])
     return {"method": method.name, "layout": method.layout, "workers": W, "seconds_total": round(seconds_total, 3),
-            "ended_at": ended_at, "first_correct_pass": scoring.first_correct_pass(pieces, task.answer),
+            "ended_at": ended_at, "context_full_at": context_full_at, "first_correct_pass": scoring.first_correct_pass(pieces, task.answer),
             "probes": probes, "pieces": pieces}

@@ -18,7 +18,7 @@ from evaluation.table import build_table, complete_only
 from evaluation.tasks import Task, load_tasks, multipart_problem
 from hogwild_core import EngineConfig, HogwildEngine
 from hogwild_core.answers import canonical, extract_answer, is_correct, part_correct
-from tests.conftest import make_tiny_model
+from tests.conftest import make_tiny_model, tiny_config
 
 TASK = Task("toy", "0", "Tom has 3 apples and buys 4 more. How many apples does he have?", "7")
 ALL_METHODS = build_methods(["single", "independent", "contiguous", "interleaved", "combined"], [2])
@@ -69,6 +69,22 @@ def test_a_run_that_ends_early_answers_every_later_budget_from_its_end(tokenizer
     assert record["ended_at"] == 1
     assert [p["passes"] for p in record["probes"]] == [1, 1]
     assert record["probes"][0]["answers"] == record["probes"][1]["answers"]
+
+
+def test_a_run_whose_context_fills_up_answers_later_budgets_as_the_engine_did(tokenizer):
+    from transformers import AutoModelForCausalLM
+
+    config = tiny_config("llama", len(tokenizer), 1)
+    config.max_position_embeddings = 320
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config).eval()
+    record = run_task(model, tokenizer, TASK, Method("independent", "independent", 2),
+                      RunSettings((10, 1000), temperature=0.8, max_answer_tokens=4))
+    full = record["context_full_at"]
+    assert full is not None and 10 < full < 1000
+    assert [p["passes"] for p in record["probes"]] == [10, full]
+    assert record["probes"][1]["answers"][0] is not None and record["probes"][1]["answers"][1] is None
+    assert record["probes"][1]["tokens"] == 2 * full
 
 
 def test_budgets_must_increase():
