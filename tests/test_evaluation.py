@@ -10,7 +10,7 @@ import torch
 from evaluation import __main__ as cli
 from evaluation.figure import accuracy_figure
 from evaluation.methods import Method, build_methods
-from evaluation.runner import RunSettings, probe, run_task
+from evaluation.runner import PassTape, RunSettings, probe, run_task, transcript_pieces
 from evaluation.scoring import (collaboration, first_correct_pass, majority_vote, sampled_tokens,
                                 wasted_tokens, wilson_interval)
 from evaluation.store import ResultStore
@@ -43,6 +43,20 @@ def test_probing_at_budgets_does_not_change_the_main_run(tiny_models, tokenizer)
     plain = run_task(model, tokenizer, TASK, method, RunSettings((9,), **FAST))
     assert probed["pieces"] == plain["pieces"]
     assert probed["probes"][-1]["answers"] == plain["probes"][-1]["answers"]
+
+
+def test_transcript_pieces_rebuild_each_workers_text_pass_by_pass(tiny_models, tokenizer):
+    config = EngineConfig(num_workers=2, layout="combined", temperature=0.8, max_new_tokens=40)
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, config)
+    engine.start(TASK.problem)
+    tape = PassTape(2)
+    for _ in range(12):
+        tape.record(engine.step(), engine.num_steps)
+    pieces = transcript_pieces(engine, tape)
+    for w in range(2):
+        assert "".join(text for text, _, _ in pieces[w]) == engine.worker_text(w)
+        assert pieces[w][0][1:] == (True, 0)                  # the opener, before the first pass
+        assert [when for _, inserted, when in pieces[w] if not inserted] == list(range(1, 13))
 
 
 def test_a_probe_leaves_the_engine_as_it_was(tiny_models, tokenizer):
@@ -107,8 +121,18 @@ def test_majority_vote_compares_canonical_answers_and_breaks_ties_by_worker_orde
 # Forced answers SmolLM2-135M-Instruct wrote (greedy, after "...the final answer is \boxed{")
 # on GSM8K test problems 0-4 and on multi-part problems, as the engine returned them.
 REAL_OUTPUTS = [
-    ("...", "18", False),
+    ("...", "18", False),                                   # GSM8K 0-4, one worker, most budgets
     ("12", "18", False),
+    ("20", ["24", "480"], False),                           # one number for a two-part problem
+    ("(a) 20, (b) 12", ["24", "480"], False),
+    ("(a) 20, (b) 12", ["20", "12"], True),
+    ("(a) (1)", ["24", "480"], False),
+    ("(a) (1)", ["1", "480"], False),
+    ("(a) (b)", ["24", "480"], False),
+    # cut off at the answer-length limit, labelling parts the problem does not have
+    ("(a) 3 days, (b) 720 grams, (c) 28 marbles, (d) 1/4 of a marble, (e) 2 marbles, (f) 1/", ["2", "60"], False),
+    ("(a) 3 days, (b) 720 grams, (c) 28 marbles, (d) 1/4 of a marble, (e) 2 marbles, (f) 1/", ["3", "720"], True),
+    ("3600", ["2", "60"], False),
 ]
 
 
