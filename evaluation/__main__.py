@@ -86,8 +86,8 @@ def run(args) -> list[dict]:
                           "model": args.model or "default", "problem": task.problem, "parts": task.parts,
                           "reference": task.answer, **record}
                 store.append(record)
-    return [r for r in store.load()
-            if r["task_set"] in {t.task_set for t in tasks} or args.report_only]
+    wanted = {t.task_set for t in tasks}
+    return [r for r in store.load() if r["task_set"] in wanted]
 
 
 def report(records: list[dict], out: Path) -> None:
