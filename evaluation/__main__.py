@@ -101,15 +101,18 @@ def report(records: list[dict], out: Path) -> None:
     table = build_table(complete)
     table.to_csv(out / "table.csv", index=False)
     table.to_json(out / "table.json", orient="records", indent=1)
-    figure = accuracy_figure(table)
-    figure.write_html(out / "accuracy.html", include_plotlyjs="cdn")
-    try:
-        import kaleido  # noqa: F401
-        figure.write_image(out / "accuracy.png", width=1000, height=520)
-    except Exception:           # no kaleido (or no browser for it): the HTML is the figure
-        pass
+    figures = {"accuracy": accuracy_figure(table)}
+    if table["part_accuracy"].notna().any():
+        figures["part_accuracy"] = accuracy_figure(table, "Share of parts right vs. budget", y="part_accuracy")
+    for name, figure in figures.items():
+        figure.write_html(out / f"{name}.html", include_plotlyjs="cdn")
+        try:
+            import kaleido  # noqa: F401
+            figure.write_image(out / f"{name}.png", width=1000, height=520)
+        except Exception:       # no kaleido (or no browser for it): the HTML is the figure
+            pass
     shown = table[["task_set", "method", "layout", "W", "budget", "n", "accuracy", "ci_low", "ci_high",
-                   "mean_tokens", "mean_seconds"]]
+                   "part_accuracy", "mean_tokens", "mean_seconds", "mean_redundancy"]]
     print(shown.to_string(index=False))
 
 

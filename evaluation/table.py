@@ -9,7 +9,7 @@ from .scoring import wilson_interval
 
 METRICS = ("redundancy", "impersonations", "copied_prompts", "self_repeats", "parts_started")
 COLUMNS = ("task_set", "method", "layout", "W", "budget", "n", "correct", "accuracy", "ci_low", "ci_high",
-           "part_accuracy", "mean_tokens", "mean_seconds", "mean_wasted_tokens", "mean_passes",
+           "part_accuracy", "part_ci_low", "part_ci_high", "mean_tokens", "mean_seconds", "mean_wasted_tokens", "mean_passes",
            *(f"mean_{m}" for m in METRICS), "distinct_first_parts")
 
 
@@ -52,11 +52,15 @@ def build_table(records: list[dict]) -> pd.DataFrame:
         n, correct = len(items), sum(c for _, c in items)
         low, high = wilson_interval(correct, n)
         parts = [x for p in probes for x in p.get("part_correct") or []]
+        # parts of one problem are not independent draws: this interval is on the optimistic side
+        part_low, part_high = wilson_interval(sum(parts), len(parts)) if parts else (None, None)
         # with one worker "every worker started a different part" says nothing
         distinct = [p["metrics"].get("distinct_first_parts") for p in probes] if W > 1 else []
         row = {"task_set": task_set, "method": method, "layout": layout, "W": W, "budget": budget, "n": n,
                "correct": correct, "accuracy": round(correct / n, 4), "ci_low": round(low, 4),
                "ci_high": round(high, 4), "part_accuracy": _mean(parts),
+               "part_ci_low": None if part_low is None else round(part_low, 4),
+               "part_ci_high": None if part_high is None else round(part_high, 4),
                "mean_tokens": _mean(p["tokens"] for p in probes),
                "mean_seconds": _mean(p["seconds"] for p in probes),
                "mean_wasted_tokens": _mean(p["wasted_tokens"] for p in probes),
