@@ -260,7 +260,21 @@ def test_table_and_figure():
     figure = accuracy_figure(table)
     lines = [t for t in figure.data if t.mode == "lines+markers"]
     assert len(lines) == 4 and len(figure.data) == 8          # a line and a band each
-    assert list(lines[0].x) == [8, 16]
+    assert [c[0] for c in lines[0].customdata] == [8, 16]    # true budgets (x is nudged apart)
+    assert all(abs(x / b - 1) < 0.1 for x, b in zip(lines[0].x, (8, 16)))
+    parts = accuracy_figure(table, y="part_accuracy")         # no multi-part rows: an empty figure
+    assert not [t for t in parts.data if t.mode == "lines+markers"]
+
+
+def test_part_accuracy_of_multi_part_problems():
+    record = _record("single", "contiguous", 1, [False, True])
+    record["probes"][0]["part_correct"] = [True, False]
+    record["probes"][1]["part_correct"] = [True, True]
+    table = build_table([record])
+    assert table.part_accuracy.tolist() == [0.5, 1.0]
+    assert (table.part_ci_low < table.part_accuracy).all()
+    lines = [t for t in accuracy_figure(table, y="part_accuracy").data if t.mode == "lines+markers"]
+    assert list(lines[0].y) == [0.5, 1.0]
 
 
 def test_only_problems_every_method_ran_on_are_compared():
