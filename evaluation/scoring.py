@@ -14,8 +14,9 @@ the first pass), split where sampled text meets engine-inserted text."""
 import math
 from collections import Counter
 
-from hogwild_core.answers import boxed_contents, canonical, is_correct
+from hogwild_core.answers import BOXED, canonical, is_correct
 from hogwild_core.metrics import collaboration_report, split_steps
+from hogwild_core.prompts import boxed_close
 
 Piece = tuple[str, bool, int]
 
@@ -62,15 +63,22 @@ def first_correct_pass(pieces_by_worker: list[list[Piece]], reference) -> int | 
             if not inserted:
                 text += piece
                 ends += [when] * len(piece)
-        start = 0
-        for answer in boxed_contents(text):
-            position = text.find(answer, text.find("\\boxed{", start)) + len(answer)
-            start = position
-            if is_correct(answer, reference) and position < len(ends):
-                when = ends[position]             # the closing brace
-                best = when if best is None else min(best, when)
+        for answer, close in _boxed_with_ends(text):
+            if is_correct(answer, reference):
+                best = ends[close] if best is None else min(best, ends[close])
                 break
     return best
+
+
+def _boxed_with_ends(text: str):
+    """(contents, index of the closing brace) of every complete \\boxed{...} in text."""
+    start = text.find(BOXED)
+    while start != -1:
+        opened = start + len(BOXED)
+        close = boxed_close(text[opened:])
+        if close is not None:
+            yield text[opened:opened + close].strip(), opened + close
+        start = text.find(BOXED, opened)
 
 
 def wasted_tokens(pieces_by_worker: list[list[Piece]], reference, last_pass: int) -> int:

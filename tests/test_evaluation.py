@@ -216,6 +216,8 @@ def test_first_correct_pass_and_wasted_tokens():
     assert wasted_tokens(PIECES, "7", last_pass=5) == 4
     assert wasted_tokens(PIECES, "7", last_pass=2) == 0      # the answer came after the cut
     assert wasted_tokens(PIECES, "8", last_pass=5) == 0
+    closed_later = [[(" so \\boxed{8} or \\boxed{7", False, 1), (" ", False, 2), ("}", False, 3), (" ok", False, 4)]]
+    assert first_correct_pass(closed_later, "7") == 3 and wasted_tokens(closed_later, "7", 4) == 1
 
 
 def test_collaboration_metrics_on_hand_made_transcripts():
