@@ -1,10 +1,10 @@
 """Command line: python -m evaluation --tasks multipart-2 --limit 10 --budgets 32,64,128
 
 Runs every (problem, method) not yet in OUT/results.jsonl, appending as it goes, then writes
-OUT/table.csv, OUT/table.json and OUT/accuracy.html (and accuracy.png when kaleido is installed)."""
+OUT/table.csv, OUT/table.json and OUT/accuracy.html (part_accuracy.html for multi-part sets; PNGs
+too when kaleido is installed)."""
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -42,6 +42,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--report-only", action="store_true", help="rebuild the table and figure from OUT")
     args = p.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        p.error("--limit must be at least 1")
     args.budgets = sorted(set(args.budgets))
     if not args.budgets or args.budgets[0] < 1:
         p.error("--budgets needs positive pass counts")
@@ -70,7 +72,8 @@ def run(args) -> list[dict]:
     tasks = [t for name in args.tasks for t in load_tasks(name, args.limit, args.seed)]
     done = store.done_keys()
     todo = [(t, m) for t in tasks for m in methods
-            if (t.task_set, t.id, m.name, m.layout, m.num_workers, args.seed) not in done]
+            if key_of({"task_set": t.task_set, "problem_id": t.id, "method": m.name, "layout": m.layout,
+                       "workers": m.num_workers, "seed": args.seed}) not in done]
     print(f"{len(tasks)} problems x {len(methods)} methods: {len(todo)} runs to do, "
           f"{len(tasks) * len(methods) - len(todo)} already in {store.path}", file=sys.stderr)
     if todo:
