@@ -66,10 +66,10 @@ def run(args) -> list[dict]:
 
     from .runner import RunSettings, run_task
 
-    store = ResultStore(args.out)
-    store.check_settings(settings_of(args))
     methods = build_methods(args.methods, args.workers)
     tasks = [t for name in args.tasks for t in load_tasks(name, args.limit, args.seed)]
+    store = ResultStore(args.out)
+    store.check_settings(settings_of(args))
     done = store.done_keys()
     todo = [(t, m) for t in tasks for m in methods
             if key_of({"task_set": t.task_set, "problem_id": t.id, "method": m.name, "layout": m.layout,
