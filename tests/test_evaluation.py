@@ -118,8 +118,9 @@ def test_majority_vote_compares_canonical_answers_and_breaks_ties_by_worker_orde
 
 
 # ---- the answer checker ------------------------------------------------------------------------
-# Forced answers SmolLM2-135M-Instruct wrote (greedy, after "...the final answer is \boxed{")
-# on GSM8K test problems 0-4 and on multi-part problems, as the engine returned them.
+# Forced answers SmolLM2-135M-Instruct wrote (greedy, after "...the final answer is \boxed{"), as
+# the engine returned them: on GSM8K test problems 0-4, and in the published multipart-2 run
+# (docs/eval/multipart-2/results.jsonl), each with its real reference and some with one it matches.
 REAL_OUTPUTS = [
     ("...", "18", False),                                   # GSM8K 0-4, one worker, most budgets
     ("12", "18", False),
@@ -133,6 +134,15 @@ REAL_OUTPUTS = [
     ("(a) 3 days, (b) 720 grams, (c) 28 marbles, (d) 1/4 of a marble, (e) 2 marbles, (f) 1/", ["2", "60"], False),
     ("(a) 3 days, (b) 720 grams, (c) 28 marbles, (d) 1/4 of a marble, (e) 2 marbles, (f) 1/", ["3", "720"], True),
     ("3600", ["2", "60"], False),
+    ("(a) 20% increase in enrollment, \n(b) 20% increase in calories consumed.", ["60", "48"], False),
+    ("(a) 20% increase in enrollment, \n(b) 20% increase in calories consumed.", ["20", "20"], True),
+    ("(a) 2.1, (b) 2.2", ["2.1", "2.2"], True),
+    ("(a) 20, (b) 8.", ["20", "8"], True),
+    ("(a) 20 students, (b) 20 students, (c) 40 students, (d) 2 students, (e) 2 students, (f) 2 students, (g)",
+     ["20", "20"], True),
+    ("(a) 20, (b) 8, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1", ["20", "8"], False),   # (b) reads as its last number
+    ("(b) (7)", ["3", "7"], False),
+    ("(1)", ["150", "398"], False),
 ]
 
 
@@ -158,6 +168,7 @@ def test_is_correct(predicted, reference, expected):
 def test_part_correct_and_extraction():
     assert part_correct("(a) 3 (b) 6", ["3", "5"]) == [True, False]
     assert part_correct("(b) 5", ["3", "5"]) == [False, True]
+    assert part_correct("(b) (7)", ["3", "7"]) == [False, True]             # a real forced answer
     assert extract_answer("work... \\boxed{\\frac{1}{2}} done") == "\\frac{1}{2}"
     assert extract_answer("18}. So the answer") == "18"
     assert extract_answer("18 dollars\n\nAlice: next") == "18 dollars"
