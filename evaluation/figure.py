@@ -12,7 +12,7 @@ from .table import line_label
 # Okabe-Ito, colour-blind safe; the same order as the demo's workers.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
 NUDGE = 0.025            # relative x offset between neighbouring lines (log axis)
-TITLES = {"accuracy": "accuracy (all parts right)", "part_accuracy": "share of parts right"}
+TITLES = {"accuracy": "accuracy", "part_accuracy": "share of parts right"}
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
