@@ -295,6 +295,17 @@ def _replay(session: Session, path: str | None, cadence: Cadence, recording: dic
     yield _finish(session, replay_log, None)
 
 
+def open_recording(session: Session, path: str, recording: dict | None = None) -> Frame:
+    """A recording shown finished, in one frame: what the page opens on (Replay animates it)."""
+    instant = Cadence(replay_frames=1, replay_delay=0.0)
+    frames = list(replay(session, path, instant, recording))
+    first, last = frames[0], frames[-1]
+    if len(frames) == 1:    # the trace was refused: its message says why
+        return first
+    return _with(last, num_workers=first.num_workers, num_layers=first.num_layers, settings=first.settings,
+                 message="")
+
+
 def stop(session: Session) -> str:
     """Ask the running loop to end; it checks before and after every step."""
     if not session.running:

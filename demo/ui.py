@@ -63,6 +63,7 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
              concurrency_limit: int = 1, gallery_folder: Path = GALLERY) -> gr.Blocks:
     examples = load_examples()
     entries, _ = load_gallery(gallery_folder)
+    opening = _opening(entries[0]) if entries else Frame()
     # delete_cache: Gradio keeps a copy of every file it serves (each run's trace); drop them after
     # an hour so a public app's disk use stays bounded.
     with gr.Blocks(title="Hogwild! Inference demo", analytics_enabled=False, delete_cache=CACHE_SECONDS) as app:
@@ -75,7 +76,7 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
                     stop_btn = gr.Button("Stop", variant="secondary", elem_id="stop", interactive=False, min_width=90)
                 activity = gr.HTML(render.activity_html(""), elem_id="activity", js_on_load=None)
                 message = gr.HTML("", elem_id="message", js_on_load=None)
-                controls = _controls(examples, default_model)
+                controls = _controls(examples, default_model, opening.settings)
                 gr.Markdown("**Compare** the last finished run with the same problem without the shared cache "
                             "(the controls show what runs):", elem_id="compare-note")
                 with gr.Row():
@@ -94,30 +95,34 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
                 caption = gr.HTML(render.gallery_html(entries[0] if entries else None), elem_id="gallery-caption",
                                   js_on_load=None)
                 replay_message = gr.HTML("", elem_id="replay-message", js_on_load=None)
-                stats = gr.HTML(render.stats_html(None), elem_id="stats", js_on_load=None)
-                answer = gr.HTML(render.answer_html(None), elem_id="answer", js_on_load=None)
-                lanes = gr.HTML(render.lanes_html([render.lane_html(WORKER_NAMES[w], w, []) for w in range(2)]),
+                stats = gr.HTML(opening.stats or render.stats_html(None), elem_id="stats", js_on_load=None)
+                answer = gr.HTML(opening.answer or render.answer_html(None), elem_id="answer", js_on_load=None)
+                lanes = gr.HTML(render.lanes_html(opening.lanes or [render.lane_html(WORKER_NAMES[w], w, [])
+                                                                     for w in range(2)]),
                                 elem_id="lanes", js_on_load=FOLLOW_LANES)
                 gr.Markdown("**Shared history**: finished steps, in the order they finished, coloured by author.")
-                history = gr.HTML(render.history_html([], [], True), elem_id="history", autoscroll=True,
-                                  js_on_load=None)
+                history = gr.HTML(opening.history or render.history_html([], [], True), elem_id="history",
+                                  autoscroll=True, js_on_load=None)
         with gr.Row(equal_height=False, elem_id="charts"):
             with gr.Column(min_width=360):
                 with gr.Row():
                     layer = gr.Dropdown([("mean over layers", MEAN_LAYER)], value=MEAN_LAYER, label="Heatmap layer",
                                         elem_id="layer", interactive=True, min_width=160)
-                    step = gr.Slider(1, 2, value=1, step=1, label="Heatmap step (once a run ends)",
-                                     interactive=False, elem_id="heatmap-step", min_width=200)
-                heatmap = gr.Plot(charts.attention_heatmap(None, [], []), elem_id="heatmap", show_label=False)
+                    step = gr.Slider(1, max(opening.num_steps or 2, 2), value=opening.step or 1, step=1,
+                                     label="Heatmap step (once a run ends)", interactive=bool(opening.num_steps),
+                                     elem_id="heatmap-step", min_width=200)
+                heatmap = gr.Plot(opening.heatmap or charts.attention_heatmap(None, [], []), elem_id="heatmap",
+                                  show_label=False)
             with gr.Column(min_width=360):
-                timeline = gr.Plot(charts.attention_timeline([], []), elem_id="timeline", show_label=False)
+                timeline = gr.Plot(opening.timeline or charts.attention_timeline([], []), elem_id="timeline",
+                                   show_label=False)
         with gr.Row(equal_height=False):
             with gr.Column(min_width=360):
                 gr.Markdown("**The cache as a worker sees it**: its blocks in view order, with positions and text "
                             "(the shared prompt is folded).")
-                view_worker = gr.Radio([(WORKER_NAMES[w], w) for w in range(2)], value=0, label="Worker",
-                                       elem_id="view-worker")
-                view = gr.HTML(render.view_html([], [], [], 0), elem_id="view", js_on_load=None)
+                view_worker = gr.Radio([(WORKER_NAMES[w], w) for w in range(opening.num_workers or 2)], value=0,
+                                       label="Worker", elem_id="view-worker")
+                view = gr.HTML(opening.view or render.view_html([], [], [], 0), elem_id="view", js_on_load=None)
             with gr.Column(min_width=360):
                 gr.Markdown("**Compare**: runs of this session side by side.")
                 compare = gr.HTML(render.compare_html([]), elem_id="compare", js_on_load=None)
@@ -148,7 +153,7 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
         upload.upload(wiring.trace_uploaded, inputs={session, upload}, **replay_events)
         gallery.input(wiring.gallery_clicked, inputs=[session, gallery], **replay_events)
         replay_btn.click(wiring.gallery_clicked, inputs=[session, gallery], **replay_events)
-        app.load(wiring.gallery_clicked, inputs=[session, gallery], **replay_events)
+        app.load(wiring.page_opened, inputs=[session, gallery], **replay_events)
         # Stop and the chart choices bypass the queue: they must work while runs fill it.
         instant = dict(concurrency_limit=None, queue=False, show_progress="hidden")
         stop_btn.click(wiring.stop_clicked, inputs=session, outputs=[message, stop_btn], **instant)
@@ -158,14 +163,17 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
     return app
 
 
-def _controls(examples: list[dict], default_model: str) -> Controls:
-    problem = gr.Textbox(examples[0]["problem"] if examples else "", label="Problem", lines=4, max_lines=10,
-                         elem_id="problem")
+def _controls(examples: list[dict], default_model: str, shown: RunSettings | None = None) -> Controls:
+    """The settings widgets; `shown`: the settings of the recording the page opens on."""
+    problem = gr.Textbox(shown.problem if shown else examples[0]["problem"] if examples else "", label="Problem",
+                         lines=4, max_lines=10, elem_id="problem")
     if examples:
         gr.Examples([[e["problem"]] for e in examples], inputs=[problem], label="Examples",
                     example_labels=[e["title"] for e in examples])
-    num_workers = gr.Slider(1, MAX_WORKERS, value=2, step=1, label="Workers", elem_id="workers")
-    layout = gr.Radio(list(LAYOUTS), value="combined", label="Cache layout", elem_id="layout",
+    num_workers = gr.Slider(1, MAX_WORKERS, value=shown.num_workers if shown else 2, step=1, label="Workers",
+                            elem_id="workers")
+    layout = gr.Radio(list(LAYOUTS), value=shown.layout if shown and shown.layout in LAYOUTS else "combined",
+                      label="Cache layout", elem_id="layout",
                       info="combined = the paper's; contiguous = token-wise; interleaved = step-wise")
     max_new_tokens = gr.Slider(16, 1024, value=192, step=16, label="Max new tokens per worker",
                                elem_id="max-new-tokens")
@@ -236,8 +244,15 @@ class Wiring:
         if not self.entries:
             return
         entry = self.entries[index if isinstance(index, int) and 0 <= index < len(self.entries) else 0]
-        recording = {"machine": entry.machine, "date": entry.date, "model": entry.model}
-        yield from self._replay(session, entry.path, recording, render.gallery_html(entry))
+        yield from self._replay(session, entry.path, _recording(entry), render.gallery_html(entry))
+
+    def page_opened(self, session: Session, index) -> list:
+        """The page opens on the featured recording, already drawn; this gives the session its log."""
+        if not self.entries:
+            return [gr.skip()] * (len(self.replay_outputs) - 1) + [session]
+        entry = self.entries[index if isinstance(index, int) and 0 <= index < len(self.entries) else 0]
+        frame = callbacks.open_recording(session, entry.path, _recording(entry))
+        return self.updates(frame) + [gr.skip(), session]
 
     def _replay(self, session: Session, path, recording: dict | None, caption: str | None = None):
         for frame in callbacks.replay(session, path, self.cadence, recording):
@@ -295,6 +310,19 @@ class Wiring:
         return [value(frame.message), value(frame.stats), value(frame.answer), lanes, value(frame.history),
                 value(frame.heatmap), value(frame.timeline), value(frame.view), view_worker, layer, step,
                 value(frame.compare), trace, csv, *shown, activity, run, stop, one, independent]
+
+
+def _recording(entry: GalleryEntry) -> dict:
+    return {"machine": entry.machine, "date": entry.date, "model": entry.model}
+
+
+def _opening(entry: GalleryEntry) -> Frame:
+    """The featured recording, drawn once when the page is built: a visitor's first screen."""
+    session = Session()
+    try:
+        return callbacks.open_recording(session, entry.path, _recording(entry))
+    finally:
+        session.close()
 
 
 def _with_settings(updates: list, settings: RunSettings) -> list:
