@@ -110,6 +110,7 @@ class Frame:
     running: bool | None = None        # set when a run or replay starts (True) or ends (False)
     compare_labels: list[str] | None = None   # the compare buttons' labels, when they can be used
     activity: str | None = None        # one line next to Run: what is happening now
+    caption: str | None = None         # the gallery caption (a live run says it is not a recording)
 
 
 def end_replay(session: Session) -> None:
@@ -127,7 +128,7 @@ def pressed(session: Session, settings: RunSettings, waiting: str = "waiting for
     return Frame(num_workers=settings.num_workers, running=True, message="",
                  lanes=[render.lane_html(n, w, [], worker_names=names) for w, n in enumerate(names)],
                  stats=render.pending_html(settings.label), activity=f"Run pressed: {waiting}",
-                 answer=render.answer_html(None))
+                 answer=render.answer_html(None), caption=render.gallery_html(None, live=True))
 
 
 def run(session: Session, store, settings: RunSettings, cadence: Cadence = Cadence()):
@@ -418,8 +419,9 @@ def _finish(session: Session, run_log: RunLog, failure: Exception | None) -> Fra
     else:
         verb = {"finished": "Finished", "stopped": "Stopped"}.get(run_log.status, run_log.status.capitalize())
         frame.message = render.message_html(
-            f"{verb} after {len(run_log.steps)} steps in {run_log.elapsed:.1f} s. "
-            f"The trace and the attention table can be downloaded below.{_note(run_log)}", "info")
+            f"{verb} after {len(run_log.steps)} steps in {run_log.elapsed:.1f} s"
+            f"{'' if run_log.meta.get('recording') else ' (from Run, prompt included)'}. "
+            f"Downloads: Keep, below.{_note(run_log)}", "info")
     return frame
 
 

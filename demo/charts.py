@@ -107,9 +107,10 @@ def attention_timeline(steps: list[dict], worker_names: list[str]) -> go.Figure:
                                      hovertemplate=f"{escape(name)}, step %{{x}}: %{{y:.0%}} on "
                                                    f"{SHARE_NAMES[kind]}<extra></extra>"),
                           row=w + 1, col=1)
-        fig.update_yaxes(title_text=f'<span style="color:{worker_colour(w)}"><b>{escape(name)}</b></span>',
-                         title_standoff=4, row=w + 1, col=1)
-    fig.update_yaxes(range=[0, 1], showticklabels=W <= 3, tickformat=".0%", tickvals=[0, 1], title_font_size=11)
+        # the worker's name is the row's one (horizontal) tick label: rotated titles collide at 8 rows
+        fig.update_yaxes(tickvals=[0.5], ticktext=[f'<span style="color:{worker_colour(w)}"><b>{escape(name)}</b></span>'],
+                         row=w + 1, col=1)
+    fig.update_yaxes(range=[0, 1], tickfont_size=11, showgrid=False, automargin=True)
     fig.update_xaxes(title_text="step", row=W, col=1)
     return fig
 

@@ -195,8 +195,11 @@ def legend_html(worker_names: list[str]) -> str:
     return f'<div class="hw-chips">{chips}{shared}</div>'
 
 
-def gallery_html(entry) -> str:
+def gallery_html(entry, live: bool = False) -> str:
     """The caption of a gallery recording: what it is, where it was made, what to look for."""
+    if live:
+        return ('<div class="hw-gallery hw-muted">Showing your run, live on this machine. Pick a recording above '
+                'to replay it.</div>')
     if entry is None:
         return '<div class="hw-gallery hw-muted">No recorded runs are installed (assets/gallery/index.json).</div>'
     return (f'<div class="hw-gallery"><span class="hw-badge">recording</span> <b>{escape(entry.title)}</b> · '
@@ -217,12 +220,12 @@ def layouts_svg() -> str:
     for i, (name, parts) in enumerate((
             ("contiguous", [(0, 44, p, "prompt"), (46, 52, b, "all of B", True), (100, 52, a, "all of A", True)]),
             ("interleaved", [(0, 44, p, "prompt"), (46, 34, a, "A1", True), (82, 34, b, "B1", True), (118, 34, a, "A2…", True)]),
-            ("combined", [(0, 44, p, "prompt"), (46, 30, a, "A1", True), (78, 30, b, "B1", True), (110, 20, h, "hdr"),
-                          (132, 22, b, "B2…", True), (156, 6, h, ""), (164, 22, a, "A2…", True)]))):
+            ("combined", [(0, 44, p, "prompt"), (46, 24, a, "A1", True), (72, 24, b, "B1", True), (98, 22, h, "hdr"),
+                          (122, 30, b, "B2…", True), (154, 22, h, "hdr"), (178, 30, a, "A2…", True)]))):
         y = 22 + i * 26
         shapes = "".join(box(96 + x, w, fill, text, *dark) for x, w, fill, text, *dark in parts)
         rows.append(f'<text x="0" y="{y + 13}" fill="#333">{name}</text>{shapes}')
-    return ('<svg class="hw-diagram" viewBox="0 0 290 100" role="img" font-family="system-ui, sans-serif" '
+    return ('<svg class="hw-diagram" viewBox="0 0 310 100" role="img" font-family="system-ui, sans-serif" '
             'font-size="10" aria-label="What worker A attends to in each layout">'
             '<text x="0" y="11" fill="#555">what worker A sees, left to right:</text>'
             f'{"".join(rows)}</svg>')

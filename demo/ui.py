@@ -193,7 +193,7 @@ class Wiring:
 
     PANELS = ("stats", "answer", "lanes", "history", "heatmap", "timeline", "view", "view_worker", "layer", "step",
               "compare", "trace", "csv")
-    BUTTONS = ("activity", "run", "stop", "one", "independent")
+    BUTTONS = ("activity", "run", "stop", "one", "independent", "caption")
 
     def __init__(self, store, controls: Controls, session: gr.State, upload: gr.UploadButton, cadence: Cadence,
                  entries: list[GalleryEntry], outputs: dict):
@@ -203,7 +203,7 @@ class Wiring:
         rest = [outputs[k] for k in self.PANELS] + shown + [outputs[k] for k in self.BUTTONS]
         # A run's messages appear under Run; a replay's next to the gallery and the upload button.
         self.output_list = [outputs["message"]] + rest
-        self.replay_outputs = [outputs["replay_message"]] + rest + [outputs["caption"], session]
+        self.replay_outputs = [outputs["replay_message"]] + rest + [session]
         # Runs and replays also write the session back (the same object). Gradio only times out a
         # State it has seen written: without this, a closed page's Session, its run log and files
         # would stay until the server stops, instead of being dropped an hour after the page closed.
@@ -238,7 +238,9 @@ class Wiring:
         return [callbacks.stop(session), gr.update(interactive=False)]
 
     def trace_uploaded(self, data: dict):
-        yield from self._replay(data[self.session], data[self.upload], None)
+        yield from self._replay(data[self.session], data[self.upload], None,
+                                '<div class="hw-gallery hw-muted">Replaying a trace you loaded; its times and '
+                                'speeds are from the machine that recorded it.</div>')
 
     def gallery_clicked(self, session: Session, index):
         if not self.entries:
@@ -252,7 +254,7 @@ class Wiring:
             return [gr.skip()] * (len(self.replay_outputs) - 1) + [session]
         entry = self.entries[index if isinstance(index, int) and 0 <= index < len(self.entries) else 0]
         frame = callbacks.open_recording(session, entry.path, _recording(entry))
-        return self.updates(frame) + [gr.skip(), session]
+        return self.updates(frame) + [session]
 
     def _replay(self, session: Session, path, recording: dict | None, caption: str | None = None):
         for frame in callbacks.replay(session, path, self.cadence, recording):
@@ -309,7 +311,7 @@ class Wiring:
                                     for i in range(2))
         return [value(frame.message), value(frame.stats), value(frame.answer), lanes, value(frame.history),
                 value(frame.heatmap), value(frame.timeline), value(frame.view), view_worker, layer, step,
-                value(frame.compare), trace, csv, *shown, activity, run, stop, one, independent]
+                value(frame.compare), trace, csv, *shown, activity, run, stop, one, independent, value(frame.caption)]
 
 
 def _recording(entry: GalleryEntry) -> dict:

@@ -77,7 +77,8 @@ def test_timeline_one_row_per_worker_stacked_shares():
     bob_own = next(t for t in fig.data if t.stackgroup == "worker-1")
     assert list(bob_own.y)[1] is None          # Bob did not run at step 2
     assert sum(t.showlegend for t in fig.data) == 3      # one legend entry per share kind
-    assert worker_colour(1) in fig.layout.yaxis2.title.text and fig.layout.xaxis2.title.text == "step"
+    assert worker_colour(1) in fig.layout.yaxis2.ticktext[0] and "Bob" in fig.layout.yaxis2.ticktext[0]
+    assert fig.layout.xaxis2.title.text == "step"
     assert fig.layout.legend.yref == "container"        # the legend sits below the plot, not over the title
 
 
