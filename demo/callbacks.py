@@ -355,7 +355,7 @@ def heatmap_of(session: Session):
     steps = run_log.steps
     if session.step is not None and 1 <= session.step <= len(steps):
         shown = steps[session.step - 1]
-    elif run_log.status == "running":
+    elif run_log.status == "running" or session.layer != MEAN_LAYER:   # per-layer data: the last step only
         shown = next((s for s in reversed(steps) if s.get("attention")), None)
     else:
         shown = steps[default_step(run_log) - 1] if steps else None

@@ -156,7 +156,7 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
         app.load(wiring.page_opened, inputs=[session, gallery], **replay_events)
         # Stop and the chart choices bypass the queue: they must work while runs fill it.
         instant = dict(concurrency_limit=None, queue=False, show_progress="hidden")
-        stop_btn.click(wiring.stop_clicked, inputs=session, outputs=[message, stop_btn], **instant)
+        stop_btn.click(wiring.stop_clicked, inputs=session, outputs=[message, stop_btn], api_name="stop", **instant)
         layer.input(callbacks.select_layer, inputs=[session, layer], outputs=heatmap, **instant)
         step.input(callbacks.select_step, inputs=[session, step], outputs=heatmap, **instant)
         view_worker.input(callbacks.select_view, inputs=[session, view_worker], outputs=view, **instant)
