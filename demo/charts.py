@@ -50,7 +50,7 @@ def attention_heatmap(matrix: list[list[float]] | None, blocks: list[dict], work
     ticks = list(range(0, B, stride))
     fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=[columns[b][0] for b in ticks], tickangle=-90,
                      tickfont=dict(size=10), automargin=True,
-                     title_text="cache blocks: A3 = Alice's step 3, A3… = in progress, hdr = header")
+                     title_text="cache block (author + step; … = in progress)")
     fig.update_yaxes(tickmode="array", tickvals=list(range(W)), autorange="reversed", automargin=True,
                      tickfont=dict(size=11), title_text="worker (reading)",
                      ticktext=[f'<span style="color:{worker_colour(w)}"><b>{escape(n)}</b></span>'
@@ -123,10 +123,12 @@ def _thin(items: list, limit: int) -> list:
 
 
 def _layout(title: str, height: int, subtitle: str = "") -> dict:
-    return dict(title=dict(text=title, font=dict(size=14), x=0, xref="paper", xanchor="left",
+    # the title starts below the plot toolbar (top right), so a long one on a phone is not covered
+    return dict(title=dict(text=title, font=dict(size=14), x=0, xref="paper", xanchor="left", yref="container",
+                           y=1, yanchor="top", pad=dict(t=28),
                            subtitle=dict(text=subtitle, font=dict(size=11, color="#555"))),
                 height=height, font=FONT, autosize=True,
-                margin=dict(l=60, r=20, t=64, b=40), paper_bgcolor="white", plot_bgcolor="white",
+                margin=dict(l=60, r=20, t=92, b=40), paper_bgcolor="white", plot_bgcolor="white",
                 legend=dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left",
                             font=dict(size=11)),
                 uirevision="keep")

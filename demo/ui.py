@@ -66,7 +66,9 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
     opening = _opening(entries[0]) if entries else Frame()
     # delete_cache: Gradio keeps a copy of every file it serves (each run's trace); drop them after
     # an hour so a public app's disk use stays bounded.
-    with gr.Blocks(title="Hogwild! Inference demo", analytics_enabled=False, delete_cache=CACHE_SECONDS) as app:
+    # fill_width: no side padding, so a 1000 px iframe still has room for the two columns
+    with gr.Blocks(title="Hogwild! Inference demo", analytics_enabled=False, delete_cache=CACHE_SECONDS,
+                   fill_width=True) as app:
         session = gr.State(Session, delete_callback=callbacks.close_session)
         gr.HTML(HEADER, js_on_load=None, elem_id="header")
         with gr.Row(equal_height=False, elem_id="main"):
