@@ -258,10 +258,11 @@ class Wiring:
         frame = callbacks.open_recording(session, entry.path, _recording(entry))
         return self.updates(frame) + [session]
 
-    def _replay(self, session: Session, path, recording: dict | None, caption: str | None = None):
+    def _replay(self, session: Session, path, recording: dict | None, caption: str):
         for frame in callbacks.replay(session, path, self.cadence, recording):
-            yield self.updates(frame) + [gr.skip() if caption is None else caption, session]
-            caption = None
+            if frame.lanes is not None and caption:     # the panels change: so does the caption
+                frame.caption, caption = caption, ""
+            yield self.updates(frame) + [session]
 
     def _compare(self, session: Session, baseline: str):
         if session.base is None:

@@ -219,3 +219,20 @@ def test_generation_runs_under_spaces_gpu_only_when_spaces_exists(monkeypatch):
     fake = types.SimpleNamespace(GPU=lambda duration: lambda fn: seen.append(duration) or ("on gpu", fn))
     monkeypatch.setitem(sys.modules, "spaces", fake)
     assert on_gpu(work) == ("on gpu", work) and seen == [120]
+
+
+def test_every_event_returns_one_value_per_output(page, tmp_path):
+    """Runs, replays and the opening each give exactly as many values as their event has outputs."""
+    from demo.ui import Wiring
+    wiring = next(d.fn.__self__ for d in page.fns.values() if getattr(d.fn, "__name__", "") == "gallery_clicked")
+    assert isinstance(wiring, Wiring)
+    session = callbacks.Session()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    upload = list(wiring.trace_uploaded({wiring.session: session, wiring.upload: str(bad)}))
+    replay = list(wiring.gallery_clicked(session, 0))
+    opened = wiring.page_opened(session, 0)
+    for updates in upload + replay + [opened]:
+        assert len(updates) == len(wiring.replay_outputs) and updates[-1] is session
+    assert "not valid JSON" in upload[0][0]
+    assert "RECORDING" in replay[0][-2].upper() and replay[1][-2] == gr.skip()

@@ -70,6 +70,13 @@ def steps_shown(page) -> int:
     return int(match.group(1)) if match else 0
 
 
+def upload(page, path: str) -> None:
+    """Load a trace as a visitor does: the button opens a file chooser."""
+    with page.expect_file_chooser() as chooser:
+        page.click("#load-trace")
+    chooser.value.set_files(path)
+
+
 def wait_for_text(page, selector: str, text: str, seconds: float) -> float:
     started = time.monotonic()
     page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)",
@@ -103,13 +110,13 @@ def test_opens_on_the_recording_and_eight_lanes_and_ticks_fit(browser, server, t
     # a bad trace: the message is next to the upload button and inside the viewport
     bad = tmp_path / "bad.json"
     bad.write_text('{"format": "hogwild-trace",')
-    page.set_input_files("#load-trace input[type=file]", str(bad))
+    upload(page, str(bad))
     wait_for_text(page, "#replay-message", "not valid JSON", 15)
     message = boxes(page, "#replay-message .hw-msg")[0]
     assert inside(message, 1440, 900), message
 
     # eight workers, 200 blocks, 4k tokens: lanes at most 4 per row, no overflow, ticks apart
-    page.set_input_files("#load-trace input[type=file]", write_eight_worker_trace(tmp_path / "eight.json"))
+    upload(page, write_eight_worker_trace(tmp_path / "eight.json"))
     wait_for_text(page, "#replay-message", "Finished after", 30)
     lanes = boxes(page, "#lanes .hw-lane")
     assert len(lanes) == 8
