@@ -256,6 +256,7 @@ class Wiring:
             return [gr.skip()] * (len(self.replay_outputs) - 1) + [session]
         entry = self.entries[index if isinstance(index, int) and 0 <= index < len(self.entries) else 0]
         frame = callbacks.open_recording(session, entry.path, _recording(entry))
+        frame.settings = None       # the controls already show it; a visitor may be typing
         return self.updates(frame) + [session]
 
     def _replay(self, session: Session, path, recording: dict | None, caption: str):

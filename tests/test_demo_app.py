@@ -236,3 +236,4 @@ def test_every_event_returns_one_value_per_output(page, tmp_path):
         assert len(updates) == len(wiring.replay_outputs) and updates[-1] is session
     assert "not valid JSON" in upload[0][0]
     assert "RECORDING" in replay[0][-2].upper() and replay[1][-2] == gr.skip()
+    assert opened[14:17] == [gr.skip()] * 3          # the opening leaves what a visitor typed alone
