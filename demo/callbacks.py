@@ -427,11 +427,11 @@ def _finish(session: Session, run_log: RunLog, failure: Exception | None) -> Fra
 
 def download_name(run_log: RunLog) -> str:
     """'hogwild-combined-3-workers-2026-11-29-1405': the run's layout, workers and date."""
-    stamp = run_log.meta.get("date") or run_log.meta.get("recording", {}).get("date") or ""
-    digits = "".join(c if c.isdigit() else "-" for c in str(stamp)).strip("-")
-    digits = "-".join(part for part in digits.split("-") if part)[:16]
+    stamp = run_log.meta.get("date") or (run_log.meta.get("recording") or {}).get("date") or ""
+    d = "".join(c for c in str(stamp) if c.isdigit())
+    when = f"{d[:4]}-{d[4:6]}-{d[6:8]}" + (f"-{d[8:12]}" if len(d) >= 12 else "") if len(d) >= 8 else ""
     W = run_log.num_workers
-    parts = ["hogwild", str(run_log.layout), f"{W}-worker{'s' if W != 1 else ''}", digits or "undated"]
+    parts = ["hogwild", str(run_log.layout), f"{W}-worker{'s' if W != 1 else ''}", when or "undated"]
     return "-".join("".join(c for c in p if c.isalnum() or c == "-") for p in parts)
 
 

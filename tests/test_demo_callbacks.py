@@ -396,3 +396,13 @@ def test_a_run_pressed_during_a_replay_ends_it_without_a_last_frame(store, tmp_p
     callbacks.pressed(session, settings())
     assert session.stop_requested and session.preempted
     assert list(replay) == [] and not session.running
+
+
+def test_downloads_are_named_after_the_run():
+    meta = {"settings": {"layout": "combined"}, "worker_names": ["Alice", "Bob", "Carol"]}
+    assert callbacks.download_name(RunLog(meta=dict(meta, date="2026-11-29 14:05 UTC"))) == \
+        "hogwild-combined-3-workers-2026-11-29-1405"
+    replayed = RunLog(meta=dict(meta, worker_names=["Alice"], recording={"date": "2026-01-02"}))
+    assert callbacks.download_name(replayed) == "hogwild-combined-1-worker-2026-01-02"
+    odd = RunLog(meta=dict(meta, settings={"layout": "../<x>"}))
+    assert callbacks.download_name(odd) == "hogwild-x-3-workers-undated"

@@ -70,6 +70,14 @@ def steps_shown(page) -> int:
     return int(match.group(1)) if match else 0
 
 
+def budget(seconds: float) -> float:
+    """A latency target on a quiet machine, stretched by how oversubscribed this one is (the test
+    machine is shared; the load is recorded next to each measurement)."""
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    MEASURED.setdefault("load_per_core", []).append(round(load, 2))
+    return seconds * max(1.0, load)
+
+
 def upload(page, path: str) -> None:
     """Load a trace as a visitor does: the button opens a file chooser."""
     with page.expect_file_chooser() as chooser:
@@ -92,7 +100,7 @@ def test_opens_on_the_recording_and_eight_lanes_and_ticks_fit(browser, server, t
         && (document.querySelector('#lane-0 .hw-lane-body')?.innerText || '').length > 40""",
                            timeout=30000, polling=20)
     MEASURED["open_s"] = round(time.monotonic() - started, 2)
-    assert MEASURED["open_s"] < OPEN_SECONDS, MEASURED
+    assert MEASURED["open_s"] < budget(OPEN_SECONDS), MEASURED
     page.wait_for_selector("#heatmap .heatmaplayer", timeout=30000)     # plotly.js loads after the page
     MEASURED["charts_s"] = round(time.monotonic() - started, 2)
     assert "recorded on" in page.inner_text("#stats") and "RECORDING" in page.inner_text("#gallery-caption").upper()
@@ -158,7 +166,7 @@ def test_run_shows_lanes_at_once_and_stop_ends_it(browser, server):
         && (document.querySelector('#activity')?.innerText || '').match(/Run pressed|Reading the prompt|Running/)""",
                            timeout=10000, polling=20)
     MEASURED["press_s"] = round(time.monotonic() - pressed, 2)
-    assert MEASURED["press_s"] < PRESS_SECONDS, MEASURED
+    assert MEASURED["press_s"] < budget(PRESS_SECONDS), MEASURED
     assert page.is_enabled("#stop") and not page.is_enabled("#run")
 
     deadline = time.monotonic() + LANE_SECONDS
@@ -176,13 +184,15 @@ def test_run_shows_lanes_at_once_and_stop_ends_it(browser, server):
     MEASURED["steps_after_stop"] = final - shown
     # the page shows steps at most 0.3 s late: one step in flight, one more possibly unseen
     assert final - shown <= 2, (shown, final)
-    assert MEASURED["stop_s"] < 3 * STOPPED_SECONDS, MEASURED     # 1 s on a quiet machine; this one is shared
+    assert MEASURED["stop_s"] < budget(STOPPED_SECONDS), MEASURED
     assert not page.is_enabled("#stop") and page.is_enabled("#run")
     assert page.is_enabled("#compare-independent")
     assert page.inner_text("#compare-independent") == "Compare: 4 independent workers"
     assert "stopped" in page.inner_text("#compare")
-    href = page.get_attribute("#download-trace a", "href") or page.get_attribute("#download-trace a", "download")
-    assert re.search(r"hogwild-combined-4-workers-\d{4}-\d\d-\d\d", href or ""), href
+    with page.expect_download(timeout=15000) as download:
+        page.click("#download-trace")
+    name = download.value.suggested_filename
+    assert re.fullmatch(r"hogwild-combined-4-workers-\d{4}-\d\d-\d\d-\d{4}\.json", name), name
     # the problem's markup reached the page as text, not as elements
     view = page.inner_text("#view")
     assert "<img src=x" in view and "${6*7} {{value}}" in view
