@@ -50,7 +50,7 @@ def attention_heatmap(matrix: list[list[float]] | None, blocks: list[dict], work
     ticks = list(range(0, B, stride))
     fig.update_xaxes(tickmode="array", tickvals=ticks, ticktext=[columns[b][0] for b in ticks], tickangle=-90,
                      tickfont=dict(size=10), automargin=True,
-                     title_text="cache block (author + step; … = in progress)")
+                     title_text="cache block (author + step)")
     fig.update_yaxes(tickmode="array", tickvals=list(range(W)), autorange="reversed", automargin=True,
                      tickfont=dict(size=11), title_text="worker (reading)",
                      ticktext=[f'<span style="color:{worker_colour(w)}"><b>{escape(n)}</b></span>'

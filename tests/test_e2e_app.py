@@ -194,7 +194,7 @@ def test_run_shows_lanes_at_once_and_stop_ends_it(browser, server):
     name = download.value.suggested_filename
     assert re.fullmatch(r"hogwild-combined-4-workers-\d{4}-\d\d-\d\d-\d{4}\.json", name), name
     # the problem's markup reached the page as text, not as elements
-    view = page.inner_text("#view")
+    view = page.text_content("#view details.hw-prompt")         # the folded prompt holds the problem
     assert "<img src=x" in view and "${6*7} {{value}}" in view
     assert page.evaluate("window.__injected") is None
     assert page.locator("#view img, #view script, #lanes img, #lanes script").count() == 0
@@ -214,6 +214,8 @@ def test_the_whole_page_fits_its_iframe_and_does_not_grow(browser, server):
     inner = next(f for f in page.frames if f.url.startswith(server))
     inner.wait_for_function("(document.querySelector('#stats')?.innerText || '').includes('Recording')")
     before = inner.evaluate("document.documentElement.scrollHeight")
+    content = "document.querySelector('footer').getBoundingClientRect().bottom + window.scrollY"
+    content_before = inner.evaluate(content)
     setup, output = boxes(inner, "#setup")[0], boxes(inner, "#output")[0]
     assert setup["x"] + setup["width"] <= output["x"], "the page fell back to one column"
     inner.click("#gallery-replay")
@@ -223,7 +225,9 @@ def test_the_whole_page_fits_its_iframe_and_does_not_grow(browser, server):
         heights.append(inner.evaluate("document.documentElement.scrollHeight"))
         time.sleep(0.5)
     MEASURED["iframe_heights"] = [before, *heights]
+    MEASURED["iframe_content_heights"] = [content_before, inner.evaluate(content)]
     assert before == heights[0] == heights[-1], MEASURED["iframe_heights"]
+    assert content_before == MEASURED["iframe_content_heights"][-1], MEASURED["iframe_content_heights"]
     assert before <= EMBED_HEIGHT, f"the page ({before} px) does not fit the stated height {EMBED_HEIGHT}"
     page.close()
 
@@ -236,9 +240,13 @@ def test_a_phone_shows_run_and_status_first_and_brings_the_lanes_into_view(brows
         box = boxes(page, selector)[0]
         assert inside(box, 390, 844), (selector, box)
     for chart in ("#heatmap", "#timeline"):        # titles and axis titles are not clipped
+        page.locator(chart).scroll_into_view_if_needed()
+        page.wait_for_selector(f"{chart} .main-svg", timeout=30000)
         svg = boxes(page, f"{chart} .main-svg")[0]
         for part in boxes(page, f"{chart} .gtitle") + boxes(page, f"{chart} .xtitle"):
-            assert part["x"] >= svg["x"] - 0.5 and part["x"] + part["width"] <= svg["x"] + svg["width"] + 0.5
+            assert part["x"] >= svg["x"] - 0.5 and part["x"] + part["width"] <= svg["x"] + svg["width"] + 0.5, \
+                (chart, part, svg)
+    page.evaluate("window.scrollTo(0, 0)")
     page.fill("#workers input[type=number]", "1")
     page.press("#workers input[type=number]", "Enter")
     page.fill("#max-new-tokens input[type=number]", "16")
