@@ -154,7 +154,7 @@ def test_a_full_queue_says_so_and_closed_tabs_cancel_and_stop_free_their_slots(s
     wait_until(lambda: "closed by its page" in log_path.read_text(), 5, "the server closing the abandoned run")
 
     pressed = time.monotonic()
-    assert "Stopping" in stopper.predict(api_name="/stop")[0]  # Stop skips the full queue
+    assert "Stopping" in stopper.predict(api_name="/stop")  # Stop skips the full queue
     assert "Stopped after" in stopped.result(timeout=FREED_SECONDS)[0]
     assert time.monotonic() - pressed < FREED_SECONDS
 
