@@ -49,6 +49,7 @@ class Session:
         self.running = False
         self.replaying = False           # the thing running is a replay (a Run press ends it)
         self.preempted = False           # that replay was ended by something else: it draws nothing more
+        self.cancelled = False           # Stop pressed after Run but before the run had its slot
         self.layer = MEAN_LAYER
         self.step: int | None = None     # heatmap step (1-based); None = the latest
         self.view_worker = 0
@@ -134,7 +135,11 @@ def pressed(session: Session, settings: RunSettings, waiting: str = "waiting for
 def run(session: Session, store, settings: RunSettings, cadence: Cadence = Cadence()):
     """Run the engine on settings, yielding frames as it goes; ends within one step of Stop.
     Its clock starts when Run was pressed, so every time shown includes the wait and the prefill."""
+    cancelled, session.cancelled = session.cancelled, False
     started = session.take_click_time()
+    if cancelled:       # Stop pressed while the run waited for its slot
+        yield Frame(message=render.message_html("Stopped before it started.", "info"), running=False, activity="")
+        return
     yield from _running(session, _run(session, store, settings, cadence, started))
 
 
@@ -310,6 +315,9 @@ def open_recording(session: Session, path: str, recording: dict | None = None) -
 def stop(session: Session) -> str:
     """Ask the running loop to end; it checks before and after every step."""
     if not session.running:
+        if session.clicked_at is not None:      # pressed, still waiting for a slot
+            session.cancelled = True
+            return render.message_html("Stopping: the run will not start.", "info")
         return render.message_html("Nothing is running.", "info")
     session.stop_requested = True
     return render.message_html("Stopping after the current step…", "info")

@@ -406,3 +406,12 @@ def test_downloads_are_named_after_the_run():
     assert callbacks.download_name(replayed) == "hogwild-combined-1-worker-2026-01-02"
     odd = RunLog(meta=dict(meta, settings={"layout": "../<x>"}))
     assert callbacks.download_name(odd) == "hogwild-x-3-workers-undated"
+
+
+def test_stop_while_waiting_for_a_slot_cancels_the_run(store):
+    session = Session()
+    callbacks.pressed(session, settings())
+    assert "will not start" in callbacks.stop(session)
+    (frame,) = list(callbacks.run(session, store, settings(), EVERY_STEP))
+    assert "before it started" in frame.message and frame.running is False and session.log is None
+    assert len(list(callbacks.run(session, store, settings(), EVERY_STEP))) > 3     # the next Run runs
