@@ -160,12 +160,17 @@ def test_run_shows_lanes_at_once_and_stop_ends_it(browser, server):
     page.fill("#workers input[type=number]", "4")
     page.press("#workers input[type=number]", "Enter")
     page.check("#layout input[value=combined]")
-    pressed = time.monotonic()
+    # timed in the page, from the click event itself to the lanes and status being on screen
+    page.evaluate("""() => document.querySelector('#run').addEventListener('click',
+        () => { window.__pressedAt = performance.now(); }, {capture: true, once: true})""")
     page.click("#run")
-    page.wait_for_function("""() => document.querySelectorAll('#lanes .hw-lane').length === 4
-        && (document.querySelector('#activity')?.innerText || '').match(/Run pressed|Reading the prompt|Running/)""",
-                           timeout=10000, polling=20)
-    MEASURED["press_s"] = round(time.monotonic() - pressed, 2)
+    shown = page.wait_for_function("""() => window.__pressedAt !== undefined
+        && document.querySelectorAll('#lanes .hw-lane').length === 4
+        && (document.querySelector('#activity')?.innerText || '').match(/Run pressed|Reading the prompt|Running/)
+        && performance.now() - window.__pressedAt""", timeout=10000, polling=10)
+    MEASURED["press_s"] = round(shown.json_value() / 1000, 2)
+    assert MEASURED["press_s"] < budget(PRESS_SECONDS), MEASURED
+    MEASURED["press_status"] = page.inner_text("#activity").replace("\n", " | ")[:80]
     assert MEASURED["press_s"] < budget(PRESS_SECONDS), MEASURED
     assert page.is_enabled("#stop") and not page.is_enabled("#run")
 
