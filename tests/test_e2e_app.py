@@ -193,8 +193,10 @@ def test_run_shows_lanes_at_once_and_stop_ends_it(browser, server):
     wait_for_text(page, "#message", "Stopped after", STOP_SECONDS)
     final = int(re.search(r"Stopped after (\d+) steps", page.inner_text("#message")).group(1))
     MEASURED["steps_after_stop"] = final - shown
-    # the page shows steps at most 0.3 s late: one step in flight, one more possibly unseen
-    assert final - shown <= 2, (shown, final)
+    # The page shows the step count up to 0.3 s late (its text cadence: 2-3 steps of 4 workers here),
+    # so this bounds the lag plus the steps after Stop; that at most one step runs after Stop is
+    # checked on the engine's own count in test_demo_callbacks.py.
+    assert final - shown <= 4, (shown, final)
     assert MEASURED["stop_s"] < budget(STOPPED_SECONDS), MEASURED
     assert not page.is_enabled("#stop") and page.is_enabled("#run")
     assert page.is_enabled("#compare-independent")
