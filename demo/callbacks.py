@@ -271,13 +271,9 @@ def _replay(session: Session, path: str | None, cadence: Cadence, recording: dic
     except TraceError as exc:
         yield Frame(message=render.message_html(sentence(exc)))
         return
-    replay_log = log_from_trace(data)
+    replay_log = _recording_log(data, recording)
     views, by_layer = replay_log.views, replay_log.last_attention_by_layer
     replay_log.views, replay_log.last_attention_by_layer = [], None
-    meta = replay_log.meta
-    recording = recording or {"machine": meta.get("machine"), "date": meta.get("date")}
-    replay_log.meta = dict(meta, label=f"replay: {meta.get('label', 'saved run')}",
-                           recording={k: v for k, v in recording.items() if isinstance(v, str)})
     session.log, session.view_worker, session.layer, session.step = replay_log, 0, MEAN_LAYER, None
     W = replay_log.num_workers
     yield _with(frame_of(session, charts_too=True, activity="Replaying a recorded run…"),
@@ -299,6 +295,46 @@ def _replay(session: Session, path: str | None, cadence: Cadence, recording: dic
     replay_log.status = "stopped" if stopped else data["status"]
     replay_log.views, replay_log.last_attention_by_layer = views, by_layer
     yield _finish(session, replay_log, None)
+
+
+def _recording_log(data: dict, recording: dict | None) -> RunLog:
+    """A RunLog for a trace's replay, labelled with where and when it was recorded."""
+    replay_log = log_from_trace(data)
+    meta = replay_log.meta
+    recording = recording or {"machine": meta.get("machine"), "date": meta.get("date")}
+    replay_log.meta = dict(meta, label=f"replay: {meta.get('label', 'saved run')}",
+                           recording={k: v for k, v in recording.items() if isinstance(v, str)})
+    return replay_log
+
+
+def load_recording(session: Session, path: str, recording: dict | None = None) -> Frame:
+    """Give the session a recording the page already shows (its step slider, layers and views
+    then work on it), without drawing anything: cheap, so a page that opens competes little with
+    a visitor's first Run. The frame carries the downloads and the heatmap step only."""
+    try:
+        data = read_trace(path)
+    except TraceError as exc:
+        return Frame(message=render.message_html(sentence(exc)))
+    if session.running:
+        return Frame()
+    loaded = _recording_log(data, recording)
+    for record in data["steps"]:
+        loaded.add_step(record)
+    loaded.status = data["status"]
+    session.log, session.view_worker, session.layer, session.step = loaded, 0, MEAN_LAYER, None
+    frame = Frame(num_steps=len(loaded.steps), step=default_step(loaded))
+    try:
+        frame.files = _write_files(session, loaded)
+    except OSError:
+        pass        # the page works without the downloads
+    return frame
+
+
+def _write_files(session: Session, run_log: RunLog) -> list[str]:
+    session.forget_files()
+    name = download_name(run_log)
+    return [write_trace(run_log, session.file_path(f"{name}.json")),
+            write_attention_csv(run_log, session.file_path(f"{name}-attention.csv"))]
 
 
 def open_recording(session: Session, path: str, recording: dict | None = None) -> Frame:
@@ -416,10 +452,7 @@ def _finish(session: Session, run_log: RunLog, failure: Exception | None) -> Fra
     frame.activity = ""
     frame.compare_labels = compare_labels(session.base)
     try:
-        session.forget_files()
-        name = download_name(run_log)
-        frame.files = [write_trace(run_log, session.file_path(f"{name}.json")),
-                       write_attention_csv(run_log, session.file_path(f"{name}-attention.csv"))]
+        frame.files = _write_files(session, run_log)
     except OSError as exc:
         failure = failure or exc
     if failure is not None:

@@ -251,13 +251,12 @@ class Wiring:
         yield from self._replay(session, entry.path, _recording(entry), render.gallery_html(entry))
 
     def page_opened(self, session: Session, index) -> list:
-        """The page opens on the featured recording, already drawn; this gives the session its log."""
+        """The page opens on the featured recording, already drawn; this gives the session its log
+        (and the downloads), without drawing it again."""
         if not self.entries:
             return [gr.skip()] * (len(self.replay_outputs) - 1) + [session]
         entry = self.entries[index if isinstance(index, int) and 0 <= index < len(self.entries) else 0]
-        frame = callbacks.open_recording(session, entry.path, _recording(entry))
-        frame.settings = None       # the controls already show it; a visitor may be typing
-        return self.updates(frame) + [session]
+        return self.updates(callbacks.load_recording(session, entry.path, _recording(entry))) + [session]
 
     def _replay(self, session: Session, path, recording: dict | None, caption: str):
         for frame in callbacks.replay(session, path, self.cadence, recording):

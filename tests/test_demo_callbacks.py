@@ -415,3 +415,15 @@ def test_stop_while_waiting_for_a_slot_cancels_the_run(store):
     (frame,) = list(callbacks.run(session, store, settings(), EVERY_STEP))
     assert "before it started" in frame.message and frame.running is False and session.log is None
     assert len(list(callbacks.run(session, store, settings(), EVERY_STEP))) > 3     # the next Run runs
+
+
+def test_loading_the_opening_recording_draws_nothing_but_enables_its_controls(store):
+    live = Session()
+    final = list(callbacks.run(live, store, settings(num_workers=3), EVERY_STEP))[-1]
+    session = Session()
+    frame = callbacks.load_recording(session, final.files[0], {"machine": "m", "date": "2026-01-02"})
+    assert frame.lanes is None and frame.heatmap is None and frame.stats is None
+    assert frame.num_steps == len(live.log.steps) and frame.step == callbacks.default_step(session.log)
+    assert os.path.basename(frame.files[0]).startswith("hogwild-combined-3-workers-20")
+    assert callbacks.select_step(session, 2).layout.title.text.endswith("step 2")
+    assert "Bob attends" in callbacks.select_view(session, 1)
