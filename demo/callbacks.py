@@ -10,12 +10,15 @@ import math
 import os
 import shutil
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from hogwild_core import HogwildEngine, HogwildError, WORKER_NAMES
 
 from . import charts, render
+from .gallery import machine_description
 from .records import RunLog, StepRecorder
 from .settings import RunSettings, parse_settings
 from .traces import TraceError, log_from_trace, read_trace, write_attention_csv, write_trace
@@ -23,6 +26,8 @@ from .traces import TraceError, log_from_trace, read_trace, write_attention_csv,
 log = logging.getLogger(__name__)
 MEAN_LAYER = -1
 MAX_COMPARISONS = 12    # rows kept in a session's comparison table: a long visit stays small
+PREFILL_POLL = 0.25     # seconds between "reading the prompt" updates
+REPLAY_YIELD_SECONDS = 3.0   # a run pressed during a replay waits this long at most for it to stop
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Cadence:
     chart_seconds: float = 1.5
     replay_frames: int = 40        # a replay is drawn in about this many frames
     replay_delay: float = 0.05
+    replay_chart_every: int = 4    # of which every n-th redraws the charts
 
 
 class Session:
@@ -41,18 +47,27 @@ class Session:
         self.log: RunLog | None = None
         self.stop_requested = False
         self.running = False
+        self.replaying = False           # the thing running is a replay (a Run press ends it)
+        self.preempted = False           # that replay was ended by something else: it draws nothing more
+        self.cancelled = False           # Stop pressed after Run but before the run had its slot
         self.layer = MEAN_LAYER
         self.step: int | None = None     # heatmap step (1-based); None = the latest
         self.view_worker = 0
         self.comparisons: list[dict] = []
         self.files_dir: str | None = None
-        self.num_files = 0
+        self.clicked_at: float | None = None     # perf_counter of the last Run press: a run's clock starts there
+        self.base: RunSettings | None = None     # the last finished live run: what the compare buttons rerun
 
     def file_path(self, name: str) -> str:
         if self.files_dir is None:
             self.files_dir = tempfile.mkdtemp(prefix="hogwild-session-")
-        self.num_files += 1
-        return os.path.join(self.files_dir, f"{self.num_files:03d}-{name}")
+        return os.path.join(self.files_dir, name)
+
+    def take_click_time(self) -> float:
+        """When the visitor pressed Run (if the page said so), else now; used once."""
+        clicked, self.clicked_at = self.clicked_at, None
+        now = time.perf_counter()
+        return clicked if clicked is not None and 0 <= now - clicked < 3600 else now
 
     def forget_files(self) -> None:
         """Remove the last run's downloads before writing the next: a session holds one run's
@@ -92,25 +107,61 @@ class Frame:
     files: list[str] | None = None     # [trace.json, attention.csv]
     settings: RunSettings | None = None  # shown in the controls (a replay shows the run's own)
     num_steps: int | None = None       # set when a run ends: the heatmap can show any of its steps
+    step: int | None = None            # the heatmap step shown when a run ends
+    running: bool | None = None        # set when a run or replay starts (True) or ends (False)
+    compare_labels: list[str] | None = None   # the compare buttons' labels, when they can be used
+    activity: str | None = None        # one line next to Run: what is happening now
+    caption: str | None = None         # the gallery caption (a live run says it is not a recording)
+
+
+def end_replay(session: Session) -> None:
+    """Stop a replay in progress without its final frame: something else takes the panels."""
+    if session.running and session.replaying:
+        session.stop_requested = session.preempted = True
+
+
+def pressed(session: Session, settings: RunSettings, waiting: str = "waiting for a free slot…") -> Frame:
+    """What the page shows the instant Run is pressed, before the run's queue slot comes:
+    the lanes for the chosen workers and a status. Cheap: no model, no engine."""
+    session.clicked_at = time.perf_counter()
+    end_replay(session)
+    names = WORKER_NAMES[:settings.num_workers]
+    return Frame(num_workers=settings.num_workers, running=True, message="",
+                 lanes=[render.lane_html(n, w, [], worker_names=names) for w, n in enumerate(names)],
+                 stats=render.pending_html(settings.label), activity=f"Run pressed: {waiting}",
+                 answer=render.answer_html(None), caption=render.gallery_html(None, live=True))
 
 
 def run(session: Session, store, settings: RunSettings, cadence: Cadence = Cadence()):
-    """Run the engine on settings, yielding frames as it goes; ends within one step of Stop."""
-    yield from _running(session, _run(session, store, settings, cadence))
+    """Run the engine on settings, yielding frames as it goes; ends within one step of Stop.
+    Its clock starts when Run was pressed, so every time shown includes the wait and the prefill."""
+    cancelled, session.cancelled = session.cancelled, False
+    started = session.take_click_time()
+    if cancelled:       # Stop pressed while the run waited for its slot
+        yield Frame(message=render.message_html("Stopped before it started.", "info"), running=False, activity="")
+        return
+    yield from _running(session, _run(session, store, settings, cadence, started))
 
 
-def replay(session: Session, path: str | None, cadence: Cadence = Cadence()):
-    """Play a saved trace through the same panels, without a model."""
-    yield from _running(session, _replay(session, path, cadence))
+def replay(session: Session, path: str | None, cadence: Cadence = Cadence(), recording: dict | None = None):
+    """Play a saved trace through the same panels, without a model. `recording` (machine, date,
+    model) says where it was made; without it the trace's own meta is used."""
+    yield from _running(session, _replay(session, path, cadence, recording), replaying=True)
 
 
-def _running(session: Session, frames):
+def _running(session: Session, frames, replaying: bool = False):
     """Mark the session busy while `frames` runs, however it ends (finished, failed, closed).
-    A session runs one thing at a time: a second one (a replay during a run) is refused."""
+    A session runs one thing at a time: a replay in progress is stopped by a new run or replay,
+    anything during a live run is refused."""
+    if session.running and session.replaying:
+        end_replay(session)
+        deadline = time.monotonic() + REPLAY_YIELD_SECONDS
+        while session.running and time.monotonic() < deadline:
+            time.sleep(0.02)
     if session.running:
         yield Frame(message=render.message_html("A run is in progress in this page: press Stop first."))
         return
-    session.stop_requested, session.running = False, True
+    session.stop_requested, session.running, session.replaying, session.preempted = False, True, replaying, False
     try:
         yield from frames
     except GeneratorExit:      # Gradio closes the generator when the page goes away or cancels
@@ -121,30 +172,37 @@ def _running(session: Session, frames):
         session.running = False
 
 
-def _run(session: Session, store, settings: RunSettings, cadence: Cadence):
-    if not store.is_loaded(settings.model):
-        yield Frame(message=render.message_html(f"Loading model {settings.model!r}…", "info"))
+def _run(session: Session, store, settings: RunSettings, cadence: Cadence, started: float):
+    W = settings.num_workers
+    names = list(WORKER_NAMES[:W])
+    first = pressed(session, settings, "loading the model…" if not store.is_loaded(settings.model)
+                    else "preparing the workers…")
+    session.clicked_at = None
+    yield _with(first, message=render.message_html(f"Running {settings.label}…", "info"))
     try:
         model, tokenizer = store.get(settings.model)
         engine = HogwildEngine(model, tokenizer, settings.engine_config())
-        engine.start(settings.problem)
+        for activity in _prefill(engine, settings.problem, started):
+            yield Frame(activity=activity)
     except HogwildError as exc:
-        yield Frame(message=render.message_html(sentence(exc)))
+        yield Frame(message=render.message_html(sentence(exc)), running=False, activity="", stats=render.stats_html(None))
         return
     except Exception as exc:  # an odd model can fail in ways the engine does not name
         log.exception("could not start a run")
-        yield Frame(message=render.message_html(f"Could not start the run ({type(exc).__name__}): {sentence(exc)}"))
+        yield Frame(message=render.message_html(f"Could not start the run ({type(exc).__name__}): {sentence(exc)}"),
+                    running=False, activity="", stats=render.stats_html(None))
         return
     run_log = RunLog(meta={"settings": settings.as_dict(), "model": store.key(settings.model),
-                           "worker_names": list(WORKER_NAMES[:settings.num_workers]),
-                           "num_layers": engine.num_layers, "label": settings.label,
-                           "prompt_note": engine.prompt_note})
+                           "worker_names": names, "num_layers": engine.num_layers, "label": settings.label,
+                           "prompt_note": engine.prompt_note, "machine": machine_description(),
+                           "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")})
     session.log, session.view_worker, session.layer, session.step = run_log, 0, MEAN_LAYER, None
     recorder = StepRecorder(engine)
     recorder.snapshot(run_log)
-    yield _with(frame_of(session, charts_too=True), message=render.message_html(f"Running {settings.label}…{_note(run_log)}", "info"),
-                num_workers=settings.num_workers, num_layers=engine.num_layers)
-    started = last_text = last_chart = time.perf_counter()
+    yield _with(frame_of(session, charts_too=True, activity=_activity(run_log, started)),
+                message=render.message_html(f"Running {settings.label}…{_note(run_log)}", "info"),
+                num_workers=W, num_layers=engine.num_layers)
+    last_text = last_chart = time.perf_counter()
     event, failure = None, None
     try:
         while not engine.done:
@@ -153,35 +211,73 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence):
             event = engine.step()
             run_log.add_step(recorder.record(event, time.perf_counter() - started))
             now = time.perf_counter()
+            if session.stop_requested:
+                break
             if now - last_chart >= cadence.chart_seconds:
                 recorder.snapshot(run_log, event)
                 last_chart = last_text = now
-                yield frame_of(session, charts_too=True)
+                yield frame_of(session, charts_too=True, activity=_activity(run_log, started))
             elif now - last_text >= cadence.text_seconds:
                 last_text = now
-                yield frame_of(session)
+                yield frame_of(session, activity=_activity(run_log, started))
     except Exception as exc:  # keep the page alive and say what happened; the log has the traceback
         log.exception("run failed")
         failure = exc
     run_log.status = "failed" if failure else ("finished" if engine.done else "stopped")
+    if run_log.status == "stopped":     # say so at once; the charts and files follow
+        yield Frame(stats=render.stats_html(run_log), activity="Stopped; drawing the charts and saving the trace…")
     recorder.snapshot(run_log, event)
     session.add_comparison(comparison_row(run_log))
+    if not failure and settings.layout != "independent" and settings.num_workers > 1:
+        session.base = settings
     yield _finish(session, run_log, failure)
 
 
-def _replay(session: Session, path: str | None, cadence: Cadence):
+def _prefill(engine, problem: str, started: float):
+    """Start the engine (it reads the whole prompt, the slow part before the first step) in a
+    thread, yielding a status line meanwhile; re-raise whatever start raised."""
+    outcome: dict = {}
+
+    def start():
+        try:
+            engine.start(problem)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=start, name="hogwild-prefill", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(PREFILL_POLL)
+        prompt = getattr(engine, "prompt_ids", None)
+        if thread.is_alive():
+            what = f"{len(prompt)} tokens" if prompt is not None else "tokenizing"
+            yield f"Reading the prompt: {what} ({time.perf_counter() - started:.1f} s since Run)"
+    if "error" in outcome:
+        raise outcome["error"]
+
+
+def _activity(run_log: RunLog, started: float) -> str:
+    steps = len(run_log.steps)
+    if not steps:
+        prompt = run_log.blocks[0]["length"] if run_log.blocks else 0
+        return f"Prompt read ({prompt} tokens) in {time.perf_counter() - started:.1f} s; the workers start writing."
+    phase = "writing the final answer" if run_log.steps[-1]["phase"] == "answer" else "writing"
+    return f"Running: step {steps}, {phase}. The time below counts from Run, prompt included."
+
+
+def _replay(session: Session, path: str | None, cadence: Cadence, recording: dict | None):
     try:
         data = read_trace(path)
     except TraceError as exc:
         yield Frame(message=render.message_html(sentence(exc)))
         return
-    replay_log = log_from_trace(data)
+    replay_log = _recording_log(data, recording)
     views, by_layer = replay_log.views, replay_log.last_attention_by_layer
     replay_log.views, replay_log.last_attention_by_layer = [], None
-    replay_log.meta = dict(replay_log.meta, label=f"replay: {replay_log.meta.get('label', 'saved run')}")
     session.log, session.view_worker, session.layer, session.step = replay_log, 0, MEAN_LAYER, None
     W = replay_log.num_workers
-    yield _with(frame_of(session, charts_too=True), message=render.message_html("Replaying the saved run…", "info"),
+    yield _with(frame_of(session, charts_too=True, activity="Replaying a recorded run…"),
+                message=render.message_html("Replaying the saved run…", "info"),
                 num_workers=W, num_layers=replay_log.meta["num_layers"], settings=_settings_of(replay_log))
     steps = data["steps"]
     per_frame = max(1, math.ceil(len(steps) / cadence.replay_frames))
@@ -190,20 +286,77 @@ def _replay(session: Session, path: str | None, cadence: Cadence):
             break
         replay_log.add_step(record)
         if (i + 1) % per_frame == 0 and i + 1 < len(steps):
-            yield frame_of(session, charts_too=True)
+            charts_too = ((i + 1) // per_frame) % cadence.replay_chart_every == 0
+            yield frame_of(session, charts_too=charts_too, activity="Replaying a recorded run…")
             time.sleep(cadence.replay_delay)
+    if session.preempted:
+        return
     stopped = len(replay_log.steps) < len(steps)
     replay_log.status = "stopped" if stopped else data["status"]
     replay_log.views, replay_log.last_attention_by_layer = views, by_layer
     yield _finish(session, replay_log, None)
 
 
+def _recording_log(data: dict, recording: dict | None) -> RunLog:
+    """A RunLog for a trace's replay, labelled with where and when it was recorded."""
+    replay_log = log_from_trace(data)
+    meta = replay_log.meta
+    recording = recording or {"machine": meta.get("machine"), "date": meta.get("date")}
+    replay_log.meta = dict(meta, label=f"replay: {meta.get('label', 'saved run')}",
+                           recording={k: v for k, v in recording.items() if isinstance(v, str)})
+    return replay_log
+
+
+def load_recording(session: Session, path: str, recording: dict | None = None) -> Frame:
+    """Give the session a recording the page already shows (its step slider, layers and views
+    then work on it), without drawing anything: cheap, so a page that opens competes little with
+    a visitor's first Run. The frame carries the downloads and the heatmap step only."""
+    try:
+        data = read_trace(path)
+    except TraceError as exc:
+        return Frame(message=render.message_html(sentence(exc)))
+    if session.running:
+        return Frame()
+    loaded = _recording_log(data, recording)
+    for record in data["steps"]:
+        loaded.add_step(record)
+    loaded.status = data["status"]
+    session.log, session.view_worker, session.layer, session.step = loaded, 0, MEAN_LAYER, None
+    frame = Frame(num_steps=len(loaded.steps), step=default_step(loaded))
+    try:
+        frame.files = _write_files(session, loaded)
+    except OSError:
+        pass        # the page works without the downloads
+    return frame
+
+
+def _write_files(session: Session, run_log: RunLog) -> list[str]:
+    session.forget_files()
+    name = download_name(run_log)
+    return [write_trace(run_log, session.file_path(f"{name}.json")),
+            write_attention_csv(run_log, session.file_path(f"{name}-attention.csv"))]
+
+
+def open_recording(session: Session, path: str, recording: dict | None = None) -> Frame:
+    """A recording shown finished, in one frame: what the page opens on (Replay animates it)."""
+    instant = Cadence(replay_frames=1, replay_delay=0.0)
+    frames = list(replay(session, path, instant, recording))
+    first, last = frames[0], frames[-1]
+    if len(frames) == 1:    # the trace was refused: its message says why
+        return first
+    return _with(last, num_workers=first.num_workers, num_layers=first.num_layers, settings=first.settings,
+                 message="")
+
+
 def stop(session: Session) -> str:
-    """Ask the running loop to end; it checks before every step."""
+    """Ask the running loop to end; it checks before and after every step."""
     if not session.running:
+        if session.clicked_at is not None:      # pressed, still waiting for a slot
+            session.cancelled = True
+            return render.message_html("Stopping: the run will not start.", "info")
         return render.message_html("Nothing is running.", "info")
     session.stop_requested = True
-    return render.message_html("Stopping…", "info")
+    return render.message_html("Stopping after the current step…", "info")
 
 
 def select_layer(session: Session, layer) -> object:
@@ -221,15 +374,16 @@ def select_view(session: Session, worker) -> str:
     return view_of(session)
 
 
-def frame_of(session: Session, charts_too: bool = False) -> Frame:
+def frame_of(session: Session, charts_too: bool = False, activity: str = "") -> Frame:
     """The panels as the session's log stands now. Text panels always; charts if asked."""
     run_log = session.log
     names = run_log.meta["worker_names"]
     has_history = run_log.layout in ("interleaved", "combined")
     frame = Frame(
-        lanes=[render.lane_html(n, w, run_log.lanes[w], run_log.sampled[w]) for w, n in enumerate(names)],
+        lanes=[render.lane_html(n, w, run_log.lanes[w], run_log.sampled[w], worker_names=names)
+               for w, n in enumerate(names)],
         history=render.history_html(run_log.history, names, has_history),
-        stats=render.stats_html(run_log), answer=render.answer_html(run_log))
+        stats=render.stats_html(run_log), answer=render.answer_html(run_log), activity=activity or None)
     if charts_too:
         frame.heatmap = heatmap_of(session)
         frame.timeline = charts.attention_timeline(run_log.steps, names)
@@ -245,8 +399,10 @@ def heatmap_of(session: Session):
     steps = run_log.steps
     if session.step is not None and 1 <= session.step <= len(steps):
         shown = steps[session.step - 1]
-    else:
+    elif run_log.status == "running" or session.layer != MEAN_LAYER:   # per-layer data: the last step only
         shown = next((s for s in reversed(steps) if s.get("attention")), None)
+    else:
+        shown = steps[default_step(run_log) - 1] if steps else None
     if shown is None or not shown.get("attention"):
         return charts.attention_heatmap(None, run_log.blocks, names)
     matrix, which = shown["attention"], "mean over layers"
@@ -259,7 +415,18 @@ def heatmap_of(session: Session):
         else:
             which = "mean over layers (per-layer data not available yet)"
     return charts.attention_heatmap(matrix, run_log.blocks, names,
-                                    title=f"Attention mass per cache block, step {shown['step']} ({which})")
+                                    title=f"Attention per cache block, step {shown['step']}", subtitle=which)
+
+
+def default_step(run_log: RunLog) -> int:
+    """The step (1-based) a finished run's heatmap opens on: the last one in which every worker
+    wrote (after it, only the answerer may run); the last step with attention otherwise."""
+    steps = run_log.steps
+    for i in range(len(steps) - 1, -1, -1):
+        rows = steps[i].get("attention")
+        if rows and all(any(row) for row in rows):
+            return i + 1
+    return next((i + 1 for i in range(len(steps) - 1, -1, -1) if steps[i].get("attention")), max(len(steps), 1))
 
 
 def view_of(session: Session) -> str:
@@ -280,10 +447,12 @@ def _finish(session: Session, run_log: RunLog, failure: Exception | None) -> Fra
     frame = frame_of(session, charts_too=True)
     frame.compare = render.compare_html(session.comparisons)
     frame.num_steps = len(run_log.steps)
+    frame.step = default_step(run_log)
+    frame.running = False
+    frame.activity = ""
+    frame.compare_labels = compare_labels(session.base)
     try:
-        session.forget_files()
-        frame.files = [write_trace(run_log, session.file_path("hogwild-trace.json")),
-                       write_attention_csv(run_log, session.file_path("hogwild-attention.csv"))]
+        frame.files = _write_files(session, run_log)
     except OSError as exc:
         failure = failure or exc
     if failure is not None:
@@ -291,9 +460,27 @@ def _finish(session: Session, run_log: RunLog, failure: Exception | None) -> Fra
     else:
         verb = {"finished": "Finished", "stopped": "Stopped"}.get(run_log.status, run_log.status.capitalize())
         frame.message = render.message_html(
-            f"{verb} after {len(run_log.steps)} steps in {run_log.elapsed:.1f} s. "
-            f"The trace and the attention table can be downloaded below.{_note(run_log)}", "info")
+            f"{verb} after {len(run_log.steps)} steps in {run_log.elapsed:.1f} s"
+            f"{'' if run_log.meta.get('recording') else ' (from Run, prompt included)'}. "
+            f"Downloads: Keep, below.{_note(run_log)}", "info")
     return frame
+
+
+def download_name(run_log: RunLog) -> str:
+    """'hogwild-combined-3-workers-2026-11-29-1405': the run's layout, workers and date."""
+    stamp = run_log.meta.get("date") or (run_log.meta.get("recording") or {}).get("date") or ""
+    d = "".join(c for c in str(stamp) if c.isdigit())
+    when = f"{d[:4]}-{d[4:6]}-{d[6:8]}" + (f"-{d[8:12]}" if len(d) >= 12 else "") if len(d) >= 8 else ""
+    W = run_log.num_workers
+    parts = ["hogwild", str(run_log.layout), f"{W}-worker{'s' if W != 1 else ''}", when or "undated"]
+    return "-".join("".join(c for c in p if c.isalnum() or c == "-") for p in parts)
+
+
+def compare_labels(base: RunSettings | None) -> list[str] | None:
+    """The compare buttons' labels for the last finished run; None: nothing to compare yet."""
+    if base is None:
+        return None
+    return [f"Compare: {base.baseline('one').label}", f"Compare: {base.baseline('independent').label}"]
 
 
 def _note(run_log: RunLog) -> str:

@@ -1,23 +1,63 @@
 """HTML for the text panels: worker lanes, the shared history, a worker's view of the cache,
-live figures, messages and the comparison table. Pure functions of records.
+live figures, messages, the comparison table, the gallery caption and the layouts diagram.
+Pure functions of records.
 
 Everything that came from a model, a visitor or a trace file goes through `html.escape`
-before it reaches the page; only the markup written here is trusted."""
+before it reaches the page; only the markup written here is trusted. `rich_text` is the one
+place that turns model text into markup: it escapes every piece and then sets step labels
+("**Bob [3]:**") as coloured labels and chat markers ("<|im_start|>") as tags."""
 
+import re
 from html import escape
 
 from .palette import SHARED_COLOUR, tint, worker_colour
 
+MAX_LANES_PER_ROW = 4
+# "**Bob [3]:**": the label the engine writes before every step of a worker
+STEP_LABEL = re.compile(r"\*\*([^*\[\]\n]{1,40}) \[(\d{1,5})\]:\*\*")
+CHAT_MARKER = re.compile(r"<\|[A-Za-z0-9_]{1,40}\|>")
+TOKEN_PARTS = re.compile(f"({STEP_LABEL.pattern}|{CHAT_MARKER.pattern})")
 
-def lane_html(name: str, w: int, pieces: list[list], num_sampled: int = 0, note: str = "") -> str:
+
+def rich_text(text: str, worker_names: list[str] = ()) -> str:
+    """Escaped text with step labels as labels in the author's colour and chat markers as tags."""
+    out, at = [], 0
+    for match in TOKEN_PARTS.finditer(text):
+        out.append(escape(text[at:match.start()]))
+        token = match.group(0)
+        label = STEP_LABEL.fullmatch(token)
+        if label:
+            name, number = label.group(1), label.group(2)
+            owner = worker_names.index(name) if name in worker_names else None
+            colour = worker_colour(owner)
+            out.append(f'<span class="hw-step" style="background:{colour};color:{_ink(colour)}">'
+                       f'{escape(name)} · step {number}</span>')
+        else:
+            out.append(f'<span class="hw-tag">{escape(token[2:-2])}</span>')
+        at = match.end()
+    out.append(escape(text[at:]))
+    return "".join(out)
+
+
+def lane_html(name: str, w: int, pieces: list[list], num_sampled: int = 0, note: str = "",
+              worker_names: list[str] | None = None) -> str:
     """One worker's lane: its text as written, engine-inserted prompts set apart."""
     colour = worker_colour(w)
-    body = "".join(f'<span class="hw-ins">{escape(text)}</span>' if inserted else escape(text)
+    names = worker_names if worker_names is not None else [name]
+    body = "".join(f'<span class="hw-ins">{rich_text(text, names)}</span>' if inserted else rich_text(text, names)
                    for text, inserted in pieces) or '<span class="hw-muted">waiting for tokens…</span>'
-    return (f'<div class="hw-lane" style="border-color:{colour};background:{tint(colour)}">'
+    return (f'<div class="hw-lane" id="lane-{w}" style="border-color:{colour};background:{tint(colour)}">'
             f'<div class="hw-lane-head"><span class="hw-dot" style="background:{colour}"></span>'
             f'<b>{escape(name)}</b><span class="hw-muted"> · {num_sampled} tokens{escape(note)}</span></div>'
-            f'<div class="hw-text">{body}</div></div>')
+            f'<div class="hw-text hw-lane-body">{body}</div></div>')
+
+
+def lanes_html(lanes: list[str]) -> str:
+    """The lanes in a grid of at most MAX_LANES_PER_ROW per row (fewer on a narrow screen)."""
+    per_row = max(1, min(len(lanes), MAX_LANES_PER_ROW))
+    rows = -(-len(lanes) // per_row) if lanes else 1
+    return (f'<div class="hw-lanes" data-workers="{len(lanes)}" '
+            f'style="--hw-cols:{per_row};--hw-rows:{rows}">{"".join(lanes)}</div>')
 
 
 def history_html(history: list[list], worker_names: list[str], has_history: bool) -> str:
@@ -33,12 +73,13 @@ def history_html(history: list[list], worker_names: list[str], has_history: bool
         author = worker_names[owner] if owner is not None and owner < len(worker_names) else "shared"
         items.append(f'<div class="hw-entry" style="border-color:{colour};background:{tint(colour)}">'
                      f'<div class="hw-entry-head">#{order} · {escape(author)} · block {block_id}</div>'
-                     f'<div class="hw-text">{escape(text)}</div></div>')
+                     f'<div class="hw-text">{rich_text(text, worker_names)}</div></div>')
     return f'<div class="hw-panel">{"".join(items)}</div>'
 
 
 def view_html(view: list[list], blocks: list[dict], worker_names: list[str], w: int) -> str:
-    """Worker w's view of the cache: its blocks in view order, with positions, lengths and text."""
+    """Worker w's view of the cache: its blocks in view order, with positions, lengths and text.
+    The shared prompt is folded away: it is long and the same for everyone."""
     if not view:
         return '<div class="hw-panel hw-muted">Start a run (or load a trace) to see the cache as a worker sees it.</div>'
     name = worker_names[w] if w < len(worker_names) else f"worker {w}"
@@ -52,16 +93,22 @@ def view_html(view: list[list], blocks: list[dict], worker_names: list[str], w: 
         kind = {"step": "finished step", "current": "step in progress"}.get(block["kind"], block["kind"])
         if owner == w:
             who += " (own)"
-        rows.append(f'<div class="hw-vblock" style="border-color:{colour};background:{tint(colour)}">'
-                    f'<div class="hw-entry-head">positions {start}–{start + length - 1} · {length} tokens · '
-                    f'block {block_id} · {escape(kind)} · {escape(who)}</div>'
-                    f'<div class="hw-text">{escape(text)}</div></div>')
+        head = (f'positions {start}–{start + length - 1} · {length} tokens · '
+                f'block {block_id} · {escape(kind)} · {escape(who)}')
+        body = f'<div class="hw-text">{rich_text(text, worker_names)}</div>'
+        style = f'border-color:{colour};background:{tint(colour)}'
+        if block["kind"] == "prompt":
+            rows.append(f'<details class="hw-vblock hw-prompt" style="{style}"><summary class="hw-entry-head">'
+                        f'{head} · the instructions and the problem (click to open)</summary>{body}</details>')
+        else:
+            rows.append(f'<div class="hw-vblock" style="{style}"><div class="hw-entry-head">{head}</div>{body}</div>')
     return (f'<div class="hw-panel"><div class="hw-muted">{escape(name)} attends to {len(view)} blocks, '
             f'{total} positions, in this order:</div>{"".join(rows)}</div>')
 
 
 def stats_html(log) -> str:
-    """Live figures: steps, tokens/s overall and per worker, KV cache size, status."""
+    """Live figures: what is happening, steps, tokens/s overall and per worker, KV cache size.
+    A replay says where and when it was recorded next to its speeds."""
     if log is None:
         return '<div class="hw-stats hw-muted">No run yet.</div>'
     last = log.steps[-1] if log.steps else None
@@ -81,9 +128,32 @@ def stats_html(log) -> str:
     ]
     cells = "".join(f'<div class="hw-fig"><div class="hw-muted">{k}</div><div><b>{escape(v)}</b></div></div>'
                     for k, v in figures)
-    return (f'<div class="hw-stats"><div class="hw-figs">{cells}</div>'
-            f'<div class="hw-label">{escape(log.meta.get("label", ""))} · model {escape(log.meta.get("model", ""))}</div>'
-            f'<div class="hw-chips">{chips}</div></div>')
+    recording = log.meta.get("recording")
+    where = (f'<div class="hw-recorded">Recording, not live: {escape(recording_line(recording))}; '
+             f'times and speeds are as measured there.</div>' if isinstance(recording, dict) else "")
+    return (f'<div class="hw-stats">{where}<div class="hw-figs">{cells}</div>'
+            f'<div class="hw-label">{escape(str(log.meta.get("label", "")))} · model '
+            f'{escape(str(log.meta.get("model", "")))}</div><div class="hw-chips">{chips}</div></div>')
+
+
+def recording_line(recording: dict) -> str:
+    machine = recording.get("machine") or "an unknown machine"
+    date = recording.get("date") or "date unknown"
+    model = recording.get("model")
+    return f"recorded on {machine}, {date}" + (f" with {model}" if model else "")
+
+
+def pending_html(label: str) -> str:
+    """The figures before the first step: what was asked."""
+    return (f'<div class="hw-stats"><div class="hw-muted">Starting; the figures appear with the first step.</div>'
+            f'<div class="hw-label">{escape(label)}</div></div>')
+
+
+def activity_html(activity: str) -> str:
+    """The live status line next to Run."""
+    if not activity:
+        return '<div class="hw-activity hw-muted">Idle. Press Run to start, or watch the recording.</div>'
+    return f'<div class="hw-activity" role="status">{escape(activity)}</div>'
 
 
 def answer_html(log) -> str:
@@ -108,7 +178,8 @@ def compare_html(rows: list[dict]) -> str:
     """The runs of this session side by side: what the shared cache changes."""
     if not rows:
         return ('<div class="hw-panel hw-muted">Finish a run, then use the compare buttons: the same problem with '
-                'one worker, or with the same number of workers that do not share a cache.</div>')
+                'one worker, or with the same number of workers that do not share a cache. Times include '
+                'reading the prompt.</div>')
     head = "".join(f"<th>{escape(c)}</th>" for c in COMPARE_COLUMNS)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(row.get(c, '')))}</td>" for c in COMPARE_COLUMNS) + "</tr>"
                    for row in rows)
@@ -122,3 +193,45 @@ def legend_html(worker_names: list[str]) -> str:
     shared = (f'<span class="hw-chip" style="border-color:{SHARED_COLOUR}">'
               f'<span class="hw-dot" style="background:{SHARED_COLOUR}"></span>prompt / headers</span>')
     return f'<div class="hw-chips">{chips}{shared}</div>'
+
+
+def gallery_html(entry, live: bool = False) -> str:
+    """The caption of a gallery recording: what it is, where it was made, what to look for."""
+    if live:
+        return ('<div class="hw-gallery hw-muted">Showing your run, live on this machine. Pick a recording above '
+                'to replay it.</div>')
+    if entry is None:
+        return '<div class="hw-gallery hw-muted">No recorded runs are installed (assets/gallery/index.json).</div>'
+    return (f'<div class="hw-gallery"><span class="hw-badge">recording</span> <b>{escape(entry.title)}</b> · '
+            f'{escape(entry.model)} · {escape(entry.recorded)}<div class="hw-caption">{escape(entry.caption)}</div>'
+            f'<div class="hw-muted hw-command">made with <code>{escape(entry.command)}</code></div></div>')
+
+
+def layouts_svg() -> str:
+    """The three cache layouts as what worker A sees (one row each): a small inline diagram."""
+    a, b, p, h = worker_colour(0), worker_colour(1), SHARED_COLOUR, "#DDDDDD"
+
+    def box(x, w, fill, text="", dark=False):
+        ink = "#fff" if dark else "#222"
+        label = f'<text x="{x + w / 2}" y="{y + 13}" text-anchor="middle" fill="{ink}">{text}</text>' if text else ""
+        return f'<rect x="{x}" y="{y}" width="{w}" height="18" rx="3" fill="{fill}"/>{label}'
+
+    rows = []
+    for i, (name, parts) in enumerate((
+            ("contiguous", [(0, 44, p, "prompt"), (46, 52, b, "all of B", True), (100, 52, a, "all of A", True)]),
+            ("interleaved", [(0, 44, p, "prompt"), (46, 34, a, "A1", True), (82, 34, b, "B1", True), (118, 34, a, "A2…", True)]),
+            ("combined", [(0, 44, p, "prompt"), (46, 24, a, "A1", True), (72, 24, b, "B1", True), (98, 22, h, "hdr"),
+                          (122, 30, b, "B2…", True), (154, 22, h, "hdr"), (178, 30, a, "A2…", True)]))):
+        y = 22 + i * 26
+        shapes = "".join(box(96 + x, w, fill, text, *dark) for x, w, fill, text, *dark in parts)
+        rows.append(f'<text x="0" y="{y + 13}" fill="#333">{name}</text>{shapes}')
+    return ('<svg class="hw-diagram" viewBox="0 0 310 100" role="img" font-family="system-ui, sans-serif" '
+            'font-size="10" aria-label="What worker A attends to in each layout">'
+            '<text x="0" y="11" fill="#555">what worker A sees, left to right:</text>'
+            f'{"".join(rows)}</svg>')
+
+
+def _ink(colour: str) -> str:
+    """Black or white, whichever reads on the colour."""
+    r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    return "#111" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#fff"

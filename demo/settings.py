@@ -26,8 +26,8 @@ class RunSettings:
     num_workers: int = 2
     layout: str = "combined"
     max_new_tokens: int = 192
-    temperature: float = 0.0
-    top_p: float = 1.0
+    temperature: float = EngineConfig.temperature   # sampling, one stream per worker
+    top_p: float = EngineConfig.top_p
     seed: int = 0
     check_interval: int = 0
     model: str = DEFAULT_MODEL
@@ -78,8 +78,8 @@ def parse_settings(values: dict) -> RunSettings:
         num_workers=_whole("Worker count", values.get("num_workers", 2), 1, MAX_WORKERS),
         layout=layout,
         max_new_tokens=_whole("Max new tokens", values.get("max_new_tokens", 192), 1, MAX_NEW_TOKENS),
-        temperature=_number("Temperature", values.get("temperature", 0.0), 0.0, MAX_TEMPERATURE),
-        top_p=_number("Top-p", values.get("top_p", 1.0), 0.0, 1.0),
+        temperature=_number("Temperature", values.get("temperature", RunSettings.temperature), 0.0, MAX_TEMPERATURE),
+        top_p=_number("Top-p", values.get("top_p", RunSettings.top_p), 0.0, 1.0),
         seed=_whole("Seed", values.get("seed", 0), 0, 2**31 - 1),
         check_interval=_whole("Check interval", values.get("check_interval", 0), 0, MAX_NEW_TOKENS),
         model=model.strip() or DEFAULT_MODEL,

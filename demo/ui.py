@@ -1,7 +1,7 @@
 """The page: layout first, then the wiring, gathered at the end of `build_ui`.
 
-`build_ui(store)` returns a gr.Blocks; `launch(app, ...)` starts it with the queue and the
-stylesheet. Callbacks live in demo/callbacks.py and know nothing of Gradio; `Wiring` is the
+`build_ui(store)` returns a gr.Blocks that opens on the gallery's featured recording;
+`launch(app, ...)` starts it with the queue and the stylesheet. Callbacks live in demo/callbacks.py and know nothing of Gradio; `Wiring` is the
 thin adapter that reads the controls into RunSettings and turns Frames into updates."""
 
 import json
@@ -14,18 +14,24 @@ from hogwild_core import LAYOUTS, MAX_WORKERS, WORKER_NAMES, HogwildError
 
 from . import callbacks, charts, render
 from .callbacks import MEAN_LAYER, Cadence, Frame, Session
+from .gallery import GALLERY, GalleryEntry, load_gallery
 from .gpu import on_gpu
 from .settings import DEFAULT_MODEL, RunSettings, parse_settings
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
-EXAMPLE_TRACE = ASSETS / "example_trace.json"
 PAPER = "https://arxiv.org/abs/2504.06261"
 MAX_QUEUE = 10                # visitors waiting for a slot; the next one is told the queue is full
 CACHE_SECONDS = (3600, 3600)  # every hour, delete served files older than an hour
-HEADER = f"""<div class="hw-header"><h1>Hogwild! Inference: parallel workers, one shared KV cache</h1>
+EMBED_HEIGHT = 2950           # px: the whole page in a 1000 px wide iframe (README; tests/test_e2e_app.py)
+HEADER = f"""<div class="hw-header"><div class="hw-intro"><h1>Hogwild! Inference: parallel workers, one shared KV cache</h1>
 <p>Several workers of one model write at the same time and read each other's tokens as they appear.
-Pick a problem, press Run, and watch who reads whom. Paper:
-<a href="{PAPER}" target="_blank" rel="noopener">arXiv 2504.06261</a>.</p></div>"""
+Below: a recorded run. Pick a problem and press Run to start your own. Paper:
+<a href="{PAPER}" target="_blank" rel="noopener">arXiv 2504.06261</a>.</p></div>{render.layouts_svg()}</div>"""
+# On a narrow screen the lanes are far below Run: bring them into view when a run starts.
+SHOW_LANES = "() => { if (window.innerWidth < 800) document.getElementById('lanes')?.scrollIntoView({block: 'start'}); }"
+# Each lane follows its newest text (the grid is redrawn on every update).
+FOLLOW_LANES = """const follow = () => element.querySelectorAll('.hw-lane-body').forEach(b => { b.scrollTop = b.scrollHeight; });
+new MutationObserver(follow).observe(element, {childList: true, subtree: true}); follow();"""
 
 
 @dataclass
@@ -54,100 +60,131 @@ def load_examples(path: Path = ASSETS / "examples.json") -> list[dict]:
 
 
 def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Cadence(),
-             concurrency_limit: int = 1) -> gr.Blocks:
+             concurrency_limit: int = 1, gallery_folder: Path = GALLERY) -> gr.Blocks:
     examples = load_examples()
+    entries, _ = load_gallery(gallery_folder)
+    opening = _opening(entries[0]) if entries else Frame()
     # delete_cache: Gradio keeps a copy of every file it serves (each run's trace); drop them after
     # an hour so a public app's disk use stays bounded.
-    with gr.Blocks(title="Hogwild! Inference demo", analytics_enabled=False, delete_cache=CACHE_SECONDS) as app:
+    # fill_width: no side padding, so a 1000 px iframe still has room for the two columns
+    with gr.Blocks(title="Hogwild! Inference demo", analytics_enabled=False, delete_cache=CACHE_SECONDS,
+                   fill_width=True) as app:
         session = gr.State(Session, delete_callback=callbacks.close_session)
-        gr.HTML(HEADER, js_on_load=None)
-        with gr.Row(equal_height=False):
-            with gr.Column(scale=1, min_width=300):
-                controls = _controls(examples, default_model, store.choices(default_model))
-                with gr.Row():
-                    run_btn = gr.Button("Run", variant="primary", elem_id="run")
-                    stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
-                with gr.Row():
-                    one_btn = gr.Button("Compare: 1 worker", size="sm", elem_id="compare-one")
-                    indep_btn = gr.Button("Compare: independent workers", size="sm", elem_id="compare-independent")
+        gr.HTML(HEADER, js_on_load=None, elem_id="header")
+        with gr.Row(equal_height=False, elem_id="main"):
+            with gr.Column(scale=1, min_width=300, elem_id="setup"):
+                with gr.Row(elem_id="run-bar"):
+                    run_btn = gr.Button("Run", variant="primary", elem_id="run", min_width=90)
+                    stop_btn = gr.Button("Stop", variant="secondary", elem_id="stop", interactive=False, min_width=90)
+                activity = gr.HTML(render.activity_html(""), elem_id="activity", js_on_load=None)
                 message = gr.HTML("", elem_id="message", js_on_load=None)
-            with gr.Column(scale=3, min_width=420):
-                stats = gr.HTML(render.stats_html(None), elem_id="stats", js_on_load=None)
-                answer = gr.HTML(render.answer_html(None), elem_id="answer", js_on_load=None)
-                with gr.Row(equal_height=False):
-                    lanes = [gr.HTML(render.lane_html(WORKER_NAMES[w], w, []), elem_id=f"lane-{w}", visible=w < 2,
-                                     max_height=320, autoscroll=True, min_width=260, js_on_load=None)
-                             for w in range(MAX_WORKERS)]
+                controls = _controls(examples, default_model, store.choices(default_model), opening.settings)
+                gr.Markdown("**Compare** the last finished run with the same problem without the shared cache "
+                            "(the controls show what runs):", elem_id="compare-note")
+                with gr.Row():
+                    one_btn = gr.Button("Compare: 1 worker (after a run)", size="sm", elem_id="compare-one",
+                                        interactive=False)
+                    indep_btn = gr.Button("Compare: independent workers (after a run)", size="sm",
+                                          elem_id="compare-independent", interactive=False)
+            with gr.Column(scale=3, min_width=420, elem_id="output"):
+                with gr.Row(elem_id="gallery-bar", equal_height=True):
+                    gallery = gr.Radio([(e.title, i) for i, e in enumerate(entries)], value=0 if entries else None,
+                                       label="Recorded runs", elem_id="gallery", scale=3)
+                    replay_btn = gr.Button("Replay", size="sm", elem_id="gallery-replay", scale=0, min_width=80,
+                                           interactive=bool(entries))
+                    upload = gr.UploadButton("Load a trace…", file_types=[".json"], type="filepath", size="sm",
+                                             elem_id="load-trace", scale=0, min_width=120)
+                caption = gr.HTML(render.gallery_html(entries[0] if entries else None), elem_id="gallery-caption",
+                                  js_on_load=None)
+                replay_message = gr.HTML("", elem_id="replay-message", js_on_load=None)
+                stats = gr.HTML(opening.stats or render.stats_html(None), elem_id="stats", js_on_load=None)
+                answer = gr.HTML(opening.answer or render.answer_html(None), elem_id="answer", js_on_load=None)
+                lanes = gr.HTML(render.lanes_html(opening.lanes or [render.lane_html(WORKER_NAMES[w], w, [])
+                                                                     for w in range(2)]),
+                                elem_id="lanes", js_on_load=FOLLOW_LANES)
                 gr.Markdown("**Shared history**: finished steps, in the order they finished, coloured by author.")
-                history = gr.HTML(render.history_html([], [], True), elem_id="history", max_height=300,
+                history = gr.HTML(opening.history or render.history_html([], [], True), elem_id="history",
                                   autoscroll=True, js_on_load=None)
-        with gr.Row(equal_height=False):
+        with gr.Row(equal_height=False, elem_id="charts"):
             with gr.Column(min_width=360):
                 with gr.Row():
                     layer = gr.Dropdown([("mean over layers", MEAN_LAYER)], value=MEAN_LAYER, label="Heatmap layer",
                                         elem_id="layer", interactive=True, min_width=160)
-                    step = gr.Slider(1, 2, value=1, step=1, label="Heatmap step (once a run ends)",
-                                     interactive=False, elem_id="heatmap-step", min_width=200)
-                heatmap = gr.Plot(charts.attention_heatmap(None, [], []), elem_id="heatmap", show_label=False)
+                    step = gr.Slider(1, max(opening.num_steps or 2, 2), value=opening.step or 1, step=1,
+                                     label="Heatmap step (once a run ends)", interactive=bool(opening.num_steps),
+                                     elem_id="heatmap-step", min_width=200)
+                heatmap = gr.Plot(opening.heatmap or charts.attention_heatmap(None, [], []), elem_id="heatmap",
+                                  show_label=False)
             with gr.Column(min_width=360):
-                timeline = gr.Plot(charts.attention_timeline([], []), elem_id="timeline", show_label=False)
+                timeline = gr.Plot(opening.timeline or charts.attention_timeline([], []), elem_id="timeline",
+                                   show_label=False)
         with gr.Row(equal_height=False):
             with gr.Column(min_width=360):
-                gr.Markdown("**The cache as a worker sees it**: its blocks in view order, with positions and text.")
-                view_worker = gr.Radio([(WORKER_NAMES[w], w) for w in range(2)], value=0, label="Worker",
-                                       elem_id="view-worker")
-                view = gr.HTML(render.view_html([], [], [], 0), elem_id="view", max_height=420, js_on_load=None)
+                gr.Markdown("**The cache as a worker sees it**: its blocks in view order, with positions and text "
+                            "(the shared prompt is folded).")
+                view_worker = gr.Radio([(WORKER_NAMES[w], w) for w in range(opening.num_workers or 2)], value=0,
+                                       label="Worker", elem_id="view-worker")
+                view = gr.HTML(opening.view or render.view_html([], [], [], 0), elem_id="view", js_on_load=None)
             with gr.Column(min_width=360):
                 gr.Markdown("**Compare**: runs of this session side by side.")
                 compare = gr.HTML(render.compare_html([]), elem_id="compare", js_on_load=None)
-                gr.Markdown("**Keep**: download the last run, or replay a saved trace without a model.")
+                gr.Markdown("**Keep**: download the last run (named after its layout, workers and date).")
                 with gr.Row():
                     trace_btn = gr.DownloadButton("Trace (JSON)", interactive=False, size="sm", elem_id="download-trace")
                     csv_btn = gr.DownloadButton("Attention (CSV)", interactive=False, size="sm", elem_id="download-csv")
-                with gr.Row():
-                    upload = gr.UploadButton("Load a trace…", file_types=[".json"], type="filepath", size="sm",
-                                             elem_id="load-trace")
-                    example_btn = gr.Button("Replay the example run", size="sm", elem_id="replay-example",
-                                            visible=EXAMPLE_TRACE.is_file())
 
-        wiring = Wiring(store, controls, session, upload, cadence, outputs=dict(
+        wiring = Wiring(store, controls, session, upload, cadence, entries, outputs=dict(
             message=message, stats=stats, answer=answer, lanes=lanes, history=history, heatmap=heatmap,
             timeline=timeline, view=view, view_worker=view_worker, layer=layer, step=step, compare=compare,
-            trace=trace_btn, csv=csv_btn))
+            trace=trace_btn, csv=csv_btn, activity=activity, run=run_btn, stop=stop_btn, one=one_btn,
+            independent=indep_btn, replay_message=replay_message, caption=caption, gallery=gallery))
         inputs = controls.components() | {session}
         engine_events = dict(outputs=wiring.event_outputs, concurrency_limit=concurrency_limit, concurrency_id="engine",
-                             show_progress="hidden")
-        run_btn.click(wiring.run_clicked, inputs=inputs, **engine_events)
-        controls.problem.submit(wiring.run_clicked, inputs=inputs, **engine_events)
-        one_btn.click(wiring.compare_one_clicked, inputs=inputs, **engine_events)
-        indep_btn.click(wiring.compare_independent_clicked, inputs=inputs, **engine_events)
-        replay_events = dict(outputs=wiring.event_outputs, concurrency_limit=4, concurrency_id="replay",
+                             show_progress="minimal", show_progress_on=activity)
+        # Pressing Run answers at once, outside the queue (lanes, status, buttons); the run itself queues.
+        pressed = dict(outputs=wiring.output_list, queue=False, show_progress="hidden")
+        run_btn.click(None, js=SHOW_LANES)
+        run_btn.click(wiring.run_pressed, inputs=inputs, **pressed).then(wiring.run_clicked, inputs=inputs,
+                                                                          **engine_events)
+        controls.problem.submit(wiring.run_pressed, inputs=inputs, **pressed).then(wiring.run_clicked, inputs=inputs,
+                                                                                   **engine_events)
+        one_btn.click(wiring.compare_one_clicked, inputs=session, **engine_events)
+        indep_btn.click(wiring.compare_independent_clicked, inputs=session, **engine_events)
+        replay_events = dict(outputs=wiring.replay_outputs, concurrency_limit=4, concurrency_id="replay",
                              show_progress="hidden")
         upload.upload(wiring.trace_uploaded, inputs={session, upload}, **replay_events)
-        example_btn.click(wiring.example_clicked, inputs=session, **replay_events)
+        gallery.input(wiring.gallery_clicked, inputs=[session, gallery], **replay_events)
+        replay_btn.click(wiring.gallery_clicked, inputs=[session, gallery], **replay_events)
+        app.load(wiring.page_opened, inputs=[session, gallery], **replay_events)
         # Stop and the chart choices bypass the queue: they must work while runs fill it.
         instant = dict(concurrency_limit=None, queue=False, show_progress="hidden")
-        stop_btn.click(callbacks.stop, inputs=session, outputs=message, **instant)
+        stop_btn.click(wiring.stop_clicked, inputs=session, outputs=[message, stop_btn], api_name="stop", **instant)
         layer.input(callbacks.select_layer, inputs=[session, layer], outputs=heatmap, **instant)
         step.input(callbacks.select_step, inputs=[session, step], outputs=heatmap, **instant)
         view_worker.input(callbacks.select_view, inputs=[session, view_worker], outputs=view, **instant)
     return app
 
 
-def _controls(examples: list[dict], default_model: str, model_choices: list[str]) -> Controls:
-    problem = gr.Textbox(examples[0]["problem"] if examples else "", label="Problem", lines=4, max_lines=10,
-                         elem_id="problem")
+def _controls(examples: list[dict], default_model: str, model_choices: list[str],
+              shown: RunSettings | None = None) -> Controls:
+    """The settings widgets; `shown`: the settings of the recording the page opens on."""
+    problem = gr.Textbox(shown.problem if shown else examples[0]["problem"] if examples else "", label="Problem",
+                         lines=4, max_lines=10, elem_id="problem")
     if examples:
         gr.Examples([[e["problem"]] for e in examples], inputs=[problem], label="Examples",
                     example_labels=[e["title"] for e in examples])
-    num_workers = gr.Slider(1, MAX_WORKERS, value=2, step=1, label="Workers", elem_id="workers")
-    layout = gr.Radio(list(LAYOUTS), value="combined", label="Cache layout", elem_id="layout",
+    num_workers = gr.Slider(1, MAX_WORKERS, value=shown.num_workers if shown else 2, step=1, label="Workers",
+                            elem_id="workers")
+    layout = gr.Radio(list(LAYOUTS), value=shown.layout if shown and shown.layout in LAYOUTS else "combined",
+                      label="Cache layout", elem_id="layout",
                       info="combined = the paper's; contiguous = token-wise; interleaved = step-wise")
     max_new_tokens = gr.Slider(16, 1024, value=192, step=16, label="Max new tokens per worker",
                                elem_id="max-new-tokens")
     with gr.Accordion("Sampling, checks and model", open=False):
-        temperature = gr.Slider(0.0, 2.0, value=0.0, step=0.05, label="Temperature (0 = greedy)", elem_id="temperature")
-        top_p = gr.Slider(0.05, 1.0, value=1.0, step=0.05, label="Top-p", elem_id="top-p")
+        # Sampling by default: workers with identical views write identical text when greedy.
+        temperature = gr.Slider(0.0, 2.0, value=RunSettings.temperature, step=0.05, label="Temperature (0 = greedy)",
+                                elem_id="temperature")
+        top_p = gr.Slider(0.05, 1.0, value=RunSettings.top_p, step=0.05, label="Top-p", elem_id="top-p")
         seed = gr.Number(0, precision=0, label="Seed", elem_id="seed")
         check_interval = gr.Number(0, precision=0, label="Collaboration check every N steps (0 = never)",
                                    elem_id="check-interval")
@@ -159,63 +196,100 @@ def _controls(examples: list[dict], default_model: str, model_choices: list[str]
 class Wiring:
     """Adapter between Gradio events and the callbacks: reads controls, turns Frames into updates."""
 
+    PANELS = ("stats", "answer", "lanes", "history", "heatmap", "timeline", "view", "view_worker", "layer", "step",
+              "compare", "trace", "csv")
+    BUTTONS = ("activity", "run", "stop", "one", "independent", "caption")
+
     def __init__(self, store, controls: Controls, session: gr.State, upload: gr.UploadButton, cadence: Cadence,
-                 outputs: dict):
+                 entries: list[GalleryEntry], outputs: dict):
         self.store, self.controls, self.session, self.upload, self.cadence = store, controls, session, upload, cadence
-        self.outputs = outputs
-        self.output_list = [outputs[k] for k in ("message", "stats", "answer")] + outputs["lanes"] + [
-            outputs[k] for k in ("history", "heatmap", "timeline", "view", "view_worker", "layer", "step", "compare",
-                                 "trace", "csv")] + [controls.problem, controls.num_workers, controls.layout]
+        self.entries, self.outputs = entries, outputs
+        shown = [controls.problem, controls.num_workers, controls.layout]
+        rest = [outputs[k] for k in self.PANELS] + shown + [outputs[k] for k in self.BUTTONS]
+        # A run's messages appear under Run; a replay's next to the gallery and the upload button.
+        self.output_list = [outputs["message"]] + rest
+        self.replay_outputs = [outputs["replay_message"]] + rest + [session]
         # Runs and replays also write the session back (the same object). Gradio only times out a
         # State it has seen written: without this, a closed page's Session, its run log and files
         # would stay until the server stops, instead of being dropped an hour after the page closed.
         self.event_outputs = self.output_list + [session]
         self.runner = on_gpu(callbacks.run)
 
-    def run_clicked(self, data: dict):
-        yield from self._run(data, None)
-
-    def compare_one_clicked(self, data: dict):
-        yield from self._run(data, "one")
-
-    def compare_independent_clicked(self, data: dict):
-        yield from self._run(data, "independent")
-
-    def trace_uploaded(self, data: dict):
-        session = data[self.session]
-        for frame in callbacks.replay(session, data[self.upload], self.cadence):
-            yield self.updates(frame) + [session]
-
-    def example_clicked(self, session: Session):
-        for frame in callbacks.replay(session, str(EXAMPLE_TRACE), self.cadence):
-            yield self.updates(frame) + [session]
-
-    def _run(self, data: dict, baseline: str | None):
+    def run_pressed(self, data: dict) -> list:
         try:
             settings = self.controls.read(data)
-            if baseline:
-                settings = settings.baseline(baseline)
+        except HogwildError:
+            return self.updates(Frame())       # the run event says what is wrong
+        if data[self.session].running and not data[self.session].replaying:
+            return self.updates(Frame())
+        return self.updates(callbacks.pressed(data[self.session], settings))
+
+    def run_clicked(self, data: dict):
+        try:
+            settings = self.controls.read(data)
         except HogwildError as exc:
-            yield self.updates(Frame(message=render.message_html(callbacks.sentence(exc)))) + [gr.skip()]
+            yield self.updates(Frame(message=render.message_html(callbacks.sentence(exc)), running=False,
+                                     activity="")) + [gr.skip()]
             return
-        session = data[self.session]
+        yield from self._run(data[self.session], settings)
+
+    def compare_one_clicked(self, session: Session):
+        yield from self._compare(session, "one")
+
+    def compare_independent_clicked(self, session: Session):
+        yield from self._compare(session, "independent")
+
+    def stop_clicked(self, session: Session) -> list:
+        return [callbacks.stop(session), gr.update(interactive=False)]
+
+    def trace_uploaded(self, data: dict):
+        yield from self._replay(data[self.session], data[self.upload], None,
+                                '<div class="hw-gallery hw-muted">Replaying a trace you loaded; its times and '
+                                'speeds are from the machine that recorded it.</div>')
+
+    def gallery_clicked(self, session: Session, index):
+        if not self.entries:
+            return
+        entry = self.entries[index if isinstance(index, int) and 0 <= index < len(self.entries) else 0]
+        yield from self._replay(session, entry.path, _recording(entry), render.gallery_html(entry))
+
+    def page_opened(self, session: Session, index) -> list:
+        """The page opens on the featured recording, already drawn; this gives the session its log
+        (and the downloads), without drawing it again."""
+        if not self.entries:
+            return [gr.skip()] * (len(self.replay_outputs) - 1) + [session]
+        entry = self.entries[index if isinstance(index, int) and 0 <= index < len(self.entries) else 0]
+        return self.updates(callbacks.load_recording(session, entry.path, _recording(entry))) + [session]
+
+    def _replay(self, session: Session, path, recording: dict | None, caption: str):
+        for frame in callbacks.replay(session, path, self.cadence, recording):
+            if frame.lanes is not None and caption:     # the panels change: so does the caption
+                frame.caption, caption = caption, ""
+            yield self.updates(frame) + [session]
+
+    def _compare(self, session: Session, baseline: str):
+        if session.base is None:
+            yield self.updates(Frame(message=render.message_html("Finish a run first: the compare buttons rerun it."),
+                                     running=False)) + [gr.skip()]
+            return
+        settings = session.base.baseline(baseline)
+        session.clicked_at = None
+        frames = self._run(session, settings)
+        yield _with_settings(next(frames), settings)
+        yield from frames
+
+    def _run(self, session: Session, settings: RunSettings):
         for frame in self.runner(session, self.store, settings, self.cadence):
             yield self.updates(frame) + [session]
 
     def updates(self, frame: Frame) -> list:
-        """One value per output component; gr.skip() where the frame leaves a panel alone."""
+        """One value per output in output_list; gr.skip() where the frame leaves a panel alone."""
         def value(v):
             return gr.skip() if v is None else v
 
-        W = frame.num_workers
-        lanes = []
-        for w in range(MAX_WORKERS):
-            html = frame.lanes[w] if frame.lanes is not None and w < len(frame.lanes) else None
-            if W is None:
-                lanes.append(value(html))
-            else:
-                lanes.append(gr.update(visible=w < W, value=html if html is not None else ""))
+        lanes = gr.skip() if frame.lanes is None else render.lanes_html(frame.lanes)
         view_worker = layer = step = gr.skip()
+        W = frame.num_workers
         if W is not None:
             view_worker = gr.update(choices=[(WORKER_NAMES[w], w) for w in range(W)], value=0)
         if frame.num_layers is not None:
@@ -223,7 +297,8 @@ class Wiring:
                               [(f"layer {i}", i) for i in range(frame.num_layers)], value=MEAN_LAYER)
             step = gr.update(interactive=False)
         if frame.num_steps:
-            step = gr.update(minimum=1, maximum=max(frame.num_steps, 2), value=frame.num_steps, interactive=True)
+            step = gr.update(minimum=1, maximum=max(frame.num_steps, 2), value=frame.step or frame.num_steps,
+                             interactive=True)
         trace = csv = gr.skip()
         if frame.files:
             trace = gr.update(value=frame.files[0], interactive=True)
@@ -232,9 +307,38 @@ class Wiring:
         if frame.settings is not None:
             s = frame.settings
             shown = [s.problem, s.num_workers, s.layout if s.layout in LAYOUTS else gr.skip()]
-        return [value(frame.message), value(frame.stats), value(frame.answer), *lanes, value(frame.history),
+        activity = gr.skip() if frame.activity is None else render.activity_html(frame.activity)
+        run = stop = one = independent = gr.skip()
+        if frame.running is not None:
+            run, stop = gr.update(interactive=not frame.running), gr.update(interactive=frame.running)
+            labels = frame.compare_labels
+            if frame.running or labels:
+                one, independent = (gr.update(interactive=not frame.running, **({"value": labels[i]} if labels else {}))
+                                    for i in range(2))
+        return [value(frame.message), value(frame.stats), value(frame.answer), lanes, value(frame.history),
                 value(frame.heatmap), value(frame.timeline), value(frame.view), view_worker, layer, step,
-                value(frame.compare), trace, csv, *shown]
+                value(frame.compare), trace, csv, *shown, activity, run, stop, one, independent, value(frame.caption)]
+
+
+def _recording(entry: GalleryEntry) -> dict:
+    return {"machine": entry.machine, "date": entry.date, "model": entry.model}
+
+
+def _opening(entry: GalleryEntry) -> Frame:
+    """The featured recording, drawn once when the page is built: a visitor's first screen."""
+    session = Session()
+    try:
+        return callbacks.open_recording(session, entry.path, _recording(entry))
+    finally:
+        session.close()
+
+
+def _with_settings(updates: list, settings: RunSettings) -> list:
+    """A compare run's first updates also show its settings in the controls."""
+    position = len(Wiring.PANELS) + 1
+    updates[position:position + 3] = [settings.problem, settings.num_workers,
+                                      settings.layout if settings.layout in LAYOUTS else gr.skip()]
+    return updates
 
 
 def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,

@@ -1,17 +1,21 @@
 """The page and app.py: stable element ids, safe defaults, frames turned into updates."""
 
+import json
+
 import gradio as gr
+
 import pytest
 
 import app
 from demo import callbacks
 from demo.callbacks import Frame
 from demo.models import ModelStore
-from demo.ui import build_ui
+from demo.ui import ASSETS, build_ui
 
-IDS = ["run", "stop", "workers", "layout", "problem", *[f"lane-{w}" for w in range(8)], "history", "heatmap",
+IDS = ["run", "stop", "workers", "layout", "problem", "lanes", "history", "heatmap", "activity",
        "timeline", "view", "view-worker", "layer", "message", "stats", "answer", "compare", "download-trace",
-       "download-csv", "load-trace", "compare-one", "compare-independent", "model", "heatmap-step"]
+       "download-csv", "load-trace", "compare-one", "compare-independent", "model", "heatmap-step", "gallery",
+       "gallery-replay", "gallery-caption", "replay-message", "setup", "output"]
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +33,16 @@ def test_run_events_share_one_queue_slot_and_stop_never_waits(page):
     deps = page.fns.values()
     engine = [d for d in deps if d.concurrency_id == "engine"]
     assert len(engine) == 4 and all(d.concurrency_limit == 1 for d in engine)
-    stop = [d for d in deps if d.name == "stop"]
+    stop = [d for d in deps if d.name == "stop_clicked"]
     assert stop and stop[0].concurrency_limit is None
-    # Stop and the chart choices skip the queue, so they still work when it is full
-    instant = [d for d in deps if d.name in ("stop", "select_layer", "select_step", "select_view")]
-    assert len(instant) == 4 and not any(d.queue for d in instant)
+    # Stop, the chart choices and the instant answer to Run skip the queue, so they work when it is full
+    instant = [d for d in deps if d.name in ("stop_clicked", "select_layer", "select_step", "select_view",
+                                            "run_pressed")]
+    assert len(instant) == 6 and not any(d.queue for d in instant)
     assert all(d.queue for d in engine)
     # runs and replays write the session back, so Gradio drops it after the page closes
     replays = [d for d in deps if d.concurrency_id == "replay"]
-    assert len(replays) == 2 and all(isinstance(d.outputs[-1], gr.State) for d in engine + replays)
+    assert len(replays) == 4 and all(isinstance(d.outputs[-1], gr.State) for d in engine + replays)
 
 
 def test_run_api_takes_the_controls_in_field_order(page):
@@ -106,29 +111,46 @@ def test_a_locked_store_refuses_other_models():
         ModelStore(allow_custom=False).get("org/other")
 
 
-def test_frames_become_one_update_per_output(page):
-    wiring_outputs = 3 + 8 + 10 + 3
+def _wiring():
     from demo.ui import Wiring
     wiring = Wiring.__new__(Wiring)
-    wiring.output_list = [None] * wiring_outputs
+    wiring.output_list = [None] * OUTPUTS
+    return wiring
+
+
+OUTPUTS = 1 + 13 + 3 + 6       # message, panels, shown settings, status, buttons and gallery caption
+
+
+def test_frames_become_one_update_per_output(page):
+    wiring = _wiring()
     only_message = wiring.updates(Frame(message="hi"))
-    assert len(only_message) == wiring_outputs and only_message[0] == "hi"
+    assert len(only_message) == OUTPUTS and only_message[0] == "hi"
     assert all(u == gr.skip() for u in only_message[1:])
     setup = wiring.updates(Frame(num_workers=3, num_layers=2, lanes=["a", "b", "c"], files=["t.json", "a.csv"]))
-    lanes = setup[3:11]
-    assert [u["visible"] for u in lanes] == [True] * 3 + [False] * 5 and lanes[1]["value"] == "b"
-    view_worker, layer, step, _, trace, table = setup[-9:-3]
+    assert 'data-workers="3"' in setup[3] and "--hw-cols:3" in setup[3]
+    view_worker, layer, step, _, trace, table = setup[8:14]
     assert step == gr.update(interactive=False)
-    assert wiring.updates(Frame(num_steps=7))[-7] == gr.update(minimum=1, maximum=7, value=7, interactive=True)
-    assert all(u == gr.skip() for u in setup[-3:])
+    assert wiring.updates(Frame(num_steps=7, step=5))[10] == gr.update(minimum=1, maximum=7, value=5, interactive=True)
+    assert all(u == gr.skip() for u in setup[14:])
     assert [c[1] for c in view_worker["choices"]] == [0, 1, 2]
     assert len(layer["choices"]) == 3 and trace["value"] == "t.json" and table["interactive"]
 
 
+def test_run_stop_and_compare_buttons_follow_the_run():
+    wiring = _wiring()
+    activity, run, stop, one, independent = wiring.updates(Frame(running=True, activity="Reading the prompt"))[-6:-1]
+    assert "Reading the prompt" in activity and run["interactive"] is False and stop["interactive"] is True
+    assert one == independent == gr.update(interactive=False)
+    idle = wiring.updates(Frame(running=False, compare_labels=["Compare: 1 worker", "Compare: 3 independent workers"]))
+    run, stop, one, independent = idle[-5:-1]
+    assert run["interactive"] and not stop["interactive"]
+    assert one == gr.update(interactive=True, value="Compare: 1 worker") and independent["interactive"]
+    never_finished = wiring.updates(Frame(running=False))       # e.g. a replay before any run
+    assert never_finished[-3:-1] == [gr.skip(), gr.skip()]
+
+
 def test_bad_settings_from_the_page_only_show_a_message(page):
-    from demo.ui import Wiring
-    wiring = Wiring.__new__(Wiring)
-    wiring.output_list = [None] * 24
+    wiring = _wiring()
 
     class NoControls:
         def read(self, data):
@@ -136,8 +158,31 @@ def test_bad_settings_from_the_page_only_show_a_message(page):
             return parse_settings(data)
 
     wiring.controls = NoControls()
-    (updates,) = list(wiring._run({"problem": ""}, None))
-    assert "empty" in updates[0] and all(u == gr.skip() for u in updates[1:])
+    wiring.session = "session"
+    (updates,) = list(wiring.run_clicked({"problem": ""}))
+    assert "empty" in updates[0] and updates[-1] == gr.skip()
+    assert all(u == gr.skip() for u in updates[1:-7])
+    assert wiring.run_pressed({"problem": "", "session": callbacks.Session()}) == wiring.updates(Frame())
+
+
+def test_pressing_run_shows_the_lanes_and_starts_the_clock():
+    from demo.settings import RunSettings
+    session = callbacks.Session()
+    frame = callbacks.pressed(session, RunSettings(problem="p", num_workers=8))
+    assert frame.num_workers == 8 and len(frame.lanes) == 8 and frame.running
+    assert "Run pressed" in frame.activity and session.clicked_at is not None
+    assert session.take_click_time() == pytest.approx(session.take_click_time(), abs=60) and session.clicked_at is None
+
+
+def test_the_page_opens_on_the_featured_recording(page):
+    from demo.gallery import load_gallery
+    (entry, *_), _ = load_gallery()
+    html = page.blocks
+    lanes = next(b for b in html.values() if getattr(b, "elem_id", None) == "lanes")
+    stats = next(b for b in html.values() if getattr(b, "elem_id", None) == "stats")
+    W = len(json.loads(entry.path.read_text(encoding="utf-8"))["meta"]["worker_names"])
+    assert lanes.value.count('class="hw-lane"') == W and "Recording, not live" in stats.value
+    assert entry.machine in stats.value and entry.date in stats.value
 
 
 def test_stop_without_a_run_says_so():
@@ -147,14 +192,20 @@ def test_stop_without_a_run_says_so():
     assert "Stopping" in callbacks.stop(session) and session.stop_requested
 
 
+def test_the_embed_height_is_stated_in_the_readme():
+    from demo.ui import EMBED_HEIGHT
+    readme = (ASSETS.parent / "README.md").read_text()
+    assert f'height="{EMBED_HEIGHT}"' in readme
+
+
 def test_a_replay_shows_the_runs_own_settings_in_the_controls():
     from demo.settings import RunSettings
     from demo.ui import Wiring
     wiring = Wiring.__new__(Wiring)
     updates = wiring.updates(Frame(settings=RunSettings(problem="p", num_workers=3, layout="interleaved")))
-    assert updates[-3:] == ["p", 3, "interleaved"]
+    assert updates[14:17] == ["p", 3, "interleaved"]
     baseline = wiring.updates(Frame(settings=RunSettings(problem="p", num_workers=3, layout="independent")))
-    assert baseline[-1] == gr.skip()
+    assert baseline[16] == gr.skip()
 
 
 def test_generation_runs_under_spaces_gpu_only_when_spaces_exists(monkeypatch):
@@ -189,3 +240,21 @@ def test_the_page_offers_fetched_models_most_capable_first(tmp_path, monkeypatch
     assert not store.is_loaded("qwen2.5-coder-1.5b")    # offering a model does not load it
     picker = next(b for b in build_ui(store).blocks.values() if getattr(b, "elem_id", None) == "model")
     assert [value for _, value in picker.choices] == store.choices() and picker.value == "default"
+
+
+def test_every_event_returns_one_value_per_output(page, tmp_path):
+    """Runs, replays and the opening each give exactly as many values as their event has outputs."""
+    from demo.ui import Wiring
+    wiring = next(d.fn.__self__ for d in page.fns.values() if getattr(d.fn, "__name__", "") == "gallery_clicked")
+    assert isinstance(wiring, Wiring)
+    session = callbacks.Session()
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    upload = list(wiring.trace_uploaded({wiring.session: session, wiring.upload: str(bad)}))
+    replay = list(wiring.gallery_clicked(session, 0))
+    opened = wiring.page_opened(session, 0)
+    for updates in upload + replay + [opened]:
+        assert len(updates) == len(wiring.replay_outputs) and updates[-1] is session
+    assert "not valid JSON" in upload[0][0]
+    assert "RECORDING" in replay[0][-2].upper() and replay[1][-2] == gr.skip()
+    assert opened[14:17] == [gr.skip()] * 3          # the opening leaves what a visitor typed alone

@@ -51,13 +51,19 @@ def settings(**changes):
 def test_a_run_fills_every_panel_and_ends_with_files(store, layout):
     session = Session()
     frames = list(callbacks.run(session, store, settings(num_workers=3, layout=layout), EVERY_STEP))
-    first, last = frames[0], frames[-1]
+    pressed, last = frames[0], frames[-1]
+    # at once, before the model or the prompt: the lanes of the chosen workers and a status
+    assert pressed.num_workers == 3 and len(pressed.lanes) == 3 and pressed.running and pressed.activity
+    first = next(f for f in frames if f.num_layers is not None)
     assert first.num_workers == 3 and first.num_layers == 2 and "Running" in first.message
     assert len(last.lanes) == 3 and all("tokens" in lane for lane in last.lanes)
     assert last.heatmap.data and last.timeline.data and "attends to" in last.view
     assert "Finished after" in last.message and session.comparisons[0]["run"] in last.compare
     log = session.log
-    assert log.status == "finished" and len(log.steps) == len(frames) - 2
+    assert log.status == "finished" and len(log.steps) == len(frames) - frames.index(first) - 2
+    assert not last.running and last.step == callbacks.default_step(log)
+    assert os.path.basename(last.files[0]).startswith(f"hogwild-{layout}-3-workers-20")
+    assert log.meta["machine"] and log.meta["date"]
     assert all(log.sampled)
     trace, table = last.files
     assert trace.endswith(".json") and table.endswith(".csv")
@@ -118,7 +124,8 @@ def test_stop_ends_the_run_within_one_step(store):
 def test_one_thing_at_a_time_per_session(store):
     session = Session()
     run = callbacks.run(session, store, settings(max_new_tokens=200), EVERY_STEP)
-    next(run)
+    while next(run).num_layers is None:
+        pass
     (refused,) = list(callbacks.replay(session, "whatever.json", EVERY_STEP))
     assert "press Stop first" in refused.message and refused.lanes is None
     assert session.running and session.log.status == "running"
@@ -133,8 +140,8 @@ def test_bad_input_only_shows_a_message(store, tmp_path, model, words):
     started = time.monotonic()
     frames = list(callbacks.run(session, store, settings(model=model.format(tmp=tmp_path)), EVERY_STEP))
     assert time.monotonic() - started < 10, "a missing model fails at once, without retries"
-    assert all(f.lanes is None and f.heatmap is None and f.files is None for f in frames)
-    assert words in frames[-1].message and "hw-error" in frames[-1].message
+    assert all(f.lanes is None and f.heatmap is None and f.files is None for f in frames[1:])
+    assert words in frames[-1].message and "hw-error" in frames[-1].message and frames[-1].running is False
     assert session.log is None
 
 
@@ -148,7 +155,7 @@ def test_an_unsupported_model_is_reported(tokenizer, store):
         from hogwild_core import HogwildEngine
         HogwildEngine(sliding, tokenizer)
     frames = list(callbacks.run(Session(), store, settings(model="sliding"), EVERY_STEP))
-    assert len(frames) == 1 and "hw-error" in frames[0].message and frames[0].lanes is None
+    assert len(frames) == 2 and "hw-error" in frames[-1].message and frames[-1].lanes is None
 
 
 def test_a_problem_too_long_for_the_context_is_reported(store):
@@ -194,7 +201,7 @@ def test_layer_and_view_choices(store):
     list(callbacks.run(session, store, settings(), EVERY_STEP))
     mean = callbacks.heatmap_of(session)
     layer1 = callbacks.select_layer(session, 1)
-    assert "layer 1" in layer1.layout.title.text and "mean" in mean.layout.title.text
+    assert "layer 1" in layer1.layout.title.subtitle.text and "mean" in mean.layout.title.subtitle.text
     assert layer1.data[0].z != mean.data[0].z
     assert "Bob attends" in callbacks.select_view(session, 1)
     assert "Alice attends" in callbacks.select_view(session, 0)
@@ -206,12 +213,12 @@ def test_the_heatmap_can_show_any_step_once_a_run_ends(store):
     steps = session.log.steps
     assert final.num_steps == len(steps)
     third = callbacks.select_step(session, 3)
-    assert "step 3 " in third.layout.title.text
+    assert third.layout.title.text.endswith("step 3")
     assert [list(r) for r in third.data[0].z] == [[v for v in row] if any(row) else [None] * len(row)
                                                   for row in steps[2]["attention"]]
     callbacks.select_layer(session, 1)
-    assert "last step only" in callbacks.heatmap_of(session).layout.title.text
-    assert "layer 1" in callbacks.select_step(session, len(steps)).layout.title.text
+    assert "last step only" in callbacks.heatmap_of(session).layout.title.subtitle.text
+    assert "layer 1" in callbacks.select_step(session, len(steps)).layout.title.subtitle.text
 
 
 def test_choices_before_any_run_do_not_fail():
@@ -226,7 +233,7 @@ def test_an_unexpected_failure_at_start_is_a_message(store, monkeypatch):
         raise RuntimeError("weights on the moon")
 
     monkeypatch.setattr(callbacks, "HogwildEngine", broken)
-    (frame,) = list(callbacks.run(Session(), store, settings(), EVERY_STEP))
+    frame = list(callbacks.run(Session(), store, settings(), EVERY_STEP))[-1]
     assert "RuntimeError" in frame.message and "moon" in frame.message and frame.lanes is None
 
 
@@ -253,7 +260,7 @@ def test_a_tokenizer_without_a_chat_template_is_noted_in_the_page(tiny_models, t
     plain.chat_template = None
     store.put("plain", tiny_models("llama", 2), plain)
     frames = list(callbacks.run(Session(), store, settings(model="plain"), EVERY_STEP))
-    assert "Note: the tokenizer has no chat template" in frames[0].message
+    assert "Note: the tokenizer has no chat template" in next(f for f in frames if f.num_layers).message
     assert "Finished after" in frames[-1].message and "no chat template" in frames[-1].message
 
 
@@ -261,7 +268,7 @@ def test_a_run_that_fills_the_context_ends_with_the_answer_prompt(tokenizer, sto
     from tests.conftest import make_tiny_model
 
     short = make_tiny_model("qwen3", len(tokenizer), 1)
-    short.config.max_position_embeddings = limit = 420
+    short.config.max_position_embeddings = limit = 640   # the prompt takes about 400 tokens
     store.put("short", short, tokenizer)
     session = Session()
     final = list(callbacks.run(session, store, settings(model="short", num_workers=3, max_new_tokens=4096,
@@ -334,3 +341,89 @@ def test_twenty_runs_in_a_row_give_memory_back(store, monkeypatch):
     assert len(os.listdir(session.files_dir)) == 2      # the last run's trace and table only
     session.close()
     assert not os.path.exists(session.files_dir or "")
+
+
+def test_the_clock_starts_at_the_click_and_counts_the_prompt(store):
+    session = Session()
+    callbacks.pressed(session, settings())
+    time.sleep(0.3)                                  # the wait in the queue
+    frames = list(callbacks.run(session, store, settings(), EVERY_STEP))
+    assert session.log.steps[0]["elapsed"] >= 0.3
+    assert "prompt included" in frames[-1].message
+    assert float(session.comparisons[-1]["time (s)"]) >= 0.3
+
+
+def test_the_heatmap_opens_on_the_last_step_every_worker_wrote():
+    from demo.records import RunLog
+    log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice", "Bob"], "num_layers": 1})
+    rows = {1: [[0.5, 0.5], [0.5, 0.5]], 2: [[0.5, 0.5], [0.4, 0.6]], 3: [[0.5, 0.5], [0.0, 0.0]], 4: None}
+    log.steps = [{"step": k, "attention": v} for k, v in rows.items()]
+    log.status = "finished"
+    assert callbacks.default_step(log) == 2
+    session = Session()
+    session.log = log
+    log.blocks = [{"id": 0, "kind": "prompt", "owner": None, "length": 3, "text": ""},
+                  {"id": 1, "kind": "step", "owner": 1, "length": 3, "text": ""}]
+    assert callbacks.heatmap_of(session).layout.title.text.endswith("step 2")
+
+
+def test_compare_buttons_name_what_they_run(store):
+    session = Session()
+    final = list(callbacks.run(session, store, settings(num_workers=3), EVERY_STEP))[-1]
+    assert final.compare_labels == ["Compare: 1 worker", "Compare: 3 independent workers"]
+    assert session.base.num_workers == 3
+    list(callbacks.run(session, store, session.base.baseline("one"), EVERY_STEP))
+    assert session.base.num_workers == 3          # a baseline is not what the next compare reruns
+
+
+def test_the_page_opens_on_a_recording_in_one_frame(store):
+    live = Session()
+    final = list(callbacks.run(live, store, settings(num_workers=3), EVERY_STEP))[-1]
+    shown = Session()
+    frame = callbacks.open_recording(shown, final.files[0], {"machine": "cpu X", "date": "2026-01-02", "model": "M"})
+    assert frame.lanes == final.lanes and frame.num_workers == 3 and frame.settings.num_workers == 3
+    assert "recorded on cpu X, 2026-01-02 with M" in frame.stats and frame.message == ""
+    assert shown.log.status == "finished" and not shown.running
+
+
+def test_a_run_pressed_during_a_replay_ends_it_without_a_last_frame(store, tmp_path):
+    live = Session()
+    final = list(callbacks.run(live, store, settings(num_workers=2), EVERY_STEP))[-1]
+    session = Session()
+    replay = callbacks.replay(session, final.files[0], Cadence(replay_frames=1000, replay_delay=0.0))
+    next(replay)
+    assert session.replaying
+    callbacks.pressed(session, settings())
+    assert session.stop_requested and session.preempted
+    assert list(replay) == [] and not session.running
+
+
+def test_downloads_are_named_after_the_run():
+    meta = {"settings": {"layout": "combined"}, "worker_names": ["Alice", "Bob", "Carol"]}
+    assert callbacks.download_name(RunLog(meta=dict(meta, date="2026-11-29 14:05 UTC"))) == \
+        "hogwild-combined-3-workers-2026-11-29-1405"
+    replayed = RunLog(meta=dict(meta, worker_names=["Alice"], recording={"date": "2026-01-02"}))
+    assert callbacks.download_name(replayed) == "hogwild-combined-1-worker-2026-01-02"
+    odd = RunLog(meta=dict(meta, settings={"layout": "../<x>"}))
+    assert callbacks.download_name(odd) == "hogwild-x-3-workers-undated"
+
+
+def test_stop_while_waiting_for_a_slot_cancels_the_run(store):
+    session = Session()
+    callbacks.pressed(session, settings())
+    assert "will not start" in callbacks.stop(session)
+    (frame,) = list(callbacks.run(session, store, settings(), EVERY_STEP))
+    assert "before it started" in frame.message and frame.running is False and session.log is None
+    assert len(list(callbacks.run(session, store, settings(), EVERY_STEP))) > 3     # the next Run runs
+
+
+def test_loading_the_opening_recording_draws_nothing_but_enables_its_controls(store):
+    live = Session()
+    final = list(callbacks.run(live, store, settings(num_workers=3), EVERY_STEP))[-1]
+    session = Session()
+    frame = callbacks.load_recording(session, final.files[0], {"machine": "m", "date": "2026-01-02"})
+    assert frame.lanes is None and frame.heatmap is None and frame.stats is None
+    assert frame.num_steps == len(live.log.steps) and frame.step == callbacks.default_step(session.log)
+    assert os.path.basename(frame.files[0]).startswith("hogwild-combined-3-workers-20")
+    assert callbacks.select_step(session, 2).layout.title.text.endswith("step 2")
+    assert "Bob attends" in callbacks.select_view(session, 1)

@@ -19,13 +19,27 @@ def test_heatmap_rows_are_workers_columns_are_blocks():
     assert heat.type == "heatmap"
     assert [list(r) for r in heat.z] == [[0.7, 0.2, 0.1], [None, None, None], [0.5, 0.25, 0.25]]
     assert heat.zmin == 0 and heat.zmax == 0.7
-    assert list(fig.layout.xaxis.ticktext)[0].endswith("<b>P0</b></span>")
-    assert worker_colour(1) in fig.layout.xaxis.ticktext[1] and "B1" in fig.layout.xaxis.ticktext[1]
+    assert list(fig.layout.xaxis.ticktext)[0].endswith("<b>prompt</b></span>")
+    assert worker_colour(1) in fig.layout.xaxis.ticktext[1] and "<b>B1</b>" in fig.layout.xaxis.ticktext[1]
+    assert "<b>A1…</b>" in fig.layout.xaxis.ticktext[2]      # in progress
     assert "Alice" in fig.layout.yaxis.ticktext[0] and worker_colour(2) in fig.layout.yaxis.ticktext[2]
     hover = heat.text[0][0]
     assert "&lt;script&gt;" in hover and "<script>" not in hover and "mass 0.7000" in hover
     assert heat.text[1][0].count("mass —") == 1
-    assert "blank rows" in fig.layout.title.text
+    assert "blank rows" in fig.layout.title.subtitle.text
+    assert "Bob, finished step, 5 tokens" in heat.text[0][1]
+
+
+def test_heatmap_labels_say_author_and_step_and_mark_prompt_and_headers():
+    names = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi"]
+    blocks = [{"id": 0, "kind": "prompt", "owner": None, "length": 9, "text": ""},
+              {"id": 1, "kind": "header", "owner": None, "length": 3, "text": "### others"},
+              {"id": 2, "kind": "step", "owner": 7, "length": 4, "text": "**Heidi [5]:** hi"},
+              {"id": 3, "kind": "step", "owner": 7, "length": 4, "text": "no label"}]
+    fig = attention_heatmap([[0.25] * 4] * 8, blocks, names)
+    marks = [t.split("<b>")[1].split("</b>")[0] for t in fig.layout.xaxis.ticktext]
+    assert marks == ["prompt", "hdr", "H5", "H2"]      # Heidi's steps never read as a header
+    assert fig.layout.height == attention_heatmap([[0.5, 0.5]], blocks[:2], names[:1]).layout.height
 
 
 def test_heatmap_handles_more_columns_than_described_blocks():
@@ -37,7 +51,9 @@ def test_heatmap_labels_stay_readable_with_many_blocks():
     blocks = [{"id": b, "kind": "step", "owner": b % 2, "length": 3, "text": ""} for b in range(100)]
     fig = attention_heatmap([[0.01] * 100, [0.01] * 100], blocks, ["Alice", "Bob"])
     assert len(fig.layout.xaxis.tickvals) <= 25 and fig.layout.xaxis.tickvals[0] == 0
-    assert "blank rows" not in fig.layout.title.text
+    assert "blank rows" not in (fig.layout.title.subtitle.text or "")
+    many = [{"id": b, "kind": "step", "owner": b % 8, "length": 20, "text": ""} for b in range(400)]
+    assert len(attention_heatmap([[0.01] * 400] * 8, many, ["A"] * 8).layout.xaxis.tickvals) <= 16
 
 
 def test_heatmap_without_data_says_so():
@@ -46,21 +62,31 @@ def test_heatmap_without_data_says_so():
 
 
 def _steps(n, W=2):
-    return [{"step": i + 1, "shares": [[0.1, 0.2, 0.7], None][:W] if i % 2 else [[0.3, 0.3, 0.4]] * W}
+    return [{"step": i + 1, "shares": ([[0.1, 0.2, 0.7]] + [None] * (W - 1)) if i % 2 else [[0.3, 0.3, 0.4]] * W}
             for i in range(n)]
 
 
-def test_timeline_one_line_per_worker_and_share_kind():
+def test_timeline_one_row_per_worker_stacked_shares():
     fig = attention_timeline(_steps(6), NAMES[:2])
     assert len(fig.data) == 3 * 2
-    alice = [t for t in fig.data if t.name == "Alice"]
-    assert [t.line.color for t in alice] == [worker_colour(0)] * 3
+    alice = [t for t in fig.data if t.stackgroup == "worker-0"]
     own, others, shared = alice
-    assert list(own.x) == [1, 2, 3, 4, 5, 6]
+    assert [t.name for t in alice] == ["its own tokens", "other workers' tokens", "prompt & headers"]
+    assert list(own.x) == [1, 2, 3, 4, 5, 6] and own.yaxis == "y" and fig.data[3].yaxis == "y2"
     assert list(own.y) == [0.3, 0.1, 0.3, 0.1, 0.3, 0.1] and list(shared.y)[1] == 0.7
-    bob_own = next(t for t in fig.data if t.name == "Bob")
+    bob_own = next(t for t in fig.data if t.stackgroup == "worker-1")
     assert list(bob_own.y)[1] is None          # Bob did not run at step 2
-    assert sum(t.showlegend for t in fig.data) == 2
+    assert sum(t.showlegend for t in fig.data) == 3      # one legend entry per share kind
+    assert worker_colour(1) in fig.layout.yaxis2.ticktext[0] and "Bob" in fig.layout.yaxis2.ticktext[0]
+    assert fig.layout.xaxis2.title.text == "step"
+    assert fig.layout.legend.yref == "container"        # the legend sits below the plot, not over the title
+
+
+def test_timeline_keeps_its_height_at_eight_workers():
+    names = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi"]
+    eight = attention_timeline(_steps(6, W=8), names)
+    assert eight.layout.height == attention_timeline(_steps(6), NAMES[:2]).layout.height
+    assert len(eight.data) == 24
 
 
 def test_timeline_thins_long_runs_but_keeps_the_last_step():

@@ -11,8 +11,26 @@ def test_lane_escapes_model_text_and_marks_inserted_prompts():
     html = render.lane_html("Bob", 1, [["**Bob [1]:** ", True], [EVIL + " & done", False]], 7)
     assert "<script>" not in html and "<img" not in html
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html and "&amp; done" in html
-    assert '<span class="hw-ins">**Bob [1]:** </span>' in html
+    assert '<span class="hw-ins"><span class="hw-step"' in html and "Bob · step 1</span> </span>" in html
+    assert "**Bob" not in html and 'id="lane-1"' in html
     assert WORKER_COLOURS[1] in html and "7 tokens" in html
+
+
+def test_step_labels_in_the_authors_colour_and_chat_markers_as_tags():
+    html = render.rich_text("**Alice [2]:** hi **Bob [3]:** <|im_start|>user\n<b>x</b><|im_end|>", ["Alice", "Bob"])
+    assert html.count('class="hw-step"') == 2 and "Alice · step 2" in html and "Bob · step 3" in html
+    assert f"background:{WORKER_COLOURS[1]}" in html
+    assert '<span class="hw-tag">im_start</span>user' in html and "&lt;|" not in html and "<|" not in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+    # a label or marker made of markup stays text
+    evil = render.rich_text("**<img src=x> [1]:** <|<script>|>", ["Alice"])
+    assert "<img" not in evil and "<script>" not in evil and "&lt;img" in evil
+
+
+def test_lanes_grid_has_at_most_four_columns():
+    for W, cols, rows in ((1, 1, 1), (2, 2, 1), (4, 4, 1), (5, 4, 2), (8, 4, 2)):
+        html = render.lanes_html([render.lane_html(f"w{w}", w, []) for w in range(W)])
+        assert f"--hw-cols:{cols};--hw-rows:{rows}" in html and html.count('class="hw-lane"') == W
 
 
 def test_lane_names_are_escaped_too():
@@ -43,6 +61,27 @@ def test_view_lists_blocks_in_view_order_with_positions():
     assert "positions 10–13 · 4 tokens" in html and "Alice (own)" in html and "finished step" in html
     assert SHARED_COLOUR in html and tint(worker_colour(1)) in html
     assert "17 positions" in html
+    # the shared prompt is folded away: the view opens on the first block after it
+    assert html.index("<details") < html.index("prompt &lt;b&gt;") < html.index("</details>") < html.index("Bob did")
+
+
+def test_replays_say_where_they_were_recorded():
+    log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice"], "model": "m", "label": "x",
+                       "num_layers": 2, "recording": {"machine": "<cpu>", "date": "2026-01-02", "model": "M"}})
+    stats = render.stats_html(log)
+    assert "Recording, not live: recorded on &lt;cpu&gt;, 2026-01-02 with M" in stats
+    assert "Recording" not in render.stats_html(RunLog(meta=dict(log.meta, recording=None)))
+
+
+def test_gallery_caption_and_diagram():
+    from demo.gallery import GalleryEntry
+    entry = GalleryEntry(path="x.json", title="<t>", caption="look <here>", model="M", machine="cpu", date="d",
+                         command="python -m demo.record_example")
+    html = render.gallery_html(entry)
+    assert "&lt;t&gt;" in html and "look &lt;here&gt;" in html and "recorded on cpu, d" in html
+    assert "No recorded runs" in render.gallery_html(None)
+    svg = render.layouts_svg()
+    assert svg.startswith("<svg") and all(name in svg for name in ("contiguous", "interleaved", "combined"))
 
 
 def test_stats_and_answer_and_compare_escape():

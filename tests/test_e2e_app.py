@@ -1,10 +1,16 @@
-"""End to end: start the real app (`python app.py`) on localhost, drive it in headless Chromium,
-start a 2-worker run, watch both lanes fill and the heatmap render, press Stop; then replay
-the bundled example trace in the same views.
+"""End to end: start the real app (`python app.py`) on localhost and measure the page in headless
+Chromium as a visitor meets it: at 1440x900, on a phone (390x844) and inside an iframe.
 
-Needs Debian's /usr/bin/chromium (installed by .ci/run) and the playwright Python package;
-no browser is downloaded. Saves a screenshot to artifacts/e2e/ (and to docs/screenshot.png
-when HOGWILD_UPDATE_SCREENSHOT=1, which is how the README's picture is made)."""
+* it opens on the gallery's recording within 2 s;
+* Run shows the chosen lanes and a status within 0.5 s; Stop ends the run within one step;
+* 8 lanes sit at most 4 per row without overflowing text; heatmap tick labels never overlap;
+* messages appear in the viewport next to what caused them;
+* in an iframe of the stated height the whole page fits and does not grow after a replay;
+* on a phone Run and the status are on the first screen and Run brings the lanes into view.
+
+One server and one browser for the module. Needs Debian's /usr/bin/chromium and the playwright
+Python package (no browser is downloaded). Saves screenshots to artifacts/e2e/ (and the README's
+docs/screenshot.png when HOGWILD_UPDATE_SCREENSHOT=1)."""
 
 import os
 import re
@@ -13,15 +19,17 @@ from pathlib import Path
 
 import pytest
 
+from demo.ui import EMBED_HEIGHT
 from tests.appserver import ROOT, running_app
+from tests.e2e_page import boxes, inside, launch_chromium, overlapping, write_eight_worker_trace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 PROBLEM = 'What is 17 * 24 + 5? ${6*7} {{value}} <img src=x onerror="window.__injected=1"><script>window.__injected=2</script>'
-LANE_SECONDS, STOP_SECONDS = 60, 20
+LANE_SECONDS, STOP_SECONDS = 90, 20
+OPEN_SECONDS, PRESS_SECONDS, STOPPED_SECONDS = 2.0, 0.5, 1.0
+SHOTS = ROOT / "artifacts" / "e2e"
+MEASURED: dict = {}
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +37,18 @@ def server(tmp_path_factory):
     """The real app, on a free port on 127.0.0.1; always killed afterwards."""
     with running_app(tmp_path_factory.mktemp("app") / "app.log") as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
+    with sync_playwright() as p:
+        chromium = launch_chromium(p)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+    print("measured:", MEASURED)
 
 
 def save_small(source: Path, target: Path, width: int = 1000) -> None:
@@ -40,97 +60,229 @@ def save_small(source: Path, target: Path, width: int = 1000) -> None:
     image.quantize(colors=256, method=Image.Quantize.FASTOCTREE).save(target, optimize=True)
 
 
-@pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium, headless, driven by Playwright; skipped only if it is not installed."""
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"{CHROMIUM} is missing (apt-get install chromium)")
-    sync_playwright = pytest.importorskip("playwright.sync_api").sync_playwright
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 def tokens_in(page, lane: str) -> int:
     match = re.search(r"· (\d+) tokens", page.inner_text(lane))
     return int(match.group(1)) if match else 0
 
 
-def test_two_workers_run_live_and_stop(browser, server):
-    page = browser.new_page(viewport={"width": 1280, "height": 1500})
+def steps_shown(page) -> int:
+    match = re.search(r"steps\s+(\d+)", page.inner_text("#stats"))
+    return int(match.group(1)) if match else 0
+
+
+def budget(seconds: float) -> float:
+    """A latency target on a quiet machine, stretched by how oversubscribed this one is (the test
+    machine is shared; the load is recorded next to each measurement)."""
+    load = os.getloadavg()[0] / (os.cpu_count() or 1)
+    MEASURED.setdefault("load_per_core", []).append(round(load, 2))
+    return seconds * max(1.0, load)
+
+
+def upload(page, path: str) -> None:
+    """Load a trace as a visitor does: the button opens a file chooser."""
+    with page.expect_file_chooser() as chooser:
+        page.click("#load-trace")
+    chooser.value.set_files(path)
+
+
+def wait_for_text(page, selector: str, text: str, seconds: float) -> float:
+    started = time.monotonic()
+    page.wait_for_function("([s, t]) => (document.querySelector(s)?.innerText || '').includes(t)",
+                           arg=[selector, text], timeout=seconds * 1000)
+    return time.monotonic() - started
+
+
+def test_opens_on_the_recording_and_eight_lanes_and_ticks_fit(browser, server, tmp_path):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    started = time.monotonic()
     page.goto(server)
-    page.wait_for_selector("#run")
+    page.wait_for_function("""() => (document.querySelector('#stats')?.innerText || '').includes('Recording')
+        && (document.querySelector('#lane-0 .hw-lane-body')?.innerText || '').length > 40""",
+                           timeout=30000, polling=20)
+    MEASURED["open_s"] = round(time.monotonic() - started, 2)
+    assert MEASURED["open_s"] < budget(OPEN_SECONDS), MEASURED
+    page.wait_for_selector("#heatmap .heatmaplayer", timeout=30000)     # plotly.js loads after the page
+    MEASURED["charts_s"] = round(time.monotonic() - started, 2)
+    assert "recorded on" in page.inner_text("#stats") and "RECORDING" in page.inner_text("#gallery-caption").upper()
+    assert page.locator(".hw-diagram").is_visible()
+    # nothing raw: step labels are labels, chat markers are tags, the prompt is folded
+    assert "**Alice" not in page.inner_text("#lanes") and page.locator("#lanes .hw-step").count() > 3
+    assert "<|im_start|>" not in page.inner_text("#view")
+    assert page.locator("#view details.hw-prompt").count() == 1
+    assert not page.locator("#view details.hw-prompt").evaluate("d => d.open")
+    # the heatmap opens on the last step in which every worker wrote, not on the answer step
+    title = page.text_content("#heatmap .gtitle")
+    assert "step 161" in title, title
+    assert not page.is_enabled("#stop") and not page.is_enabled("#compare-one")
+
+    # a bad trace: the message is next to the upload button and inside the viewport
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "hogwild-trace",')
+    upload(page, str(bad))
+    wait_for_text(page, "#replay-message", "not valid JSON", 15)
+    message = boxes(page, "#replay-message .hw-msg")[0]
+    assert inside(message, 1440, 900), message
+
+    # eight workers, 200 blocks, 4k tokens: lanes at most 4 per row, no overflow, ticks apart
+    upload(page, write_eight_worker_trace(tmp_path / "eight.json"))
+    wait_for_text(page, "#replay-message", "Finished after", 30)
+    lanes = boxes(page, "#lanes .hw-lane")
+    assert len(lanes) == 8
+    rows = {}
+    for lane in lanes:
+        rows.setdefault(round(lane["y"]), []).append(lane)
+    assert max(len(r) for r in rows.values()) <= 4 and len(rows) == 2, rows
+    assert min(lane["width"] for lane in lanes) > 200
+    overflowing = page.evaluate("""() => [...document.querySelectorAll('#lanes .hw-lane-body')]
+        .filter(b => b.scrollWidth > b.clientWidth + 1).length""")
+    assert overflowing == 0
+    page.wait_for_function("document.querySelector('#heatmap .gtitle').textContent.includes('step 24')")
+    ticks = boxes(page, "#heatmap .xtick text") + boxes(page, "#heatmap .ytick text")
+    assert len(ticks) >= 8 + 10 and not overlapping(ticks), overlapping(ticks)
+    titles = boxes(page, "#heatmap .gtitle") + boxes(page, "#heatmap .xtitle")
+    assert not overlapping(titles + boxes(page, "#heatmap .xtick text"))
+    timeline = boxes(page, "#timeline .legend") + boxes(page, "#timeline .gtitle")
+    assert len(timeline) == 2 and not overlapping(timeline)
+    page.close()
+
+
+def test_run_shows_lanes_at_once_and_stop_ends_it(browser, server):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(server)
+    page.wait_for_selector("#lane-0")
     page.fill("#problem textarea", "   ")
     page.click("#run")
-    page.wait_for_function("document.querySelector('#message').innerText.includes('empty')", timeout=10000)
-    assert "No run yet" in page.inner_text("#stats")
+    wait_for_text(page, "#message", "empty", 10)
+    message = boxes(page, "#message .hw-msg")[0]
+    assert inside(message, 1440, 900), message          # next to Run, on the first screen
 
     page.fill("#problem textarea", PROBLEM)
-    page.fill("#workers input[type=number]", "2")
+    page.fill("#workers input[type=number]", "4")
     page.press("#workers input[type=number]", "Enter")
     page.check("#layout input[value=combined]")
+    # timed in the page, from the click event itself to the lanes and status being on screen
+    page.evaluate("""() => document.querySelector('#run').addEventListener('click',
+        () => { window.__pressedAt = performance.now(); }, {capture: true, once: true})""")
     page.click("#run")
+    shown = page.wait_for_function("""() => window.__pressedAt !== undefined
+        && document.querySelectorAll('#lanes .hw-lane').length === 4
+        && (document.querySelector('#activity')?.innerText || '').match(/Run pressed|Reading the prompt|Running/)
+        && performance.now() - window.__pressedAt""", timeout=10000, polling=10)
+    MEASURED["press_s"] = round(shown.json_value() / 1000, 2)
+    assert MEASURED["press_s"] < budget(PRESS_SECONDS), MEASURED
+    MEASURED["press_status"] = page.inner_text("#activity").replace("\n", " | ")[:80]
+    assert MEASURED["press_s"] < budget(PRESS_SECONDS), MEASURED
+    assert page.is_enabled("#stop") and not page.is_enabled("#run")
 
     deadline = time.monotonic() + LANE_SECONDS
-    while min(tokens_in(page, "#lane-0"), tokens_in(page, "#lane-1")) < 6:
+    while min(tokens_in(page, f"#lane-{w}") for w in range(4)) < 6:
         assert time.monotonic() < deadline, f"lanes did not fill: {page.inner_text('#message')}"
         time.sleep(0.3)
-    for lane in ("#lane-0", "#lane-1"):
-        assert len(page.inner_text(f"{lane} .hw-text")) > 40
-    assert not page.is_visible("#lane-2")
-    page.wait_for_selector("#heatmap .js-plotly-plot .heatmaplayer", timeout=LANE_SECONDS * 1000)
-    page.wait_for_selector("#view .hw-vblock", timeout=LANE_SECONDS * 1000)
-
+    # timed in the page: from the click event (and the step count shown then) to the status "stopped"
+    page.evaluate("""() => document.querySelector('#stop').addEventListener('click', () => {
+        window.__stopAt = performance.now();
+        window.__stepsAtStop = Number(((document.querySelector('#stats')?.innerText || '')
+                                       .match(/steps\\s+(\\d+)/) || [0, 0])[1]);
+    }, {capture: true, once: true})""")
     page.click("#stop")
-    page.wait_for_function("document.querySelector('#message').innerText.includes('Stopped after')",
-                           timeout=STOP_SECONDS * 1000)
-    steps = re.search(r"Stopped after (\d+) steps", page.inner_text("#message")).group(1)
-    time.sleep(1.5)
-    assert "stopped" in page.inner_text("#stats") and f"\n{steps}\n" in page.inner_text("#stats")
+    stopped = page.wait_for_function("""() => window.__stopAt !== undefined
+        && (document.querySelector('#stats')?.innerText || '').includes('stopped')
+        && performance.now() - window.__stopAt""", timeout=STOP_SECONDS * 1000, polling=10)
+    MEASURED["stop_s"] = round(stopped.json_value() / 1000, 2)
+    shown = page.evaluate("window.__stepsAtStop")
+    wait_for_text(page, "#message", "Stopped after", STOP_SECONDS)
+    final = int(re.search(r"Stopped after (\d+) steps", page.inner_text("#message")).group(1))
+    MEASURED["steps_after_stop"] = final - shown
+    # The page shows the step count up to 0.3 s late (its text cadence: 2-3 steps of 4 workers here),
+    # so this bounds the lag plus the steps after Stop; that at most one step runs after Stop is
+    # checked on the engine's own count in test_demo_callbacks.py.
+    assert final - shown <= 4, (shown, final)
+    assert MEASURED["stop_s"] < budget(STOPPED_SECONDS), MEASURED
+    assert not page.is_enabled("#stop") and page.is_enabled("#run")
+    assert page.is_enabled("#compare-independent")
+    assert page.inner_text("#compare-independent") == "Compare: 4 independent workers"
     assert "stopped" in page.inner_text("#compare")
-
+    with page.expect_download(timeout=15000) as download:
+        page.click("#download-trace")
+    name = download.value.suggested_filename
+    assert re.fullmatch(r"hogwild-combined-4-workers-\d{4}-\d\d-\d\d-\d{4}\.json", name), name
     # the problem's markup reached the page as text, not as elements
-    view = page.inner_text("#view")
-    assert "&lt;img" not in view and "<img src=x" in view and "${6*7} {{value}}" in view
+    view = page.text_content("#view details.hw-prompt")         # the folded prompt holds the problem
+    assert "<img src=x" in view and "${6*7} {{value}}" in view
     assert page.evaluate("window.__injected") is None
-    assert page.locator("#view img, #view script").count() == 0
+    assert page.locator("#view img, #view script, #lanes img, #lanes script").count() == 0
 
-    # replay the bundled trace in the same views, without the model
-    page.click("#replay-example")
-    page.wait_for_function("document.querySelector('#message').innerText.includes('Finished after')",
-                           timeout=STOP_SECONDS * 1000)
-    assert page.is_visible("#lane-2") and tokens_in(page, "#lane-2") > 20
-    assert "#3" in page.inner_text("#history") and "replay" in page.inner_text("#stats")
-    assert "Compute three things" in page.input_value("#problem textarea")   # the run's own settings
-    page.wait_for_selector("#heatmap .js-plotly-plot .heatmaplayer")
-    page.fill("#heatmap-step input[type=number]", "120")
+    # the heatmap step slider moves a finished run's heatmap
+    page.fill("#heatmap-step input[type=number]", "2")
     page.press("#heatmap-step input[type=number]", "Enter")
-    page.wait_for_function("document.querySelector('#heatmap .gtitle').textContent.includes('step 120 ')",
+    page.wait_for_function("document.querySelector('#heatmap .gtitle').textContent.includes('step 2')",
                            timeout=10000)
-
-    shots = ROOT / "artifacts" / "e2e"
-    shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / "screenshot.png"), full_page=True)
-    if os.environ.get("HOGWILD_UPDATE_SCREENSHOT") == "1":
-        save_small(shots / "screenshot.png", ROOT / "docs" / "screenshot.png")
+    page.close()
 
 
-def test_the_app_works_inside_an_iframe(browser, server):
-    """As on a paper page: the app loads in an iframe, and its height settles instead of growing."""
+def test_the_whole_page_fits_its_iframe_and_does_not_grow(browser, server):
     page = browser.new_page(viewport={"width": 1100, "height": 900})
-    page.set_content(f'<iframe src="{server}" width="1000" height="800" style="border:0"></iframe>')
-    frame = page.frame_locator("iframe")
-    frame.locator("#run").wait_for(timeout=30000)
-    frame.locator("#replay-example").click()
-    frame.locator("#lane-2").wait_for(timeout=30000)
+    page.set_content(f'<iframe src="{server}" width="1000" height="{EMBED_HEIGHT}" style="border:0"></iframe>')
+    page.frame_locator("iframe").locator("#lane-0").wait_for(timeout=30000)
     inner = next(f for f in page.frames if f.url.startswith(server))
-    inner.wait_for_function("document.querySelector('#message').innerText.includes('Finished after')",
-                            timeout=STOP_SECONDS * 1000)
+    inner.wait_for_function("(document.querySelector('#stats')?.innerText || '').includes('Recording')")
+    before = inner.evaluate("document.documentElement.scrollHeight")
+    content = "document.querySelector('footer').getBoundingClientRect().bottom + window.scrollY"
+    content_before = inner.evaluate(content)
+    setup, output = boxes(inner, "#setup")[0], boxes(inner, "#output")[0]
+    assert setup["x"] + setup["width"] <= output["x"], "the page fell back to one column"
+    inner.click("#gallery-replay")
+    wait_for_text(inner, "#replay-message", "Finished after", 60)
     heights = []
     for _ in range(3):
         heights.append(inner.evaluate("document.documentElement.scrollHeight"))
-        time.sleep(1.0)
-    assert heights[0] == heights[-1] and heights[0] < 6000, heights
+        time.sleep(0.5)
+    MEASURED["iframe_heights"] = [before, *heights]
+    MEASURED["iframe_content_heights"] = [content_before, inner.evaluate(content)]
+    assert before == heights[0] == heights[-1], MEASURED["iframe_heights"]
+    assert content_before == MEASURED["iframe_content_heights"][-1], MEASURED["iframe_content_heights"]
+    assert before <= EMBED_HEIGHT, f"the page ({before} px) does not fit the stated height {EMBED_HEIGHT}"
+    page.close()
+
+
+def test_a_phone_shows_run_and_status_first_and_brings_the_lanes_into_view(browser, server):
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.goto(server)
+    page.wait_for_selector("#lane-0")
+    for selector in ("#run", "#activity"):
+        box = boxes(page, selector)[0]
+        assert inside(box, 390, 844), (selector, box)
+    for chart in ("#heatmap", "#timeline"):        # titles and axis titles are not clipped
+        page.locator(chart).scroll_into_view_if_needed()
+        page.wait_for_selector(f"{chart} .main-svg", timeout=30000)
+        svg = boxes(page, f"{chart} .main-svg")[0]
+        for part in boxes(page, f"{chart} .gtitle") + boxes(page, f"{chart} .xtitle"):
+            assert part["x"] >= svg["x"] - 0.5 and part["x"] + part["width"] <= svg["x"] + svg["width"] + 0.5, \
+                (chart, part, svg)
+    page.evaluate("window.scrollTo(0, 0)")
+    page.fill("#workers input[type=number]", "1")
+    page.press("#workers input[type=number]", "Enter")
+    page.fill("#max-new-tokens input[type=number]", "16")
+    page.press("#max-new-tokens input[type=number]", "Enter")
+    page.click("#run")
+    page.wait_for_function("document.querySelectorAll('#lanes .hw-lane').length === 1", timeout=10000)
+    time.sleep(0.5)
+    lanes = boxes(page, "#lanes")[0]
+    assert lanes["y"] < 844 and lanes["y"] + lanes["height"] > 0, lanes
+    wait_for_text(page, "#message", "after", LANE_SECONDS)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "phone.png"))
+    page.close()
+
+
+def test_screenshot_of_the_recording(browser, server):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(server)
+    page.wait_for_function("(document.querySelector('#stats')?.innerText || '').includes('Recording')")
+    page.wait_for_selector("#heatmap .heatmaplayer")
+    time.sleep(1.0)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "screenshot.png"), full_page=True)
+    if os.environ.get("HOGWILD_UPDATE_SCREENSHOT") == "1":
+        save_small(SHOTS / "screenshot.png", ROOT / "docs" / "screenshot.png")
+    page.close()
