@@ -180,7 +180,8 @@ def test_the_page_opens_on_the_featured_recording(page):
     html = page.blocks
     lanes = next(b for b in html.values() if getattr(b, "elem_id", None) == "lanes")
     stats = next(b for b in html.values() if getattr(b, "elem_id", None) == "stats")
-    W = len(json.loads(entry.path.read_text(encoding="utf-8"))["meta"]["worker_names"])
+    with open(entry.path, encoding="utf-8") as f:
+        W = len(json.load(f)["meta"]["worker_names"])
     assert lanes.value.count('class="hw-lane"') == W and "Recording, not live" in stats.value
     assert entry.machine in stats.value and entry.date in stats.value
 
