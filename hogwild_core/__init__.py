@@ -7,14 +7,16 @@
 """
 
 from .config import ATTENTION_PATHS, BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, EngineConfig
-from .engine import HogwildEngine, StepEvent
+from .engine import HogwildEngine, Transcript
+from .events import BlockRecord, Piece, StepEvent
 from .errors import (ConfigError, EngineStateError, HogwildError, ModelLoadError, PromptError,
                      UnsupportedModelError)
 from .loading import default_model_file, load_model
 from .prompts import WORKER_NAMES
+from .view import View
 
 __all__ = [
-    "HogwildEngine", "EngineConfig", "StepEvent", "load_model", "default_model_file",
+    "HogwildEngine", "EngineConfig", "StepEvent", "Piece", "BlockRecord", "Transcript", "View", "load_model", "default_model_file",
     "LAYOUTS", "BASELINE_LAYOUTS", "ATTENTION_PATHS", "MAX_WORKERS", "WORKER_NAMES",
     "HogwildError", "ConfigError", "PromptError", "UnsupportedModelError", "ModelLoadError",
     "EngineStateError",

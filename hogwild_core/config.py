@@ -24,7 +24,8 @@ class EngineConfig:
     seed: int = 0
     check_interval: int = 0            # every N steps, ask "am I doing redundant work?" (0 = never)
     max_answer_tokens: int = 48        # budget for the forced \boxed{...} answer
-    collect_attention: bool = False
+    collect_attention: bool = False    # attention mass per block in every event (costs a host copy)
+    collect_logits: bool = False       # last-token logits [W, V] in every event (costs a host copy)
     attention: str = "fast"            # "fast" (query rotation) or "reference" (DynamicCache per worker)
     prefill_chunk: int = 512           # longest run of tokens written by one forward pass
     max_context: int | None = None     # cap on a worker's view; None = the model's limit
@@ -45,8 +46,9 @@ class EngineConfig:
             _check_int("max_context", self.max_context, 64, 1 << 24)
         _check_float("temperature", self.temperature, 0.0, 10.0)
         _check_float("top_p", self.top_p, 0.0, 1.0, low_open=True)
-        if not isinstance(self.collect_attention, bool):
-            raise ConfigError("collect_attention must be True or False")
+        for name in ("collect_attention", "collect_logits"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} must be True or False")
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:

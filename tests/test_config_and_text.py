@@ -7,7 +7,8 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from hogwild_core import ATTENTION_PATHS, BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, ConfigError, EngineConfig
-from hogwild_core import layouts, prompts
+from hogwild_core import prompts
+from hogwild_core import view as layouts
 from hogwild_core.sampling import sample, worker_generators
 
 

@@ -73,13 +73,14 @@ def test_every_token_is_stored_once(layout, tiny_models, tokenizer):
         pass
     cfg = model.config
     per_token = cfg.num_hidden_layers * 2 * cfg.num_key_value_heads * (cfg.hidden_size // cfg.num_attention_heads) * 4
-    written = sum(b.length for b in engine.blocks)
-    assert engine.cache.num_tokens() == written
-    assert engine.cache.nbytes() == written * per_token == ev.cache_bytes
-    prompt = engine.blocks[0]
+    written = sum(b.length for b in ev.blocks)
+    stats = engine.cache_stats()
+    assert stats["tokens"] == ev.cache_tokens == written == sum(stats["segment_lengths"].values())
+    assert stats["bytes"] == written * per_token == ev.cache_bytes
+    prompt = ev.blocks[0]
     views = sum(len(engine.view_token_ids(w)) for w in range(W))
-    assert views > engine.cache.num_tokens(), "workers share what they read"
-    assert engine.cache.segments["prompt"].nbytes() == prompt.length * per_token
+    assert views > written, "workers share what they read"
+    assert stats["segment_bytes"]["prompt"] == prompt.length * per_token
 
 
 def test_same_seed_same_tokens(tiny_models, tokenizer):
@@ -117,10 +118,10 @@ def test_eos_stops_a_worker_and_is_not_written(tiny_models, tokenizer):
     engine.step()
     eos = tokenizer.eos_token_id
     ev = engine.step(force=[None, eos])
-    assert ev.tokens[1] == eos and ev.appended[1] == []
+    assert ev.tokens[1] == eos and ev.pieces[1] == []
     ev = engine.step()
-    assert ev.tokens[1] is None and torch.isnan(ev.logits[1]).all()
-    assert eos not in engine.workers[1].transcript and eos not in engine.workers[1].block.tokens
+    assert ev.tokens[1] is None and 1 not in ev.writers and ev.logits is None
+    assert eos not in engine.transcript(1).tokens and eos not in engine.view_block_tokens(1)[-1]
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "combined"])
