@@ -191,6 +191,10 @@ class HogwildEngine:
     def blocks(self) -> tuple[BlockRecord, ...]:
         return self._cache.records()
 
+    def block_tokens(self, block_id: int) -> list[int]:
+        """The token ids a block holds now."""
+        return self._cache.table.block_tokens(block_id)
+
     def describe_blocks(self) -> list[dict]:
         """Plain records of every block (for charts and traces), with each block's text."""
         table = self._cache.table
