@@ -22,7 +22,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--model", default=os.environ.get("HOGWILD_MODEL", "default"),
-                        help="'default' (embedded SmolLM2-135M), a local path or a hub id; env HOGWILD_MODEL")
+                        help="'default' (embedded SmolLM2-135M), a fetched catalog model (see python -m "
+                             "hogwild_core.models list), a local path or a hub id; env HOGWILD_MODEL")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     parser.add_argument("--lock-model", action="store_true", help="visitors cannot load other models")
     parser.add_argument("--concurrency", type=positive, default=1, help="runs served at the same time")

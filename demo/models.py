@@ -1,4 +1,5 @@
-"""ModelStore: loads models on demand and shares their weights, read-only, between sessions.
+"""ModelStore: loads models on demand and shares their weights, read-only, between sessions,
+and says which models the page offers (fetched catalog models, most capable first, then the default).
 
 One store is made by app.py and handed to the UI; nothing here is module-level. Engines never
 write to weights, so every session's engine can use the same model object; the lock only keeps
@@ -8,6 +9,7 @@ a visitor typing a hub id must not be able to run code on the server."""
 import threading
 
 from hogwild_core import load_model
+from hogwild_core.models import available
 
 from .settings import DEFAULT_MODEL
 
@@ -23,6 +25,12 @@ class ModelStore:
     @staticmethod
     def key(name: str | None) -> str:
         return (name or "").strip() or DEFAULT_MODEL
+
+    def choices(self, current: str = DEFAULT_MODEL) -> list[str]:
+        """The model picker's list: catalog models already fetched (no download, no loading; most
+        capable first), then the embedded default; the app's own model `current` is always kept."""
+        offered = [*available(), DEFAULT_MODEL] if self.allow_custom else [DEFAULT_MODEL]
+        return offered if self.key(current) in offered else [self.key(current), *offered]
 
     def is_loaded(self, name: str | None) -> bool:
         return self.key(name) in self._models

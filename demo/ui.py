@@ -63,7 +63,7 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
         gr.HTML(HEADER, js_on_load=None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=300):
-                controls = _controls(examples, default_model)
+                controls = _controls(examples, default_model, store.choices(default_model))
                 with gr.Row():
                     run_btn = gr.Button("Run", variant="primary", elem_id="run")
                     stop_btn = gr.Button("Stop", variant="stop", elem_id="stop")
@@ -134,7 +134,7 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
     return app
 
 
-def _controls(examples: list[dict], default_model: str) -> Controls:
+def _controls(examples: list[dict], default_model: str, model_choices: list[str]) -> Controls:
     problem = gr.Textbox(examples[0]["problem"] if examples else "", label="Problem", lines=4, max_lines=10,
                          elem_id="problem")
     if examples:
@@ -151,8 +151,8 @@ def _controls(examples: list[dict], default_model: str) -> Controls:
         seed = gr.Number(0, precision=0, label="Seed", elem_id="seed")
         check_interval = gr.Number(0, precision=0, label="Collaboration check every N steps (0 = never)",
                                    elem_id="check-interval")
-        model = gr.Textbox(default_model, label="Model: 'default' (embedded SmolLM2-135M), a local path or a hub id",
-                           elem_id="model")
+        model = gr.Dropdown(model_choices, value=default_model, allow_custom_value=True, elem_id="model",
+                            label="Model: a fetched one, 'default' (embedded SmolLM2-135M), a local path or a hub id")
     return Controls(problem, num_workers, layout, max_new_tokens, temperature, top_p, seed, check_interval, model)
 
 

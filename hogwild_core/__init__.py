@@ -6,17 +6,43 @@
     for event in engine.generate("problem text"): ...
 """
 
-from .config import ATTENTION_PATHS, BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, EngineConfig
-from .engine import HogwildEngine, Transcript
-from .events import BlockRecord, Piece, StepEvent
-from .errors import (ConfigError, EngineStateError, HogwildError, ModelLoadError, PromptError,
-                     UnsupportedModelError)
-from .loading import default_model_file, load_model
-from .prompts import WORKER_NAMES
-from .view import View
+import importlib
+from typing import TYPE_CHECKING
+
+# Names are imported on first use, so that `python -m hogwild_core.models` (which needs no torch)
+# starts in a fraction of a second; `from hogwild_core import X` works as usual.
+_SOURCES = {
+    "config": ("ATTENTION_PATHS", "BASELINE_LAYOUTS", "LAYOUTS", "MAX_WORKERS", "EngineConfig"),
+    "engine": ("HogwildEngine", "Transcript"),
+    "events": ("StepEvent", "Piece", "BlockRecord"),
+    "view": ("View",),
+    "errors": ("ConfigError", "EngineStateError", "HogwildError", "ModelLoadError", "PromptError",
+               "UnsupportedModelError"),
+    "loading": ("default_model_file", "load_model"),
+    "prompts": ("WORKER_NAMES",),
+}
+_MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
+
+if TYPE_CHECKING:
+    from .config import ATTENTION_PATHS, BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, EngineConfig
+    from .engine import HogwildEngine, Transcript
+    from .events import BlockRecord, Piece, StepEvent
+    from .errors import (ConfigError, EngineStateError, HogwildError, ModelLoadError, PromptError,
+                         UnsupportedModelError)
+    from .loading import default_model_file, load_model
+    from .prompts import WORKER_NAMES
+    from .view import View
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module 'hogwild_core' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+
 
 __all__ = [
-    "HogwildEngine", "EngineConfig", "StepEvent", "Piece", "BlockRecord", "Transcript", "View", "load_model", "default_model_file",
+    "HogwildEngine", "EngineConfig", "StepEvent", "Piece", "BlockRecord", "Transcript", "View",
+    "load_model", "default_model_file",
     "LAYOUTS", "BASELINE_LAYOUTS", "ATTENTION_PATHS", "MAX_WORKERS", "WORKER_NAMES",
     "HogwildError", "ConfigError", "PromptError", "UnsupportedModelError", "ModelLoadError",
     "EngineStateError",

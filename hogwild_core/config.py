@@ -19,10 +19,11 @@ class EngineConfig:
     num_workers: int = 2
     layout: str = "combined"
     max_new_tokens: int = 512          # tokens each worker may generate before the final answer
-    temperature: float = 0.0           # 0 = greedy
-    top_p: float = 1.0
+    temperature: float = 0.5           # 0 = greedy; > 0 so that workers with identical views diverge
+    top_p: float = 0.95
     seed: int = 0
     check_interval: int = 0            # every N steps, ask "am I doing redundant work?" (0 = never)
+    redundancy_check: bool = True      # ask it at once when a finished step repeats another worker's
     max_answer_tokens: int = 48        # budget for the forced \boxed{...} answer
     collect_attention: bool = False    # attention mass per block in every event (costs a host copy)
     collect_logits: bool = False       # last-token logits [W, V] in every event (costs a host copy)
@@ -46,7 +47,7 @@ class EngineConfig:
             _check_int("max_context", self.max_context, 64, 1 << 24)
         _check_float("temperature", self.temperature, 0.0, 10.0)
         _check_float("top_p", self.top_p, 0.0, 1.0, low_open=True)
-        for name in ("collect_attention", "collect_logits"):
+        for name in ("collect_attention", "collect_logits", "redundancy_check"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False")
 

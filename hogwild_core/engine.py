@@ -25,7 +25,7 @@ from typing import Iterator
 
 import torch
 
-from . import prompts
+from . import metrics, prompts
 from .blocks import CURRENT_KIND, HEADER_KIND, PROMPT_KIND, BlockRecord
 from .cache import SharedCache
 from .config import EngineConfig
@@ -33,8 +33,8 @@ from .errors import ConfigError, EngineStateError, PromptError
 from .events import StepEvent
 from .rope import check_model_supported, inv_freq_of
 from .runner import Runner
-from .sampling import sample, worker_generators
-from .text import Detokenizer, TextCodec, eos_ids
+from .sampling import ban_tokens, sample, worker_generators
+from .text import Detokenizer, TextCodec, eos_ids, heading_tokens, name_labels
 from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_view, has_history,
                    segment_names, worker_segment, worker_view)
 from .workers import GENERATING, STOPPED, STOPPING, Worker
@@ -77,6 +77,8 @@ class HogwildEngine:
         self.prompt_note = None if self.codec.has_chat_template else (
             "the tokenizer has no chat template; a plain 'System:/User:/Assistant:' template is used")
         self._final_tokens = self.codec.encode(prompts.FINAL_ANSWER_TEXT)
+        self._name_labels = name_labels(tokenizer)
+        self._heading_ids = heading_tokens(tokenizer)
         self._cache: SharedCache | None = None
 
     # ---- public API -------------------------------------------------------------------
@@ -330,6 +332,7 @@ class HogwildEngine:
         if samplers:
             temperature = self.config.temperature if self.phase == WORK else 0.0   # answers: greedy
             rows = logits[torch.tensor([r for r, _ in samplers], device=logits.device)]
+            rows = ban_tokens(rows, [self._banned(w) for _, w in samplers])
             ids = sample(rows, temperature, self.config.top_p,
                          [self.generators[w.index] for _, w in samplers]).tolist()
             for (_, worker), token in zip(samplers, ids):
@@ -364,11 +367,38 @@ class HogwildEngine:
         if has_history(self.config.layout):
             worker.step_ends.append(len(worker.transcript))
             insert = prompts.step_prefix(worker.name, worker.num_reasoning_steps)
-        if worker.check_due:
+        if worker.check_due or self._repeats_another(worker):
             insert = (insert + " " + prompts.CHECK_TEXT).strip()
             worker.check_due = False
         if insert:
             worker.insert(self.codec.encode(insert))
+
+    def _repeats_another(self, worker: Worker) -> bool:
+        """Does the reasoning step the worker just finished near-duplicate another worker's step
+        (finished or in progress)? Then it is asked the redundancy question at once."""
+        if not self.config.redundancy_check or len(self.workers) == 1 or self.config.layout == "independent":
+            return False
+        just_finished = worker.finished_sampled[-1]
+        others = [step for other in self.workers if other is not worker
+                  for step in other.finished_sampled + [other.step_sampled]]
+        return any(metrics.near_duplicate(just_finished, step, min_length=8) for step in others)
+
+    def _banned(self, worker: Worker) -> list[int]:
+        """Tokens that would complete another worker's bold name label ("**Bob") in this worker's
+        text: small models continue the history's pattern and write steps as someone else. Also
+        markdown heading tokens, which would fake the workspace's own section headers."""
+        if len(self.workers) == 1:
+            return []
+        tail = worker.transcript[-8:]
+        banned = list(self._heading_ids)
+        for w, labels in self._name_labels.items():
+            if w == worker.index:
+                continue
+            for label in labels:
+                k = len(label) - 1
+                if k <= len(tail) and tuple(tail[len(tail) - k:]) == label[:-1]:
+                    banned.append(label[-1])
+        return banned
 
     def _event(self, phase, writers, logits, attention, tokens, flushed, seconds) -> StepEvent:
         """Scatter per-writer rows to per-worker rows (NaN / zero for workers that did not run)."""

@@ -19,7 +19,7 @@ redundancy check at once, on token ids instead of words."""
 import re
 from dataclasses import dataclass
 
-from .prompts import WORKER_NAMES, is_step_end
+from .prompts import FINAL_ANSWER_TEXT, WORKER_NAMES, is_step_end
 
 NGRAM = 3
 DUPLICATE_THRESHOLD = 0.6
@@ -60,10 +60,11 @@ def containment(a, b, n: int = NGRAM) -> float:
     return len(grams_a & ngrams(b, n)) / len(grams_a)
 
 
-def near_duplicate(a, b, threshold: float = DUPLICATE_THRESHOLD, n: int = NGRAM) -> bool:
+def near_duplicate(a, b, threshold: float = DUPLICATE_THRESHOLD, n: int = NGRAM,
+                   min_length: int = MIN_WORDS) -> bool:
     """True if sequence a (words or token ids) mostly repeats b. Sequences shorter than
-    MIN_WORDS never count: "Yes." or "OK" is not work that can be duplicated."""
-    if len(a) < MIN_WORDS or len(b) < MIN_WORDS:
+    min_length never count: "Yes." or "OK" is not work that can be duplicated."""
+    if len(a) < min_length or len(b) < min_length:
         return False
     return containment(a, b, n) >= threshold
 
@@ -78,14 +79,21 @@ class _Open:
 
 
 def split_steps(worker: int, pieces: list[tuple[str, bool, int]]) -> list[Step]:
-    """pieces: (text, inserted, pass) in writing order -> the worker's steps. A step ends where the
-    sampled text reaches a paragraph break after a sentence (the engine's rule)."""
+    """pieces: (text, inserted, pass) in writing order -> the worker's steps of the work phase.
+    A step ends where the sampled text reaches a paragraph break after a sentence (the engine's
+    rule), or where the engine inserts text after it (a step label, a check); the forced final
+    answer is not a step."""
     steps, current = [], _Open()
     for text, inserted, when in pieces:
-        if current.start is None:
-            current.start = when
-        current.end = when
+        if inserted and FINAL_ANSWER_TEXT.strip() in text:
+            break
         if inserted:
+            if current.text.strip():
+                steps.append(_closed(worker, len(steps) + 1, current))
+                current = _Open()
+            if current.start is None:
+                current.start = when
+            current.end = when
             current.prompt += text
             continue
         # A piece can hold a break and the start of the next step: cut it at each break.
@@ -99,7 +107,7 @@ def split_steps(worker: int, pieces: list[tuple[str, bool, int]]) -> list[Step]:
             if is_step_end(current.text):
                 steps.append(_closed(worker, len(steps) + 1, current))
                 current = _Open()
-    if current.text.strip() or current.prompt.strip():
+    if current.text.strip():
         steps.append(_closed(worker, len(steps) + 1, current))
     return steps
 

@@ -11,32 +11,98 @@ HEADER_OTHERS_TEXT = "\n\n### Steps the others are writing right now\n\n"
 HEADER_OWN_TEXT = "\n\n### My own current step\n\n"
 
 _LAYOUT_NOTES = {
-    "contiguous": "Each of you writes in your own area; you see every other assistant's area "
-                  "above yours, growing token by token.",
+    "contiguous": "Each of you writes in your own area; you see the other assistants' areas above "
+                  "yours, growing word by word.",
     "interleaved": "When one of you finishes a paragraph, it is added to a shared history that "
                    "everyone sees, labelled with its author and step number.",
-    "combined": "Finished paragraphs go into a shared history, labelled with author and step "
-                "number; below it you also see the paragraphs the others are writing right now, "
-                "word by word, and then your own.",
+    "combined": "Finished paragraphs go into a shared history, labelled with author and step number; "
+                "below it you see the paragraphs the others are writing right now, word by word, "
+                "and then your own.",
 }
 
+# A worked example of the behaviour we want, on a problem unlike any real one (different
+# numbers, different objects), so that copying it cannot produce a plausible answer.
+_EXAMPLE = (
+    "Example of good teamwork (another problem: \"How many legs do 3 spiders and 5 ants have?\"):\n\n"
+    "**Alice [1]:** Plan: I count the spiders' legs, Bob counts the ants' legs.\n\n"
+    "**Bob [1]:** Ants have 6 legs each, so 5 ants have 5 × 6 = 30 legs.\n\n"
+    "**Alice [2]:** Spiders have 8 legs each: 3 × 8 = 24. With Bob's 30, that is 24 + 30 = 54 legs.\n\n"
+    "**Bob [2]:** Alice already added them up, so I check instead: 24 + 30 = 54. Agreed."
+)
 
-def system_prompt(num_workers: int, layout: str) -> str:
+_PART_LABEL = re.compile(r"(?:^|\s)\(([a-h])\)\s", re.M)
+_PART_LINE = re.compile(r"^\s*(?:question\s*|part\s*)?(\d)[.):]\s+", re.I | re.M)
+
+
+def problem_parts(problem: str) -> list[str]:
+    """The labelled parts of a problem, in order: "(a) ... (b) ..." or lines "1. ... 2. ...";
+    [] when it has fewer than two. The labels must run a, b, c... (or 1, 2, 3...) from the
+    first; a later mention such as "(a) + (b)" ends the last part."""
+    for pattern, first in ((_PART_LABEL, "a"), (_PART_LINE, "1")):
+        marks = []
+        for m in pattern.finditer(problem):
+            if m.group(1).lower() != chr(ord(first) + len(marks)):
+                if marks:
+                    break
+                continue
+            marks.append(m)
+        if len(marks) >= 2:
+            tail = pattern.search(problem, marks[-1].end())
+            ends = [m.start() for m in marks[1:]] + [tail.start() if tail else len(problem)]
+            return [problem[m.end():end].strip() for m, end in zip(marks, ends)]
+    return []
+
+
+def part_label(index: int, numbered: bool = False) -> str:
+    return f"{index + 1}" if numbered else f"({chr(ord('a') + index)})"
+
+
+def assignment(num_parts: int, num_workers: int) -> list[list[int]]:
+    """Parts per worker, round robin; a worker left without a part gets none (it checks others)."""
+    return [list(range(w, num_parts, num_workers)) for w in range(num_workers)]
+
+
+def _labels(problem: str) -> list[str]:
+    parts = problem_parts(problem)
+    numbered = bool(parts) and not _PART_LABEL.search(problem)
+    return ["part " + part_label(i, numbered) for i in range(len(parts))]
+
+
+def _plan(problem: str, num_workers: int) -> str | None:
+    """An explicit split when the problem has labelled parts, e.g. "Alice: part (a). Bob: part (b)."."""
+    labels = _labels(problem)
+    if not labels:
+        return None
+    lines = []
+    for w, mine in enumerate(assignment(len(labels), num_workers)):
+        task = " and ".join(labels[i] for i in mine) if mine else "check the others' results as they come"
+        lines.append(f"{WORKER_NAMES[w]}: {task}.")
+    return " ".join(lines) + " When your part is done, state its result in one sentence, then check " \
+        "another part or combine the results."
+
+
+def system_prompt(num_workers: int, layout: str, problem: str = "") -> str:
     names = list(WORKER_NAMES[:num_workers])
     if num_workers == 1 or layout == "independent":
-        return ("You are Alice, a careful problem solver. Reason step by step, in short "
-                "paragraphs, and give the final answer as \\boxed{...}.")
+        return ("You are Alice, a careful problem solver. Reason step by step, in short paragraphs, "
+                "one calculation per paragraph, with the numbers written out.")
     team = ", ".join(names[:-1]) + f" and {names[-1]}"
+    plan = _plan(problem, num_workers)
+    split = (f"- Split the work as planned: {plan}" if plan else
+             f"- Split the work: {names[0]} proposes a plan in her first step; everyone takes a different "
+             "part of it.")
     return (
-        f"You are one of {num_workers} assistants ({team}) solving the same problem together, "
-        "at the same time, in a shared workspace. Everything each of you writes is visible to "
-        f"the others as it is written. {_LAYOUT_NOTES[layout]}\n\n"
-        "How to work well together:\n"
-        "- Split the work: propose who does what early, and take a part nobody has started.\n"
-        "- Do not repeat what another assistant is already doing; read their work and build on it.\n"
-        "- React to the others: check their results, point out mistakes, answer their questions.\n"
-        "- If your plan turns out to be redundant or wrong, say so and pivot to something useful.\n"
-        "- Write in short paragraphs. The final answer goes in \\boxed{...}."
+        f"You are {team}: {num_workers} assistants solving one problem together, at the same time, in a "
+        f"shared workspace. Each of you sees what the others write as they write it. {_LAYOUT_NOTES[layout]}\n\n"
+        "Rules:\n"
+        f"{split}\n"
+        "- Never redo what another assistant is doing or has done: use their result instead.\n"
+        "- If you notice you are doing the same as someone else, stop, say so, and switch to something "
+        "nobody is doing.\n"
+        "- Write only as yourself: never write another assistant's name as a label.\n"
+        "- Do not copy the question: go straight to the calculation.\n"
+        "- One short paragraph per step, one idea or calculation each, with the numbers written out.\n\n"
+        f"{_EXAMPLE}"
     )
 
 
@@ -45,21 +111,27 @@ def step_prefix(name: str, step: int) -> str:
 
 
 def worker_opener(w: int, num_workers: int, layout: str = "combined", problem: str = "") -> str:
-    """The first words of worker w. They point straight at the problem and at a part of it:
-    small models given a greeting to continue tend to keep greeting."""
+    """The first words of worker w: its label, and where the problem has labelled parts, the part
+    it owns. No full sentence a model could parrot step after step."""
     name = WORKER_NAMES[w]
     if num_workers == 1 or layout == "independent":
-        return step_prefix(name, 1) + " Let me solve this step by step, starting with"
+        return step_prefix(name, 1)
+    labels = _labels(problem)
+    if labels:
+        mine = assignment(len(labels), num_workers)[w]
+        if mine:
+            return step_prefix(name, 1) + f" {labels[mine[0]].capitalize()}:"
+        return step_prefix(name, 1) + " I check results as they come."
     if w == 0:
-        return step_prefix(name, 1) + " Let me start with the first part of the problem."
-    if w == 1:
-        return step_prefix(name, 1) + " I will take a different part than Alice. Let me start with part"
-    return step_prefix(name, 1) + " I will take a part that nobody has started yet. Let me work on part"
+        return step_prefix(name, 1) + " Plan:"
+    return step_prefix(name, 1)
 
 
-def build_messages(problem: str, num_workers: int, layout: str) -> list[dict]:
-    return [{"role": "system", "content": system_prompt(num_workers, layout)},
-            {"role": "user", "content": problem.strip()}]
+def build_messages(problem: str, num_workers: int, layout: str, user_text: str | None = None) -> list[dict]:
+    """The chat messages. The system prompt reads the problem (for its parts); `user_text`, if
+    given, stands in for the problem in the user message (the engine tokenizes the problem apart)."""
+    return [{"role": "system", "content": system_prompt(num_workers, layout, problem)},
+            {"role": "user", "content": problem.strip() if user_text is None else user_text}]
 
 
 def render_plain(messages: list[dict]) -> str:

@@ -18,6 +18,17 @@ def worker_generators(seed: int, num_workers: int, device: torch.device | str = 
             for w in range(num_workers)]
 
 
+def ban_tokens(logits: torch.Tensor, banned: list[list[int]]) -> torch.Tensor:
+    """logits: [R, V]; banned[r]: ids row r may not take -> logits with those set to -inf."""
+    rows = [r for r, ids in enumerate(banned) for _ in ids]
+    if not rows:
+        return logits
+    cols = [i for ids in banned for i in ids]
+    logits = logits.clone()
+    logits[torch.tensor(rows), torch.tensor(cols)] = float("-inf")
+    return logits
+
+
 def nucleus_mask(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     """logits: [R, V] -> bool [R, V], True for tokens outside each row's top-p nucleus (the
     smallest set of most likely tokens whose probability reaches top_p)."""

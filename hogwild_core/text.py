@@ -22,7 +22,7 @@ class TextCodec:
     def prompt_ids(self, problem: str, num_workers: int, layout: str) -> list[int]:
         """The chat-formatted prompt. The problem is user text: markers such as "<|im_end|>" in
         it are tokenized as plain text, never as the model's special tokens."""
-        messages = prompts.build_messages(PLACEHOLDER, num_workers, layout)
+        messages = prompts.build_messages(problem, num_workers, layout, user_text=PLACEHOLDER)
         if self.has_chat_template:
             text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         else:
@@ -63,3 +63,30 @@ def eos_ids(model, tokenizer) -> frozenset[int]:
         elif isinstance(value, (list, tuple)):
             ids.update(int(v) for v in value)
     return frozenset(ids)
+
+
+def name_labels(tokenizer) -> dict[int, set[tuple[int, ...]]]:
+    """Per worker, the token sequences of its name opened in bold ("**Bob", " **Bob", ...), as
+    they tokenize after the bold marker: a worker may not write another's label."""
+    labels: dict[int, set[tuple[int, ...]]] = {}
+    for w, name in enumerate(prompts.WORKER_NAMES):
+        labels[w] = set()
+        for context in ("**", " **", "\n**", "\n\n**", ":**", ".**"):
+            lead = tokenizer.encode(context, add_special_tokens=False)
+            ids = tokenizer.encode(context + name, add_special_tokens=False)
+            if lead and ids[:len(lead)] == lead and len(ids) > len(lead):
+                labels[w].add(tuple(lead[-1:] + ids[len(lead):]))
+    return labels
+
+
+def heading_tokens(tokenizer) -> list[int]:
+    """Ids of single tokens made of two or more '#' (markdown headings; a lone '#' stays allowed,
+    it starts a Python comment)."""
+    found = set()
+    for text in ("##", "###", "####", " ##", " ###", " ####", "\n##", "\n###"):
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) == 1 or (len(ids) == 2 and tokenizer.decode(ids[:1]).strip() == ""):
+            last = ids[-1]
+            if set(tokenizer.decode([last]).strip()) == {"#"} and len(tokenizer.decode([last]).strip()) >= 2:
+                found.add(last)
+    return sorted(found)

@@ -34,6 +34,8 @@ class Worker:
     step_ends: list[int] = field(default_factory=list)  # transcript indices where finished reasoning steps end
     step_text: str = ""             # text of its reasoning step in progress
     num_reasoning_steps: int = 1    # reasoning steps begun (the label number)
+    step_sampled: list[int] = field(default_factory=list)   # sampled tokens of the step in progress
+    finished_sampled: list[list[int]] = field(default_factory=list)  # sampled tokens of each finished step
     status: str = GENERATING
     check_due: bool = False
     pieces: list[Piece] = field(default_factory=list)   # since the last event
@@ -56,9 +58,11 @@ class Worker:
         """Append a sampled token. True if it ends the reasoning step in progress (never when
         `steps` is False: the final answer is not cut into steps)."""
         self._append([token], inserted=False)
+        self.step_sampled.append(token)
         if not steps or not prompts.is_step_end(self.step_text):
             return False
-        self.step_text = ""
+        self.finished_sampled.append(self.step_sampled)
+        self.step_text, self.step_sampled = "", []
         self.num_reasoning_steps += 1
         return True
 

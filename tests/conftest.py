@@ -16,6 +16,10 @@ from transformers import AutoTokenizer  # noqa: E402
 
 from hogwild_core import default_model_file, load_model  # noqa: E402
 
+# One thread per test process: the suite runs in two processes on two cores, and oversubscribed
+# cores make torch several times slower.
+torch.set_num_threads(1)
+
 ARCHITECTURES = ("llama", "qwen2", "qwen3", "mistral")
 
 

@@ -87,11 +87,36 @@ def test_prompts_name_every_worker_and_the_rules():
     text = prompts.system_prompt(4, "combined")
     for name in ("Alice", "Bob", "Carol", "Dave"):
         assert name in text
-    assert "redundant" in text or "repeat" in text
-    assert "\\boxed" in text
+    assert "redo" in text and "as yourself" in text
+    # Nothing a model can copy as its answer: no literal \boxed{...} in the work phase.
+    for W, layout in ((1, "contiguous"), (3, "combined"), (2, "independent")):
+        assert "boxed" not in prompts.system_prompt(W, layout)
     assert prompts.worker_opener(1, 4).startswith("**Bob [1]:**")
     assert "redundant work? (yes/no)" in prompts.CHECK_TEXT
     assert prompts.FINAL_ANSWER_TEXT.endswith("\\boxed{")
+
+
+@pytest.mark.parametrize("problem, parts", [
+    ("Compute (a) 17 x 24, (b) the sum 1..30, (c) 2^10. What is (a) + (b) + (c)?",
+     ["17 x 24,", "the sum 1..30,", "2^10. What is"]),
+    ("Answer both.\n1. How old is Ann?\n2. How tall is Bob?", ["How old is Ann?", "How tall is Bob?"]),
+    ("What is (b) alone? Or (a)?", []),
+    ("No parts here (a single question).", []),
+])
+def test_problem_parts(problem, parts):
+    assert prompts.problem_parts(problem) == parts
+
+
+def test_a_problem_with_parts_gets_an_explicit_split():
+    problem = "(a) 2+2? (b) 3+3? (c) 4+4? (d) 5+5? (e) 6+6?"
+    text = prompts.system_prompt(2, "combined", problem)
+    assert "Alice: part (a) and part (c) and part (e). Bob: part (b) and part (d)." in text
+    assert [prompts.worker_opener(w, 3, "combined", problem) for w in range(3)] == [
+        "**Alice [1]:** Part (a):", "**Bob [1]:** Part (b):", "**Carol [1]:** Part (c):"]
+    assert prompts.worker_opener(5, 6, "combined", problem).endswith("I check results as they come.")
+    # without parts: Alice opens with a plan, the others with their label only
+    assert prompts.worker_opener(0, 2, "combined", "Sum 1..10") == "**Alice [1]:** Plan:"
+    assert prompts.worker_opener(1, 2, "combined", "Sum 1..10") == "**Bob [1]:**"
 
 
 def test_greedy_and_seeded_sampling():

@@ -172,3 +172,20 @@ def test_generation_runs_under_spaces_gpu_only_when_spaces_exists(monkeypatch):
     fake = types.SimpleNamespace(GPU=lambda duration: lambda fn: seen.append(duration) or ("on gpu", fn))
     monkeypatch.setitem(sys.modules, "spaces", fake)
     assert on_gpu(work) == ("on gpu", work) and seen == [120]
+
+
+def test_the_page_offers_fetched_models_most_capable_first(tmp_path, monkeypatch):
+    from hogwild_core import models
+
+    monkeypatch.setenv("HOGWILD_MODELS", str(tmp_path))
+    store = ModelStore()
+    assert store.choices() == ["default"]           # nothing fetched: only the embedded model
+    for spec in models.CATALOG.values():
+        with open(tmp_path / spec.file_name, "wb") as f:
+            f.truncate(spec.size)                   # sparse: right size, no real bytes
+    assert store.choices() == ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "default"]
+    assert store.choices("org/model") == ["org/model", "qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "default"]
+    assert ModelStore(allow_custom=False).choices() == ["default"]
+    assert not store.is_loaded("qwen2.5-coder-1.5b")    # offering a model does not load it
+    picker = next(b for b in build_ui(store).blocks.values() if getattr(b, "elem_id", None) == "model")
+    assert [value for _, value in picker.choices] == store.choices() and picker.value == "default"

@@ -261,7 +261,7 @@ def test_a_run_that_fills_the_context_ends_with_the_answer_prompt(tokenizer, sto
     from tests.conftest import make_tiny_model
 
     short = make_tiny_model("qwen3", len(tokenizer), 1)
-    short.config.max_position_embeddings = limit = 420
+    short.config.max_position_embeddings = limit = 640   # the prompt takes about 400 tokens
     store.put("short", short, tokenizer)
     session = Session()
     final = list(callbacks.run(session, store, settings(model="short", num_workers=3, max_new_tokens=4096,

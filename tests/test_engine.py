@@ -126,7 +126,7 @@ def test_eos_stops_a_worker_and_is_not_written(tiny_models, tokenizer):
 
 @pytest.mark.parametrize("layout", ["contiguous", "combined"])
 def test_running_out_of_context_ends_cleanly_with_the_answer_prompt(layout, tiny_models, tokenizer):
-    limit = 420
+    limit = 640   # the prompt takes about 400 tokens
     engine = HogwildEngine(tiny_models("qwen3", 1), tokenizer,
                            EngineConfig(num_workers=3, layout=layout, max_new_tokens=5000, max_context=limit))
     events = list(engine.generate("Add 2 and 3."))
@@ -207,3 +207,41 @@ def test_fork_and_finish_branch_a_forced_answer_without_touching_the_run(tiny_mo
     assert [probed.step().tokens for _ in range(5)] == [plain.step().tokens for _ in range(5)]
     with pytest.raises(ConfigError):
         probed.fork().finish([7])
+
+
+def test_a_worker_cannot_write_another_workers_label(tiny_models, tokenizer):
+    """After "**" in Bob's text, the tokens that would spell "**Alice" or "**Carol" are banned,
+    however much the model wants them; his own name stays allowed."""
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(num_workers=3, temperature=0.0))
+    engine.start(PROBLEM)
+    alice = tokenizer.encode("**Alice", add_special_tokens=False)
+    bob = tokenizer.encode("**Bob", add_special_tokens=False)
+    engine.step(force=[alice[0], alice[0], alice[0]])
+    V = engine.model.get_input_embeddings().weight.shape[0]
+    banned = engine._banned(engine.workers[1])
+    assert alice[1] in banned and bob[1] not in banned
+    logits = torch.zeros(1, V)
+    logits[0, alice[1]] = 100.0
+    from hogwild_core.sampling import ban_tokens
+    assert int(ban_tokens(logits, [banned]).argmax()) != alice[1]
+    assert engine._banned(engine.workers[0]) and alice[1] not in engine._banned(engine.workers[0])
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_step_that_repeats_another_workers_gets_the_check_at_once(enabled, tiny_models, tokenizer):
+    """Two workers write the same paragraph: whoever finishes it second is asked the redundancy
+    question right after its next label (redundancy_check), without waiting for check_interval."""
+    from hogwild_core import prompts
+
+    pieces = ["The", " sum", " is", " five", " and", " so", " on", ".", "\n", "\n"]
+    script = [tokenizer.encode(p, add_special_tokens=False)[0] for p in pieces]
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(
+        num_workers=2, layout="combined", max_new_tokens=len(script) + 2, max_answer_tokens=2,
+        redundancy_check=enabled))
+    engine.start(PROBLEM)
+    taken = [0, 0]
+    while not engine.done:
+        event = engine.step(force=[script[taken[w] % len(script)] for w in range(2)])
+        taken = [t + (tok is not None) for t, tok in zip(taken, event.tokens)]
+    texts = [engine.worker_text(w) for w in range(2)]
+    assert any(prompts.CHECK_TEXT in text for text in texts) is enabled

@@ -1,0 +1,132 @@
+"""Record one run of the page's gallery (assets/gallery/), exactly as the page would run it:
+
+    python -m experiments.record_gallery --model qwen2.5-coder-1.5b --problem parts3 \
+        --workers 3 --layout combined --tokens 192 --seed 0 --name parts3-w3-combined
+
+The run goes through the page's own callback (demo.callbacks.run), so the file is an ordinary
+trace, as a visitor's download would be. Nothing is edited afterwards: the trace, its measured
+speed and its collaboration metrics are what the run produced. The index entry (title, caption,
+model, machine, date, the command that regenerates it) is added to assets/gallery/index.json,
+replacing an entry of the same name."""
+
+import argparse
+import datetime
+import json
+import os
+import shlex
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from demo.callbacks import Cadence, Session, run
+from demo.models import ModelStore
+from demo.settings import RunSettings
+from hogwild_core import metrics
+
+GALLERY = Path(__file__).resolve().parent.parent / "assets" / "gallery"
+QUIET = Cadence(text_seconds=1e9, chart_seconds=1e9)
+
+PROBLEMS = {
+    "parts3": ("Compute three things and add them up: (a) 17 × 24, (b) the sum of the whole numbers "
+               "from 1 to 30, (c) 2 to the power 10. What is (a) + (b) + (c)?", "1897"),
+    "cases": ("How many whole numbers from 1 to 100 are divisible by 3 or by 5? Split it into cases: "
+              "(a) count the multiples of 3, (b) count the multiples of 5, (c) count the multiples of 15, "
+              "then combine the three counts.", "47"),
+    "two": ("Answer both questions. (a) A train travels at 60 km per hour for 2.5 hours. How far does it "
+            "go? (b) A rectangle is 12 cm long and 7 cm wide. What is its perimeter?", "150, 38"),
+}
+
+
+def problem_and_answer(name: str) -> tuple[str, str]:
+    """A gallery problem: one of PROBLEMS, or "gsm3-K": problem K of the prompt study's seeded
+    set of three GSM8K test questions (experiments/collaboration.py)."""
+    if name.startswith("gsm3-"):
+        from .collaboration import multipart_problems
+        item = multipart_problems(3)[int(name.split("-")[1])]
+        return item["problem"], ", ".join(item["answers"])
+    return PROBLEMS[name]
+
+
+def machine() -> str:
+    name = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), CPU float32"
+
+
+def report_of(trace: dict, problem: str) -> dict:
+    """Collaboration metrics of a trace, read from its per-step records only."""
+    W = len(trace["meta"]["worker_names"])
+    pieces = [[] for _ in range(W)]
+    for number, step in enumerate(trace["steps"], 1):
+        for w, worker_pieces in enumerate(step["pieces"]):
+            for text, inserted in worker_pieces:
+                pieces[w].append((text, bool(inserted), number))
+    steps = [s for w in range(W) for s in metrics.split_steps(w, pieces[w])]
+    inserted = [t for w in range(W) for t, i, _ in pieces[w] if i]
+    from hogwild_core.prompts import problem_parts
+    return metrics.collaboration_report(steps, inserted, W, problem_parts(problem) or None).as_dict()
+
+
+def main(argv=None, store: ModelStore | None = None) -> dict:
+    """Record one gallery run; `store` may hold the model already (several runs, one load)."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="default")
+    parser.add_argument("--problem", default="parts3", help=f"one of {sorted(PROBLEMS)} or gsm3-K")
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--layout", default="combined")
+    parser.add_argument("--tokens", type=int, default=192)
+    parser.add_argument("--temperature", type=float, default=0.5)
+    parser.add_argument("--top-p", type=float, default=0.95)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--title", default="")
+    parser.add_argument("--caption", default="")
+    parser.add_argument("--featured", action="store_true")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    problem, expected = problem_and_answer(args.problem)
+    settings = RunSettings(problem=problem, num_workers=args.workers, layout=args.layout,
+                           max_new_tokens=args.tokens, temperature=args.temperature, top_p=args.top_p,
+                           seed=args.seed, model=args.model)
+    session, began = Session(), time.perf_counter()
+    final = list(run(session, store or ModelStore(), settings, QUIET))[-1]
+    wall = time.perf_counter() - began
+    if not final.files:
+        raise SystemExit(f"the run did not produce a trace: {final.message}")
+    GALLERY.mkdir(parents=True, exist_ok=True)
+    out = GALLERY / f"{args.name}.json"
+    shutil.copy(final.files[0], out)
+    session.close()
+    trace = json.loads(out.read_text(encoding="utf-8"))
+    sampled = sum(t is not None for step in trace["steps"] for t in step["tokens"])
+    entry = {
+        "file": out.name, "title": args.title or settings.label, "caption": args.caption,
+        "model": args.model, "machine": machine(), "date": datetime.date.today().isoformat(),
+        "tokens_per_second": round(sampled / max(trace["elapsed"], 1e-9), 2),
+        "seconds": round(wall, 1), "expected_answer": expected, "answer": trace["answer"],
+        "metrics": report_of(trace, problem), "featured": args.featured,
+        "command": "python -m experiments.record_gallery " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
+    }
+    index_path = GALLERY / "index.json"
+    index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.exists() else []
+    index = [e for e in index if e.get("file") != out.name] + [entry]
+    index_path.write_text(json.dumps(index, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(json.dumps({k: v for k, v in entry.items() if k != "command"}, indent=1, ensure_ascii=False))
+    for worker in trace["workers"]:
+        print(f"--- {worker['name']}\n{worker['text']}")
+    return entry
+
+
+if __name__ == "__main__":
+    main()
