@@ -54,11 +54,13 @@ class FastPlan:
                             dtype=torch.long, device=device)           # one host->device copy
         num_new, lengths = meta[:R], meta[R:R + S]
         delta, limit, own = meta[R + S:].view(3, R, S)
-        row = torch.repeat_interleave(torch.arange(R, device=device), num_new)        # [T]
-        index = torch.arange(self.num_tokens, device=device) - (torch.cumsum(num_new, 0) - num_new)[row]
+        # output_size given: repeat_interleave would otherwise sync with the device to learn it
+        T, N = self.num_tokens, sum(n for _, n in self.reads)
+        row = torch.repeat_interleave(torch.arange(R, device=device), num_new, output_size=T)   # [T]
+        index = torch.arange(T, device=device) - (torch.cumsum(num_new, 0) - num_new)[row]
         self.cos, self.sin = rotation(delta[row].T, inv_freq)                         # [S, T, D]
-        column_segment = torch.repeat_interleave(torch.arange(S, device=device), lengths)   # [N]
-        column_position = torch.arange(column_segment.numel(), device=device) - (
+        column_segment = torch.repeat_interleave(torch.arange(S, device=device), lengths, output_size=N)  # [N]
+        column_position = torch.arange(N, device=device) - (
             torch.cumsum(lengths, 0) - lengths)[column_segment]
         reach = limit[row] + own[row] * (index + 1)[:, None]                       # [T, S]: causal on own
         visible = column_position[None, :] < reach[:, column_segment]               # [T, N]
