@@ -245,3 +245,22 @@ def test_a_step_that_repeats_another_workers_gets_the_check_at_once(enabled, tin
         taken = [t + (tok is not None) for t, tok in zip(taken, event.tokens)]
     texts = [engine.worker_text(w) for w in range(2)]
     assert any(prompts.CHECK_TEXT in text for text in texts) is enabled
+
+
+@pytest.mark.parametrize("attention", ["fast", "reference"])
+def test_a_shared_model_keeps_its_attention_and_plain_use(attention, tokenizer):
+    """The engine switches the attention implementation only around its own forward calls: a
+    model shared with plain transformers use (or another engine) is left as it was."""
+    from tests.conftest import make_tiny_model
+
+    model = make_tiny_model("llama", len(tokenizer), 1)
+    model.set_attn_implementation("sdpa")
+    ids = torch.tensor([tokenizer.encode(PROBLEM, add_special_tokens=False)])
+    with torch.no_grad():
+        before = model(input_ids=ids).logits
+    engine = HogwildEngine(model, tokenizer, EngineConfig(num_workers=2, attention=attention, max_new_tokens=3))
+    engine.start(PROBLEM)
+    engine.step()
+    assert model.config._attn_implementation == "sdpa"
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, before, atol=1e-5)
