@@ -1,6 +1,7 @@
 """Mutation check: apply each bug below to a copy of the code and show the tests catch it.
 
     python -m tests.mutations            # every mutation; exit status 1 if one survives
+    python -m tests.mutations --full     # against all the oracle tests, not just the first case
 
 Each mutation is one source edit that an earlier design's tests could not see. The copy lives
 in a fresh temporary directory (safe to run beside other test processes); the tests run there
@@ -13,8 +14,11 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TESTS = ["tests/test_oracle.py::test_engine_equals_the_naive_oracle",
-         "tests/test_oracle.py::test_views_equal_the_layout_oracle"]
+# One oracle case (combined, W=8, fast path: history moves, inserted prompts, multi-token passes)
+# catches every mutation below; --full runs all the oracle tests.
+FIRST_CASE = ("tests/test_oracle.py::test_engine_equals_the_naive_oracle[llama-combined-8-fast-512]",)
+FULL = ("tests/test_oracle.py::test_engine_equals_the_naive_oracle",
+        "tests/test_oracle.py::test_views_equal_the_layout_oracle")
 
 # name -> [(file, text, replacement), ...]
 MUTATIONS = {
@@ -46,19 +50,24 @@ def mutated_copy(edits, where: Path) -> None:
         path.write_text(source.replace(text, replacement))
 
 
-def caught(name: str) -> bool:
-    """True if the tests fail on the mutated copy."""
+def caught(name: str | None, tests: tuple[str, ...] = FIRST_CASE) -> bool:
+    """True if the tests fail on the mutated copy (name None: an unmutated copy, the control)."""
     with tempfile.TemporaryDirectory(prefix="hogwild-mutant-") as tmp:
-        mutated_copy(MUTATIONS[name], Path(tmp))
-        result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS],
+        mutated_copy(MUTATIONS[name] if name else [], Path(tmp))
+        result = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider",
+                                 *tests],
                                 cwd=tmp, capture_output=True, text=True)
         return result.returncode == 1       # 1: tests ran and some failed (not a usage or collection error)
 
 
 def main() -> int:
+    tests = FULL if "--full" in sys.argv[1:] else FIRST_CASE
+    if caught(None, tests):
+        print("the unmutated copy fails: fix that first")
+        return 2
     survivors = []
     for name in MUTATIONS:
-        ok = caught(name)
+        ok = caught(name, tests)
         print(f"{'caught ' if ok else 'SURVIVED'}  {name}", flush=True)
         if not ok:
             survivors.append(name)
