@@ -16,6 +16,8 @@ The model may be shared (the app serves one model to many sessions, a caller may
 forward calls and restored after each.
 """
 
+import threading
+import weakref
 from contextlib import contextmanager
 
 import torch
@@ -42,6 +44,21 @@ def register() -> None:
     AttentionMaskInterface.register(FAST_IMPLEMENTATION, _no_mask)
 
 
+# The one piece of state shared across engines, on purpose: engines that share a model (two
+# sessions of the app) must not switch its attention implementation under each other's forward.
+_FORWARD_LOCKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def forward_lock(model) -> threading.RLock:
+    """One lock per model, held by every engine forward on it."""
+    with _LOCKS_GUARD:
+        lock = _FORWARD_LOCKS.get(model)
+        if lock is None:
+            lock = _FORWARD_LOCKS[model] = threading.RLock()
+        return lock
+
+
 @contextmanager
 def attention_implementation(model, name: str):
     """The model with attention implementation `name` for the duration, then as it was.
@@ -49,25 +66,29 @@ def attention_implementation(model, name: str):
     It switches the config's `_attn_implementation`, which every attention layer reads at call
     time (and which is how transformers documents reading the current implementation), not
     `set_attn_implementation`: that one validates and walks every module, about 1 ms per call on
-    a 30-layer model, twice per pass. `Runner` validates both implementations once, up front."""
-    config = model.config
-    before = config._attn_implementation
-    if before != name:
-        config._attn_implementation = name
-    try:
-        yield model
-    finally:
+    a 30-layer model, twice per pass. `Runner` validates both implementations once, up front.
+    Engines sharing the model take turns (one forward at a time); a plain forward run at the same
+    moment from another thread is not covered."""
+    with forward_lock(model):
+        config = model.config
+        before = config._attn_implementation
         if before != name:
-            config._attn_implementation = before
+            config._attn_implementation = name
+        try:
+            yield model
+        finally:
+            if before != name:
+                config._attn_implementation = before
 
 
 class Runner:
     def __init__(self, model, inv_freq: torch.Tensor, path: str):
         register()
-        before = model.config._attn_implementation
-        for name in (FAST_IMPLEMENTATION, REFERENCE_IMPLEMENTATION):   # the model accepts both
-            model.set_attn_implementation(name)
-        model.set_attn_implementation(before)
+        with forward_lock(model):
+            before = model.config._attn_implementation
+            for name in (FAST_IMPLEMENTATION, REFERENCE_IMPLEMENTATION):   # the model accepts both
+                model.set_attn_implementation(name)
+            model.set_attn_implementation(before)
         self.model, self.inv_freq, self.path = model, inv_freq, path
         self.num_layers = model.config.num_hidden_layers
         self.device = model.get_input_embeddings().weight.device

@@ -264,3 +264,25 @@ def test_a_shared_model_keeps_its_attention_and_plain_use(attention, tokenizer):
     assert model.config._attn_implementation == "sdpa"
     with torch.no_grad():
         assert torch.allclose(model(input_ids=ids).logits, before, atol=1e-5)
+
+
+def test_two_engines_on_one_model_in_two_threads_match_running_alone(tiny_models, tokenizer):
+    """The app serves one model to several sessions at once: engines switching its attention
+    around their forwards must not disturb each other (fast and reference at the same time)."""
+    import threading
+
+    model = tiny_models("qwen2", 2)
+    configs = [EngineConfig(num_workers=2, attention=path, max_new_tokens=10, max_answer_tokens=2, temperature=0.0)
+               for path in ("fast", "reference", "fast")]
+    alone = [[ev.tokens for ev in HogwildEngine(model, tokenizer, c).generate(PROBLEM)] for c in configs]
+    together = [None] * len(configs)
+
+    def run(i):
+        together[i] = [ev.tokens for ev in HogwildEngine(model, tokenizer, configs[i]).generate(PROBLEM)]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(configs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert together == alone
