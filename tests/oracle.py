@@ -46,9 +46,12 @@ class Token:
 class NaiveHogwild:
     def __init__(self, model, layout: str, num_workers: int, prompt_ids: list[int],
                  header_ids: tuple[list[int], list[int]], prefill_chunk: int):
-        self.model = copy.deepcopy(model)
-        self.model.set_attn_implementation("eager")
-        self.rotary = self.model.model.rotary_emb
+        """model None: the layout oracle, token ids only (no keys/values, no logits)."""
+        self.model = None
+        if model is not None:
+            self.model = copy.deepcopy(model)
+            self.model.set_attn_implementation("eager")
+            self.rotary = self.model.model.rotary_emb
         self.layout, self.W, self.chunk = layout, num_workers, prefill_chunk
         self.prompt = self._write([], prompt_ids)[1]
         self.header_others = self.header_own = []
@@ -78,6 +81,8 @@ class NaiveHogwild:
     # ---- one writer's forward over its view ------------------------------------------------
     def _write(self, view: list[Token], ids: list[int]) -> tuple[torch.Tensor, list[Token]]:
         """Run `ids` after `view` (positions 0..). Returns the last logits [V] and the new tokens."""
+        if self.model is None:
+            return None, [Token(i, None, None) for i in ids]
         P, n = len(view), len(ids)
         cache = DynamicCache()
         if P:
@@ -110,9 +115,9 @@ class NaiveHogwild:
         return self.seen[w]
 
     # ---- one pass ---------------------------------------------------------------------------
-    def follow(self, event, compute: bool = True) -> dict[int, torch.Tensor | None]:
+    def follow(self, event) -> dict[int, torch.Tensor | None]:
         """Replay one engine pass from its event. Returns {writer: last logits [V]} (None
-        values when compute is False: bookkeeping only, for the layout oracle)."""
+        values for the layout oracle)."""
         if self.layout in HISTORY_LAYOUTS:
             self._move_finished_steps()
         before, after = zip(*(self._split(event.pieces[w]) for w in range(self.W)))
@@ -123,10 +128,7 @@ class NaiveHogwild:
         for w in writers:
             ids = self.transcripts[w][self.written[w]:self.written[w] + self.chunk]
             self.seen[w] = [t.id for t in self.view(w)] + ids
-            if compute:
-                results[w], new[w] = self._write(self.view(w), ids)
-            else:
-                results[w], new[w] = None, [Token(i, None, None) for i in ids]
+            results[w], new[w] = self._write(self.view(w), ids)
         for w in writers:                 # the others' new tokens become visible only now
             self.current[w] += new[w]
             self.written[w] += len(new[w])
