@@ -9,8 +9,9 @@ run (settings, transcripts, metrics, forced answer) is appended to --out as one 
 table in docs/ can be rebuilt from the file.
 
 Variants: "v1" is the prompt set before this study (experiments/prompts_v1.py: generic
-openers, a literal boxed{...}, greedy decoding); "v2" is hogwild_core.prompts as it stands
-(worked example, explicit split, redundancy trigger, T=0.5 per-worker sampling)."""
+openers, a literal boxed{...}, greedy decoding, no redundancy trigger, no copy/repeat bans; the
+label and heading bans of the engine apply to every run); "v2" is hogwild_core as it stands
+(worked example, explicit split, redundancy trigger, T=0.5 per-worker sampling, copy bans)."""
 
 import argparse
 import contextlib
@@ -89,7 +90,9 @@ def run_one(model, tokenizer, item: dict, variant: str, num_workers: int, layout
             seed: int, temperature: float) -> dict:
     config = EngineConfig(num_workers=num_workers, layout=layout, max_new_tokens=passes, seed=seed,
                           temperature=temperature, top_p=0.95 if temperature else 1.0,
-                          max_answer_tokens=40, redundancy_check=variant != "v1")
+                          max_answer_tokens=40, redundancy_check=variant != "v1",
+                          copy_ngram=0 if variant == "v1" else EngineConfig.copy_ngram,
+                          repeat_ngram=0 if variant == "v1" else EngineConfig.repeat_ngram)
     engine = HogwildEngine(model, tokenizer, config)
     began = time.perf_counter()
     with prompt_variant(variant):

@@ -24,6 +24,8 @@ class EngineConfig:
     seed: int = 0
     check_interval: int = 0            # every N steps, ask "am I doing redundant work?" (0 = never)
     redundancy_check: bool = True      # ask it at once when a finished step repeats another worker's
+    copy_ngram: int = 6                # never copy this many tokens of the problem in a row (0 = off)
+    repeat_ngram: int = 12             # never repeat this many of one's own tokens in a row (0 = off)
     max_answer_tokens: int = 48        # budget for the forced \boxed{...} answer
     collect_attention: bool = False    # attention mass per block in every event (costs a host copy)
     collect_logits: bool = False       # last-token logits [W, V] in every event (costs a host copy)
@@ -42,6 +44,11 @@ class EngineConfig:
         _check_int("max_answer_tokens", self.max_answer_tokens, 1, 1024)
         _check_int("check_interval", self.check_interval, 0, MAX_NEW_TOKENS)
         _check_int("prefill_chunk", self.prefill_chunk, 1, 1 << 16)
+        for name in ("copy_ngram", "repeat_ngram"):
+            value = getattr(self, name)
+            _check_int(name, value, 0, 1024)
+            if value in (1, 2):
+                raise ConfigError(f"{name} must be 0 (off) or at least 3; got {value}")
         _check_int("seed", self.seed, 0, 2**63 - 1)
         if self.max_context is not None:
             _check_int("max_context", self.max_context, 64, 1 << 24)

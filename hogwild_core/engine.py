@@ -33,7 +33,8 @@ from .errors import ConfigError, EngineStateError, PromptError
 from .events import StepEvent
 from .rope import check_model_supported, inv_freq_of
 from .runner import Runner
-from .sampling import ban_tokens, sample, worker_generators
+from .sampling import (ban_tokens, copy_continuations, extend_table, ngram_table, sample,
+                       worker_generators)
 from .text import Detokenizer, TextCodec, eos_ids, heading_tokens, name_labels
 from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_view, has_history,
                    segment_names, worker_segment, worker_view)
@@ -88,6 +89,7 @@ class HogwildEngine:
             raise PromptError("the problem text is empty")
         cfg, W = self.config, self.config.num_workers
         self.prompt_ids = self.codec.prompt_ids(problem, W, cfg.layout)
+        self._problem_grams = ngram_table(self.codec.problem_ids(problem), cfg.copy_ngram) if cfg.copy_ngram else {}
         reserve = self._reserve()
         if len(self.prompt_ids) + reserve + 64 > self.max_context:
             raise PromptError(
@@ -332,7 +334,7 @@ class HogwildEngine:
         if samplers:
             temperature = self.config.temperature if self.phase == WORK else 0.0   # answers: greedy
             rows = logits[torch.tensor([r for r, _ in samplers], device=logits.device)]
-            rows = ban_tokens(rows, [self._banned(w) for _, w in samplers])
+            rows = ban_tokens(rows, [self._banned(w) if self.phase == WORK else [] for _, w in samplers])
             ids = sample(rows, temperature, self.config.top_p,
                          [self.generators[w.index] for _, w in samplers]).tolist()
             for (_, worker), token in zip(samplers, ids):
@@ -361,7 +363,10 @@ class HogwildEngine:
         if token in self.eos_ids:
             worker.status = STOPPED
             return
-        if not worker.take(token):
+        ended = worker.take(token)
+        if self.config.repeat_ngram:
+            extend_table(worker.own_grams, worker.transcript, self.config.repeat_ngram)
+        if not ended:
             return
         insert = ""
         if has_history(self.config.layout):
@@ -384,13 +389,19 @@ class HogwildEngine:
         return any(metrics.near_duplicate(just_finished, step, min_length=8) for step in others)
 
     def _banned(self, worker: Worker) -> list[int]:
-        """Tokens that would complete another worker's bold name label ("**Bob") in this worker's
-        text: small models continue the history's pattern and write steps as someone else. Also
-        markdown heading tokens, which would fake the workspace's own section headers."""
+        """Tokens the worker may not write next (work phase): a copy of copy_ngram tokens of the
+        problem (small models restate the question step after step), a repeat of repeat_ngram of
+        its own tokens (a loop); with several workers, also the tokens that would complete another
+        worker's bold name label ("**Bob": small models continue the history's pattern and write
+        steps as someone else) and markdown heading tokens (which fake the workspace's sections)."""
+        cfg = self.config
+        banned = list(copy_continuations(self._problem_grams, worker.transcript, cfg.copy_ngram))
+        if cfg.repeat_ngram:
+            banned += copy_continuations(worker.own_grams, worker.transcript, cfg.repeat_ngram)
         if len(self.workers) == 1:
-            return []
+            return banned
         tail = worker.transcript[-8:]
-        banned = list(self._heading_ids)
+        banned += self._heading_ids   # nor a "###" heading: those mark the workspace's sections
         for w, labels in self._name_labels.items():
             if w == worker.index:
                 continue

@@ -37,7 +37,7 @@ class Step:
 
 
 # ---- near-duplicates ---------------------------------------------------------------------------
-_WORD = re.compile(r"[A-Za-z]+|\d+(?:[.,]\d+)*|[=+\-*/×÷^<>]")
+_WORD = re.compile(r"[A-Za-z]+|\d+(?:[.,]\d+)*|[=+\-/×÷^<>]")   # no "*": markdown bold, not a product
 
 
 def words(text: str) -> list[str]:

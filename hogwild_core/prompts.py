@@ -111,17 +111,19 @@ def step_prefix(name: str, step: int) -> str:
 
 
 def worker_opener(w: int, num_workers: int, layout: str = "combined", problem: str = "") -> str:
-    """The first words of worker w: its label, and where the problem has labelled parts, the part
-    it owns. No full sentence a model could parrot step after step."""
+    """The first words of worker w: its label, and where the problem has labelled parts, the start
+    of a sentence about the part it owns. No full sentence a model could parrot step after step."""
     name = WORKER_NAMES[w]
     if num_workers == 1 or layout == "independent":
         return step_prefix(name, 1)
     labels = _labels(problem)
     if labels:
         mine = assignment(len(labels), num_workers)[w]
+        # Mid-sentence, so the model goes on with the calculation: after "Part (a):" a 1.5B model
+        # restated the question step after step; after "For part (a)," it computed (prompt study).
         if mine:
-            return step_prefix(name, 1) + f" {labels[mine[0]].capitalize()}:"
-        return step_prefix(name, 1) + " I check results as they come."
+            return step_prefix(name, 1) + f" For {labels[mine[0]]},"
+        return step_prefix(name, 1) + " To check the others' results,"
     if w == 0:
         return step_prefix(name, 1) + " Plan:"
     return step_prefix(name, 1)

@@ -18,6 +18,27 @@ def worker_generators(seed: int, num_workers: int, device: torch.device | str = 
             for w in range(num_workers)]
 
 
+def ngram_table(ids: list[int], n: int) -> dict[tuple, set[int]]:
+    """(n-1)-gram -> the tokens that follow it somewhere in ids: what continuing a copy means."""
+    table: dict[tuple, set[int]] = {}
+    for i in range(len(ids) - n + 1):
+        table.setdefault(tuple(ids[i:i + n - 1]), set()).add(ids[i + n - 1])
+    return table
+
+
+def extend_table(table: dict[tuple, set[int]], ids: list[int], n: int) -> None:
+    """Add the n-gram that ends at ids' last token (O(n) per new token)."""
+    if len(ids) >= n:
+        table.setdefault(tuple(ids[-n:-1]), set()).add(ids[-1])
+
+
+def copy_continuations(table: dict[tuple, set[int]], ids: list[int], n: int) -> set[int]:
+    """Tokens that would make ids end in an n-gram already in the table."""
+    if n < 2 or len(ids) < n - 1:
+        return set()
+    return table.get(tuple(ids[len(ids) - n + 1:]), set())
+
+
 def ban_tokens(logits: torch.Tensor, banned: list[list[int]]) -> torch.Tensor:
     """logits: [R, V]; banned[r]: ids row r may not take -> logits with those set to -inf."""
     rows = [r for r, ids in enumerate(banned) for _ in ids]

@@ -28,8 +28,10 @@ class TextCodec:
         else:
             text = prompts.render_plain(messages)
         before, _, after = text.partition(PLACEHOLDER)
-        problem_ids = self.tokenizer.encode(problem.strip(), add_special_tokens=False, split_special_tokens=True)
-        return self.encode(before) + problem_ids + self.encode(after)
+        return self.encode(before) + self.problem_ids(problem) + self.encode(after)
+
+    def problem_ids(self, problem: str) -> list[int]:
+        return self.tokenizer.encode(problem.strip(), add_special_tokens=False, split_special_tokens=True)
 
 
 class Detokenizer:

@@ -36,6 +36,7 @@ class Worker:
     num_reasoning_steps: int = 1    # reasoning steps begun (the label number)
     step_sampled: list[int] = field(default_factory=list)   # sampled tokens of the step in progress
     finished_sampled: list[list[int]] = field(default_factory=list)  # sampled tokens of each finished step
+    own_grams: dict = field(default_factory=dict)   # n-gram table of its own transcript (repeat bans)
     status: str = GENERATING
     check_due: bool = False
     pieces: list[Piece] = field(default_factory=list)   # since the last event

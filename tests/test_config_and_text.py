@@ -111,8 +111,8 @@ def test_a_problem_with_parts_gets_an_explicit_split():
     text = prompts.system_prompt(2, "combined", problem)
     assert "Alice: part (a) and part (c) and part (e). Bob: part (b) and part (d)." in text
     assert [prompts.worker_opener(w, 3, "combined", problem) for w in range(3)] == [
-        "**Alice [1]:** Part (a):", "**Bob [1]:** Part (b):", "**Carol [1]:** Part (c):"]
-    assert prompts.worker_opener(5, 6, "combined", problem).endswith("I check results as they come.")
+        "**Alice [1]:** For part (a),", "**Bob [1]:** For part (b),", "**Carol [1]:** For part (c),"]
+    assert prompts.worker_opener(5, 6, "combined", problem) == "**Frank [1]:** To check the others' results,"
     # without parts: Alice opens with a plan, the others with their label only
     assert prompts.worker_opener(0, 2, "combined", "Sum 1..10") == "**Alice [1]:** Plan:"
     assert prompts.worker_opener(1, 2, "combined", "Sum 1..10") == "**Bob [1]:**"

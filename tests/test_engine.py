@@ -286,3 +286,25 @@ def test_two_engines_on_one_model_in_two_threads_match_running_alone(tiny_models
     for thread in threads:
         thread.join()
     assert together == alone
+
+
+def test_no_long_copy_of_the_problem_nor_of_ones_own_text(tiny_models, tokenizer):
+    """After a worker has written copy_ngram - 1 tokens of the problem in a row, the problem's
+    next token is banned; the same for repeat_ngram - 1 tokens of its own earlier text."""
+    from hogwild_core.sampling import copy_continuations, extend_table, ngram_table
+
+    table = ngram_table([1, 2, 3, 4, 9], 3)
+    assert copy_continuations(table, [7, 2, 3], 3) == {4} and copy_continuations(table, [3, 2], 3) == set()
+    extend_table(table, [5, 6, 8], 3)
+    assert copy_continuations(table, [5, 6], 3) == {8}
+
+    problem = "Janet's ducks lay sixteen eggs per day and she eats three for breakfast."
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(num_workers=2, copy_ngram=6))
+    engine.start(problem)
+    ids = tokenizer.encode(problem, add_special_tokens=False)
+    for t in ids[:5]:
+        engine.step(force=[t, None])
+    assert ids[5] in engine._banned(engine.workers[0])
+    assert ids[5] not in engine._banned(engine.workers[1]) or ids[5] in engine.workers[1].transcript
+    with pytest.raises(ConfigError):
+        EngineConfig(copy_ngram=2)

@@ -1,0 +1,51 @@
+"""Collaboration figures of a run (live or replayed), from its records only, and their HTML line.
+
+The same hogwild_core.metrics functions as the prompt study and the evaluation: each step
+record's pieces are cut into reasoning steps, then scored. When the problem has a known answer
+(a gallery recording), the line also says whether the final answer was right."""
+
+import html
+
+from hogwild_core import metrics
+from hogwild_core.prompts import problem_parts
+
+from .records import RunLog
+
+
+def report_of(log: RunLog, expected: str | None = None) -> metrics.CollaborationReport | None:
+    """The run's collaboration report; None for a single worker (nothing to divide)."""
+    W = log.num_workers
+    if W < 2:
+        return None
+    pieces: list[list[tuple[str, bool, int]]] = [[] for _ in range(W)]
+    for number, step in enumerate(log.steps, 1):
+        for w, worker_pieces in enumerate(step["pieces"]):
+            pieces[w].extend((text, bool(inserted), number) for text, inserted in worker_pieces)
+    steps = [s for w in range(W) for s in metrics.split_steps(w, pieces[w])]
+    inserted = [text for w in range(W) for text, is_inserted, _ in pieces[w] if is_inserted]
+    problem = log.meta.get("settings", {}).get("problem", "")
+    correct = None
+    if expected is not None and log.answer is not None:
+        correct = _numbers(log.answer) == _numbers(expected)
+    return metrics.collaboration_report(steps, inserted, W, problem_parts(problem) or None, correct)
+
+
+def _numbers(text: str) -> list[str]:
+    import re
+    found = re.findall(r"-?\d+(?:\.\d+)?", text.replace(",", "").replace("$", ""))
+    return [n[:-2] if n.endswith(".0") else n for n in found]
+
+
+def collaboration_html(report: metrics.CollaborationReport | None) -> str:
+    if report is None or report.num_steps == 0:
+        return ""
+    parts = [f"<b>{report.redundancy:.0%}</b> of {report.num_steps} steps repeat another worker's",
+             f"{report.impersonations} written under another's name",
+             f"{report.copied_prompts} copy an inserted prompt"]
+    if report.parts_started is not None:
+        parts.append(f"{report.parts_started} parts started")
+    if report.correct is not None:
+        parts.append("answer <b>right</b>" if report.correct else "answer <b>wrong</b>")
+    title = ("Collaboration figures (hogwild_core/metrics.py): a repeated step shares most of its word "
+             "3-grams with an earlier step of another worker")
+    return f'<div class="hw-collab" title="{html.escape(title)}">Collaboration: ' + " · ".join(parts) + "</div>"

@@ -1,0 +1,136 @@
+"""Command line: python -m evaluation --tasks multipart-2 --limit 10 --budgets 32,64,128
+
+Runs every (problem, method) not yet in OUT/results.jsonl, appending as it goes, then writes
+OUT/table.csv, OUT/table.json and OUT/accuracy.html (part_accuracy.html for multi-part sets; PNGs
+too when kaleido is installed)."""
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+from .methods import METHOD_NAMES, build_methods
+from .store import ResultStore, key_of
+from .tasks import TASK_SETS, load_tasks
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.splitlines()[0])
+    p.add_argument("--tasks", default="multipart-2",
+                   help=f"comma-separated task sets: {', '.join(TASK_SETS)}, or a .jsonl file")
+    p.add_argument("--limit", type=int, default=None, help="first N problems of each task set")
+    p.add_argument("--budgets", type=_ints, default=[32, 64, 128, 256], help="lock-step passes, e.g. 32,64,128")
+    p.add_argument("--workers", type=_ints, default=[2, 4], help="worker counts for the parallel methods")
+    p.add_argument("--methods", default=",".join(METHOD_NAMES), help=f"comma-separated: {', '.join(METHOD_NAMES)}")
+    p.add_argument("--model", default=None, help="name, local path or hub id (default: embedded SmolLM2-135M)")
+    p.add_argument("--device", default=None, help="e.g. cuda")
+    p.add_argument("--device-map", default=None, help='e.g. "auto" to spread a large model over GPUs')
+    p.add_argument("--temperature", type=float, default=0.6,
+                   help="sampling temperature of the work phase (answers are always greedy); at 0, "
+                        "independent workers with the same prompt write the same text")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (and the multi-part selection)")
+    p.add_argument("--max-answer-tokens", type=int, default=48)
+    p.add_argument("--out", type=Path, default=Path("eval-results"))
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    p.add_argument("--report-only", action="store_true", help="rebuild the table and figure from OUT")
+    args = p.parse_args(argv)
+    if args.limit is not None and args.limit < 1:
+        p.error("--limit must be at least 1")
+    args.budgets = sorted(set(args.budgets))
+    if not args.budgets or args.budgets[0] < 1:
+        p.error("--budgets needs positive pass counts")
+    args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    args.tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    return args
+
+
+def settings_of(args) -> dict:
+    return {"model": args.model or "default", "budgets": args.budgets, "temperature": args.temperature,
+            "max_answer_tokens": args.max_answer_tokens}
+
+
+def run(args) -> list[dict]:
+    """Run what is missing from OUT; returns every record there."""
+    import torch
+    from tqdm import tqdm
+
+    from hogwild_core import load_model
+
+    from .runner import RunSettings, run_task
+
+    methods = build_methods(args.methods, args.workers)
+    tasks = [t for name in args.tasks for t in load_tasks(name, args.limit, args.seed)]
+    store = ResultStore(args.out)
+    store.check_settings(settings_of(args))
+    done = store.done_keys()
+    todo = [(t, m) for t in tasks for m in methods
+            if key_of({"task_set": t.task_set, "problem_id": t.id, "method": m.name, "layout": m.layout,
+                       "workers": m.num_workers, "seed": args.seed}) not in done]
+    print(f"{len(tasks)} problems x {len(methods)} methods: {len(todo)} runs to do, "
+          f"{len(tasks) * len(methods) - len(todo)} already in {store.path}", file=sys.stderr)
+    if todo:
+        if args.threads:
+            torch.set_num_threads(args.threads)
+        model, tokenizer = load_model(args.model, device=args.device, device_map=args.device_map)
+        settings = RunSettings(tuple(args.budgets), args.temperature, args.seed, args.max_answer_tokens)
+        with tqdm(todo, desc="runs", unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
+            for task, method in bar:
+                bar.set_postfix_str(f"{task.task_set}/{task.id[:12]} {method.label}")
+                record = run_task(model, tokenizer, task, method, settings)
+                record = {"task_set": task.task_set, "problem_id": task.id, "seed": args.seed,
+                          "model": args.model or "default", "problem": task.problem, "parts": task.parts,
+                          "reference": task.answer, **record}
+                store.append(record)
+    wanted = {t.task_set for t in tasks}
+    return [r for r in store.load() if r["task_set"] in wanted]
+
+
+def report(records: list[dict], out: Path) -> None:
+    from .figure import accuracy_figure
+    from .table import build_table, complete_only
+
+    complete = complete_only(records)
+    if len(complete) < len(records):
+        print(f"left out {len(records) - len(complete)} runs of problems not every method has run on yet",
+              file=sys.stderr)
+    table = build_table(complete)
+    table.to_csv(out / "table.csv", index=False)
+    table.to_json(out / "table.json", orient="records", indent=1)
+    figures = {"accuracy": accuracy_figure(table)}
+    if table["part_accuracy"].notna().any():
+        figures["part_accuracy"] = accuracy_figure(table, "Share of parts right vs. budget", y="part_accuracy")
+    for name, figure in figures.items():
+        figure.write_html(out / f"{name}.html", include_plotlyjs="cdn")
+        try:
+            import kaleido  # noqa: F401
+            figure.write_image(out / f"{name}.png", width=1000, height=520)
+        except Exception:       # no kaleido (or no browser for it): the HTML is the figure
+            pass
+    shown = table[["task_set", "method", "layout", "W", "budget", "n", "accuracy", "ci_low", "ci_high",
+                   "part_accuracy", "mean_tokens", "mean_seconds", "mean_redundancy"]]
+    print(shown.to_string(index=False))
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    began = time.perf_counter()
+    if args.report_only:
+        records = ResultStore(args.out).load()
+    else:
+        records = run(args)
+    report(records, args.out)
+    print(f"{len(records)} runs in {args.out} ({time.perf_counter() - began:.0f} s, "
+          f"{platform.machine()}, python {platform.python_version()})", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

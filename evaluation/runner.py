@@ -1,0 +1,162 @@
+"""One run of one method on one problem, probed at every budget.
+
+The run is cut after B lock-step passes for each budget B, in the same way for every method: the
+engine is forked, the fork is told to `finish(answerers)` (the forced-answer prompt, greedy and
+short), and stepped until done; its answers are read and the main run goes on untouched. One
+run serves all budgets. If every worker stops (EOS) before a budget, the run is probed once at
+that point and the remaining budgets reuse that answer. If the context fills up first, the engine
+moves to Alice's final answer by itself; that answer serves the remaining budgets.
+
+Only the engine's public API is used: start, step, num_steps, fork, finish, done, answers, and
+the StepEvent's tokens / appended / phase. Reading a worker's transcript as text pieces is the
+one exception, kept in `transcript_pieces`.
+"""
+
+import time
+from dataclasses import dataclass
+
+from hogwild_core import EngineConfig, HogwildEngine
+from hogwild_core.answers import is_correct, part_correct
+
+from . import scoring
+from .methods import Method
+from .tasks import Task
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    budgets: tuple[int, ...]
+    temperature: float = 0.0
+    seed: int = 0
+    max_answer_tokens: int = 48
+
+    def __post_init__(self):
+        if not self.budgets or any(b < 1 for b in self.budgets) or sorted(set(self.budgets)) != list(self.budgets):
+            raise ValueError("budgets must be distinct positive pass counts in increasing order")
+
+
+AFTER_RUN = 1 << 30
+
+
+class PassTape:
+    """Which pass wrote each token of each worker's transcript, from the step events."""
+
+    def __init__(self, num_workers: int):
+        self.passes: list[list[int]] = [[] for _ in range(num_workers)]
+
+    def record(self, event, when: int) -> None:
+        for w, tokens in enumerate(event.appended):
+            self.passes[w] += [when] * len(tokens)
+
+
+def transcript_pieces(engine: HogwildEngine, tape: PassTape) -> list[list[scoring.Piece]]:
+    """Each worker's transcript as (text, inserted, pass) pieces. The single place that reads
+    engine.workers[w].transcript / .inserted; tokens written before the first pass (the opener)
+    count as pass 0."""
+    pieces_by_worker = []
+    for w, worker in enumerate(engine.workers):
+        ids = list(worker.transcript)
+        inserted = [False] * len(ids)
+        for start, end in worker.inserted:
+            inserted[start:end] = [True] * (end - start)
+        # The opener (inserted before the first pass) is pass 0; anything after the recorded
+        # passes (an answer the engine wrote by itself) gets a pass no budget reaches.
+        head = worker.inserted[0][1] if worker.inserted and worker.inserted[0][0] == 0 else 0
+        recorded = tape.passes[w][:len(ids) - head]
+        passes = [0] * head + recorded + [AFTER_RUN] * (len(ids) - head - len(recorded))
+        pieces: list[scoring.Piece] = []
+        for i, token in enumerate(ids):
+            text = _token_text(engine, ids, i)
+            if pieces and pieces[-1][1] == inserted[i] and pieces[-1][2] == passes[i]:
+                pieces[-1] = (pieces[-1][0] + text, inserted[i], passes[i])
+            else:
+                pieces.append((text, inserted[i], passes[i]))
+        pieces_by_worker.append(pieces)
+    return pieces_by_worker
+
+
+def _token_text(engine, ids: list[int], i: int, window: int = 6) -> str:
+    """Text token i adds after the tokens before it (a short window keeps spaces and multi-byte
+    characters right, as streaming detokenizers do)."""
+    before = ids[max(0, i - window):i]
+    head = engine.decode(before)
+    full = engine.decode(before + [ids[i]])
+    return full[len(head):] if full.startswith(head) else engine.decode([ids[i]])
+
+
+def probe(engine: HogwildEngine, answerers: list[int]) -> tuple[list[str | None], float]:
+    """The forced answers if the run were cut now (on a fork: the run itself is not changed)."""
+    began = time.perf_counter()
+    branch = engine.fork()
+    branch.finish(answerers)
+    while not branch.done:
+        branch.step()
+    answers = branch.answers
+    return [answers[w] for w in answerers], time.perf_counter() - began
+
+
+def own_answer(engine: HogwildEngine, answerers: list[int]) -> tuple[list[str | None], float]:
+    """When the context filled up the engine moved to its own final answer (Alice's): finish it.
+    The other answerers have none (None), so an independent vote is then Alice's answer."""
+    began = time.perf_counter()
+    while not engine.done:
+        engine.step()
+    answers = engine.answers
+    return [answers[w] for w in answerers], time.perf_counter() - began
+
+
+def judge(method: Method, task: Task, answers: list[str | None]) -> dict:
+    num_parts = len(task.answer) if isinstance(task.answer, list) else 1
+    chosen = scoring.majority_vote(answers, num_parts) if method.name == "independent" else answers[0]
+    verdicts = [is_correct(a, task.answer) for a in answers]
+    result = {"answers": answers, "answer": chosen, "correct": is_correct(chosen, task.answer),
+              "any_correct": any(verdicts)}
+    if num_parts > 1:
+        result["part_correct"] = part_correct(chosen, task.answer)
+    return result
+
+
+def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings) -> dict:
+    """Run `method` on `task` once, probing at each budget; returns the JSON-ready record."""
+    config = EngineConfig(num_workers=method.num_workers, layout=method.layout,
+                          max_new_tokens=max(settings.budgets), temperature=settings.temperature,
+                          seed=settings.seed, max_answer_tokens=settings.max_answer_tokens)
+    engine = HogwildEngine(model, tokenizer, config)
+    W = method.num_workers
+    began = time.perf_counter()
+    engine.start(task.problem)
+    run_seconds = time.perf_counter() - began
+    tape, stopped = PassTape(W), set()
+    ended_at = None                      # pass after which every worker had stopped (or the context was full)
+    context_full_at = None
+    probes, cached, seconds_total = [], None, 0.0
+    for budget in settings.budgets:
+        while ended_at is None and engine.num_steps < budget:
+            began = time.perf_counter()
+            event = engine.step()
+            run_seconds += time.perf_counter() - began
+            if event.phase != "work":    # the context is full: the engine moved to Alice's answer
+                context_full_at = ended_at = engine.num_steps
+                break
+            tape.record(event, engine.num_steps)
+            stopped |= {w for w in range(W) if event.tokens[w] is not None and not event.appended[w]}
+            if len(stopped) == W:
+                ended_at = engine.num_steps
+        if cached is None or cached[0] != engine.num_steps:      # a new cut (not a run that ended)
+            answer_now = own_answer if context_full_at is not None else probe
+            cached = (engine.num_steps, *answer_now(engine, method.answerers))
+            seconds_total += cached[2]
+        _, answers, probe_seconds = cached
+        # seconds: what a run cut at this budget takes (its passes, then its forced answer)
+        probes.append({"budget": budget, "passes": engine.num_steps, "seconds": round(run_seconds + probe_seconds, 3),
+                       **judge(method, task, answers)})
+    seconds_total += run_seconds
+    pieces = transcript_pieces(engine, tape)
+    for entry in probes:
+        last = entry["passes"]
+        entry["tokens"] = scoring.sampled_tokens(pieces, last_pass=last)
+        entry["wasted_tokens"] = scoring.wasted_tokens(pieces, task.answer, last)
+        entry["metrics"] = scoring.collaboration(pieces, last, task.parts, entry["correct"])
+    return {"method": method.name, "layout": method.layout, "workers": W, "seconds_total": round(seconds_total, 3),
+            "ended_at": ended_at, "context_full_at": context_full_at, "first_correct_pass": scoring.first_correct_pass(pieces, task.answer),
+            "probes": probes, "pieces": pieces}

@@ -1,0 +1,1 @@
+"""Studies of the method on real models: the prompt study, the gallery recordings, their report."""

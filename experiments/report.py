@@ -1,0 +1,95 @@
+"""The prompt study's table, rebuilt from what the runs wrote (nothing typed in by hand):
+
+    python -m experiments.report experiments/results/collaboration-*.jsonl --gallery assets/gallery
+
+Study rows (experiments/collaboration.py) keep each worker's pieces; gallery traces keep each
+step's pieces. Both are cut into steps and scored by hogwild_core.metrics here, the same way."""
+
+import argparse
+import json
+from pathlib import Path
+
+from hogwild_core import metrics
+from hogwild_core.prompts import problem_parts
+
+from .collaboration import parts_correct
+from .record_gallery import problem_and_answer
+
+
+def scored(pieces: list[list], num_workers: int, problem: str, references: list[str], answer: str | None) -> dict:
+    steps = [s for w in range(num_workers) for s in metrics.split_steps(w, [tuple(p) for p in pieces[w]])]
+    inserted = [p[0] for w in range(num_workers) for p in pieces[w] if p[1]]
+    right = parts_correct(answer, references)
+    report = metrics.collaboration_report(steps, inserted, num_workers, problem_parts(problem) or None, all(right))
+    return {**report.as_dict(), "parts_right": f"{sum(right)}/{len(right)}"}
+
+
+def study_rows(path: Path) -> list[dict]:
+    from .collaboration import multipart_problems
+    problems = {p["id"]: p for p in multipart_problems(3)}
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        if "pieces" not in r:
+            continue        # written before the rows kept their pieces: cannot be re-scored
+        item = problems[r["problem_id"]]
+        rows.append({"source": "study", "problem": r["problem_id"], "prompts": r["variant"],
+                     "W": r["num_workers"], "layout": r["layout"], "passes": r["num_passes"],
+                     "T": r["temperature"], "answer": r["answer"], "seconds": r["seconds"],
+                     **scored(r["pieces"], r["num_workers"], item["problem"], r["references"], r["answer"])})
+    return rows
+
+
+def gallery_rows(folder: Path) -> list[dict]:
+    index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    rows = []
+    for entry in index:
+        if "command" not in entry or "--problem" not in entry["command"]:
+            continue
+        problem_name = entry["command"].split("--problem", 1)[1].split()[0]
+        problem, expected = problem_and_answer(problem_name)
+        trace = json.loads((folder / entry["file"]).read_text(encoding="utf-8"))
+        W = len(trace["meta"]["worker_names"])
+        pieces = [[] for _ in range(W)]
+        for number, step in enumerate(trace["steps"], 1):
+            for w, worker_pieces in enumerate(step["pieces"]):
+                pieces[w].extend([text, bool(inserted), number] for text, inserted in worker_pieces)
+        settings = trace["meta"]["settings"]
+        rows.append({"source": f"gallery {entry['file']}", "problem": problem_name, "prompts": "v2", "W": W,
+                     "layout": settings["layout"], "passes": sum(s["phase"] == "work" for s in trace["steps"]),
+                     "T": settings["temperature"], "answer": trace["answer"], "seconds": entry.get("seconds"),
+                     **scored(pieces, W, problem, expected.split(", "), trace["answer"])})
+    return rows
+
+
+COLUMNS = ("source", "problem", "prompts", "W", "layout", "T", "passes", "num_steps", "redundancy",
+           "impersonations", "copied_prompts", "self_repeats", "first_parts", "parts_started",
+           "answer", "parts_right", "seconds")
+
+
+def markdown(rows: list[dict]) -> str:
+    def cell(row, key):
+        value = row.get(key)
+        if key == "redundancy":
+            return f"{value:.0%}"
+        if key == "answer":
+            return "`" + str(value or "")[:40].replace("|", "/") + "`"
+        return str(value)
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(r, k) for k in COLUMNS) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("results", nargs="*", type=Path)
+    parser.add_argument("--gallery", type=Path)
+    args = parser.parse_args(argv)
+    rows = [r for path in args.results for r in study_rows(path)]
+    if args.gallery:
+        rows += gallery_rows(args.gallery)
+    print(markdown(rows))
+
+
+if __name__ == "__main__":
+    main()
