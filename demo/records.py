@@ -83,76 +83,42 @@ class RunLog:
 
 
 class StepRecorder:
-    """Reads one engine after each step and writes the plain records a RunLog keeps."""
+    """Turns each engine StepEvent into the plain records a RunLog keeps. It reads the events
+    and the engine's public, read-only methods; never the engine's internals."""
 
     def __init__(self, engine):
         self.engine = engine
-        W = engine.config.num_workers
-        self._committed = [""] * W   # text of each transcript already handed out
-        self._decoded_upto = [0] * W
-        self._owners: list[int | None] = []
 
     def record(self, event, elapsed: float) -> dict:
-        engine = self.engine
-        W = len(engine.workers)
-        self._owners = [b.owner for b in engine.blocks]
+        W = len(event.tokens)
+        owners = [b.owner for b in event.blocks]
         attention = shares = None
         if event.attention is not None:
             attention = [[round(v, DIGITS) for v in row] for row in event.attention.tolist()]
-            shares = [attention_shares(attention[w], self._owners, w) for w in range(W)]
+            shares = [attention_shares(attention[w], owners, w) for w in range(W)]
         return {
             "step": event.step, "phase": event.phase, "seconds": round(event.seconds, 4),
             "elapsed": round(elapsed, 4), "cache_tokens": event.cache_tokens,
             "cache_bytes": event.cache_bytes, "tokens": list(event.tokens),
-            "pieces": [self._new_pieces(w) for w in range(W)],
-            "flushed": [[b, engine.blocks[b].owner, engine.decode(engine.blocks[b].tokens)]
-                        for b in event.flushed],
+            "pieces": [[[p.text, p.inserted] for p in event.pieces[w] if p.text] for w in range(W)],
+            "flushed": [[b, owners[b], self.engine.decode(self.engine.block_tokens(b))] for b in event.flushed],
             "attention": attention, "shares": shares,
         }
 
     def snapshot(self, log: RunLog, last_event=None) -> None:
         """Copy the cache's current state into the log: blocks, views, latest per-layer attention."""
         engine = self.engine
+        W = engine.config.num_workers
         log.blocks = engine.describe_blocks()
         log.views = [[[b, start, length, engine.decode(tokens)]
                       for (b, start, length), tokens in zip(engine.view_blocks(w), engine.view_block_tokens(w))]
-                     for w in range(len(engine.workers))]
-        log.workers = [{"name": wk.name, "tokens": list(wk.transcript), "text": engine.worker_text(wk.index),
-                        "inserted": [list(span) for span in wk.inserted]} for wk in engine.workers]
+                     for w in range(W)]
+        transcripts = [engine.transcript(w) for w in range(W)]
+        log.workers = [{"name": t.name, "tokens": list(t.tokens), "text": engine.decode(t.tokens),
+                        "inserted": [list(span) for span in t.inserted]} for t in transcripts]
         if last_event is not None and last_event.attention_by_layer is not None:
             log.last_attention_by_layer = _rounded(last_event.attention_by_layer)
         log.answer = engine.answer
-
-    def _new_pieces(self, w: int) -> list[list]:
-        """Text worker w gained since the last call, split into sampled and engine-inserted runs."""
-        worker = self.engine.workers[w]
-        transcript, begin = worker.transcript, self._decoded_upto[w]
-        cuts = {begin, len(transcript)}
-        for start, end in worker.inserted:
-            cuts.update(c for c in (start, end) if begin < c < len(transcript))
-        cuts = sorted(cuts)
-        pieces = []
-        for a, b in zip(cuts, cuts[1:]):
-            inserted = any(start <= a < end for start, end in worker.inserted)
-            text = self.engine.decode(transcript[:b])
-            if text.endswith("\ufffd"):     # a character split across tokens: wait for the rest
-                continue
-            committed = self._committed[w]
-            common = len(committed) if text.startswith(committed) else _common_prefix(text, committed)
-            if len(text) > common:
-                pieces.append([text[common:], inserted])
-            self._committed[w] = text
-            self._decoded_upto[w] = b
-        return pieces
-
-
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 def _rounded(tensor: torch.Tensor) -> list:

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING
 # starts in a fraction of a second; `from hogwild_core import X` works as usual.
 _SOURCES = {
     "config": ("ATTENTION_PATHS", "BASELINE_LAYOUTS", "LAYOUTS", "MAX_WORKERS", "EngineConfig"),
-    "engine": ("HogwildEngine", "StepEvent"),
+    "engine": ("HogwildEngine", "Transcript"),
+    "events": ("StepEvent", "Piece", "BlockRecord"),
+    "view": ("View",),
     "errors": ("ConfigError", "EngineStateError", "HogwildError", "ModelLoadError", "PromptError",
                "UnsupportedModelError"),
     "loading": ("default_model_file", "load_model"),
@@ -23,11 +25,13 @@ _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in nam
 
 if TYPE_CHECKING:
     from .config import ATTENTION_PATHS, BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, EngineConfig
-    from .engine import HogwildEngine, StepEvent
+    from .engine import HogwildEngine, Transcript
+    from .events import BlockRecord, Piece, StepEvent
     from .errors import (ConfigError, EngineStateError, HogwildError, ModelLoadError, PromptError,
                          UnsupportedModelError)
     from .loading import default_model_file, load_model
     from .prompts import WORKER_NAMES
+    from .view import View
 
 
 def __getattr__(name: str):
@@ -37,7 +41,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "HogwildEngine", "EngineConfig", "StepEvent", "load_model", "default_model_file",
+    "HogwildEngine", "EngineConfig", "StepEvent", "Piece", "BlockRecord", "Transcript", "View",
+    "load_model", "default_model_file",
     "LAYOUTS", "BASELINE_LAYOUTS", "ATTENTION_PATHS", "MAX_WORKERS", "WORKER_NAMES",
     "HogwildError", "ConfigError", "PromptError", "UnsupportedModelError", "ModelLoadError",
     "EngineStateError",

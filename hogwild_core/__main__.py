@@ -84,13 +84,9 @@ def main(argv=None) -> int:
         engine = HogwildEngine(model, tokenizer, config)
         printer = LanePrinter(WORKER_NAMES[:args.workers], sys.stdout,
                               colour=sys.stdout.isatty() and not args.no_color)
-        decoded = [""] * args.workers
         for event in engine.generate(args.problem):
             for w in range(args.workers):
-                if event.appended[w]:
-                    text = engine.worker_text(w)       # decode whole text: multi-byte tokens stay intact
-                    printer.feed(w, text[len(decoded[w]):])
-                    decoded[w] = text
+                printer.feed(w, event.text(w))      # each event carries only the new text
         printer.flush()
         print(f"\nFinal answer: {engine.answer if engine.answer is not None else '(none)'}")
         return 0

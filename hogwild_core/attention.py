@@ -1,139 +1,89 @@
-"""Attention over the shared cache, as a transformers attention function.
+"""The fast path's attention: every writer's queries against the shared segments, in place.
 
-The engine runs the real model; each attention layer calls `hogwild_attention`, registered in
-transformers' AttentionInterface under the name "hogwild". What it does depends on the plan
-the engine passes down the forward call as the keyword argument `hogwild`:
+All writers' new tokens are flattened into one sequence of T tokens. In each layer the new
+keys/values are written once into their segments (through `SharedCache.write`); then each query
+is rotated by (its own segment's view offset - the read segment's view offset), one rotation
+per read segment and query, and scored against that segment's stored keys where they lie. A
+float mask hides what a writer may not see; one softmax runs across all segments together.
+`rope.py` explains why rotating the query is exact.
 
-* `FastPlan` (the fast path). All rows (one per writing worker) are flattened into one
-  sequence of T tokens. New keys/values are written once into their segments; then each query
-  is rotated by (its segment's view offset - the other segment's view offset), one rotation per
-  segment and query, and scored against every segment's stored keys in place. A float mask
-  hides what a row may not see; one softmax runs across all segments together.
-* `ReferencePlan` (the reference path): the model's stock eager attention over an ordinary
-  DynamicCache; we only record its attention probabilities.
-* nothing: plain sdpa, so the model still works as a normal model outside the engine.
+`FastPlan` holds this pass's metadata as small integer tensors and builds the rotations and the
+mask from them on the model's device, with tensor ops (no Python loop over tokens or blocks).
 """
 
-import sys
-from dataclasses import dataclass, field
-
 import torch
-from transformers import AttentionInterface
-from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
-from .cache import Segment
+from .cache import SharedCache
 from .rope import apply_rotation, rotation
-
-ATTN_IMPLEMENTATION = "hogwild"
-
-
-@dataclass
-class Row:
-    """One worker's (or setup pass's) write in a forward pass.
-
-    view: the segments this row attends to, in view order, each with the number of positions
-    visible to it. The row's own segment appears with its length before this pass; the row's
-    new tokens are added at its end (causally)."""
-
-    segment: Segment
-    tokens: list[int]
-    view: list[tuple[Segment, int]]
-    worker: int | None = None
-
-    @property
-    def start(self) -> int:
-        return self.segment.length
-
-
-def view_offsets(row: Row) -> dict[str, tuple[int, int]]:
-    """segment name -> (offset in the row's view, visible length)."""
-    offsets, position = {}, 0
-    for segment, visible in row.view:
-        offsets[segment.name] = (position, visible)
-        position += visible
-    return offsets
-
-
-@dataclass
-class _DeviceTensors:
-    cos: torch.Tensor     # [S, T, D] rotation of each query token for each segment, x scaling
-    sin: torch.Tensor     # [S, T, D] (x scaling)
-    mask: torch.Tensor    # [T, N] 0 where visible, -inf where not
-    last: torch.Tensor    # [R] index of each row's last token
-    column_block: torch.Tensor  # [N] block id of each key column
+from .view import View
 
 
 class FastPlan:
     """Everything one fast forward pass needs, built once per pass (not per layer)."""
 
-    def __init__(self, rows: list[Row], segments: list[Segment], inv_freq: torch.Tensor,
-                 num_blocks: int, collect: bool):
-        self.rows, self.collect, self.num_blocks = rows, collect, num_blocks
-        added = {}
-        for row in rows:
-            assert row.segment.name not in added, "two rows may not write one segment in a pass"
-            added[row.segment.name] = len(row.tokens)
-        # Segments to read, each with its length after this pass's writes.
-        self.reads = [(s, s.length + added.get(s.name, 0)) for s in segments]
-        self.reads = [(s, n) for s, n in self.reads if n > 0]
-        self.writes = []  # (segment, start, first token, end token)
-        position = 0
-        for row in rows:
-            self.writes.append((row.segment, row.start, position, position + len(row.tokens)))
-            position += len(row.tokens)
-        self.num_tokens = position
-        self._build(inv_freq)
-        self._on_device: dict[tuple, _DeviceTensors] = {}  # (device, dtype, scaling) ->
-        self.layer_attention: dict[int, torch.Tensor] = {}  # layer -> [R, num_blocks], on its device
+    def __init__(self, views: list[View], cache: SharedCache, inv_freq: torch.Tensor,
+                 device: torch.device, collect: bool):
+        self.views, self.cache, self.collect = views, cache, collect
+        self.num_blocks = len(cache.records())
+        lengths = cache.table.lengths()
+        for view in views:
+            lengths[view.own] += view.num_new
+        # Segments read, in storage order, with their lengths after this pass's writes.
+        self.reads = [(name, n) for name, n in lengths.items() if n > 0]
+        self.writes, t = [], 0       # (view, first token, end token) in the flat sequence
+        for view in views:
+            self.writes.append((view, t, t + view.num_new))
+            t += view.num_new
+        self.num_tokens = t
+        self.column_start = [sum(n for _, n in self.reads[:s]) for s in range(len(self.reads))]
+        self._build(inv_freq.to(device), device)
+        self._on_device: dict[tuple, tuple] = {}
+        self.layer_attention: dict[int, torch.Tensor] = {}   # layer -> [R, num_blocks]
 
-    def _build(self, inv_freq: torch.Tensor) -> None:
-        num_segments, total = len(self.reads), sum(n for _, n in self.reads)
-        column_start, c = [], 0
-        for _, n in self.reads:
-            column_start.append(c)
-            c += n
-        deltas = torch.zeros(num_segments, self.num_tokens, dtype=torch.long)
-        visible = torch.zeros(self.num_tokens, total, dtype=torch.bool)
-        last = []
-        for row, (_, start, t0, t1) in zip(self.rows, self.writes):
-            offsets = view_offsets(row)
-            own_offset = offsets[row.segment.name][0]
-            for s, (segment, _) in enumerate(self.reads):
-                if segment.name not in offsets:
-                    continue
-                offset, seen = offsets[segment.name]
-                deltas[s, t0:t1] = own_offset - offset
-                c0 = column_start[s]
-                if segment is row.segment:  # causal over its own new tokens
-                    reach = start + torch.arange(1, t1 - t0 + 1)          # [n]
-                    visible[t0:t1, c0:c0 + start + t1 - t0] = (
-                        torch.arange(start + t1 - t0)[None, :] < reach[:, None])
-                else:
-                    visible[t0:t1, c0:c0 + seen] = True
-            last.append(t1 - 1)
-        self.cos, self.sin = rotation(deltas, inv_freq)                   # [S, T, D]
-        self.mask = torch.zeros(self.num_tokens, total).masked_fill_(~visible, float("-inf"))
-        self.last = torch.tensor(last, dtype=torch.long)
-        column_block = torch.zeros(total, dtype=torch.long)
-        for (segment, n), c0 in zip(self.reads, column_start):
-            for block in segment.blocks:  # in order: each block runs until the next one starts
-                column_block[c0 + block.start:c0 + n] = block.id
-        self.column_block = column_block
-        self.column_start = column_start
+    def _build(self, inv_freq: torch.Tensor, device: torch.device) -> None:
+        R, S = len(self.views), len(self.reads)
+        delta, limit, own = [], [], []        # [R][S] each: rotation, visible length, own segment?
+        for view in self.views:
+            for name, _ in self.reads:
+                part = view.part(name)
+                is_own = name == view.own
+                delta.append(view.own_offset - part.offset if part else 0)
+                limit.append(view.start if is_own else (part.length if part else 0))
+                own.append(int(is_own))
+        meta = torch.tensor([v.num_new for v in self.views] + [n for _, n in self.reads] + delta + limit + own,
+                            dtype=torch.long, device=device)           # one host->device copy
+        num_new, lengths = meta[:R], meta[R:R + S]
+        delta, limit, own = meta[R + S:].view(3, R, S)
+        # output_size given: repeat_interleave would otherwise sync with the device to learn it
+        T, N = self.num_tokens, sum(n for _, n in self.reads)
+        row = torch.repeat_interleave(torch.arange(R, device=device), num_new, output_size=T)   # [T]
+        index = torch.arange(T, device=device) - (torch.cumsum(num_new, 0) - num_new)[row]
+        self.cos, self.sin = rotation(delta[row].T, inv_freq)                         # [S, T, D]
+        column_segment = torch.repeat_interleave(torch.arange(S, device=device), lengths, output_size=N)  # [N]
+        column_position = torch.arange(N, device=device) - (
+            torch.cumsum(lengths, 0) - lengths)[column_segment]
+        reach = limit[row] + own[row] * (index + 1)[:, None]                       # [T, S]: causal on own
+        visible = column_position[None, :] < reach[:, column_segment]               # [T, N]
+        self.mask = torch.zeros(visible.shape, device=device).masked_fill_(~visible, float("-inf"))
+        self.last = torch.cumsum(num_new, 0) - 1                                     # [R]
+        self.column_block = None
+        if self.collect:
+            ids = [b for name, n in self.reads for b in self.cache.table.column_blocks(name, n)]
+            self.column_block = torch.tensor(ids, dtype=torch.long, device=device)  # [N]
 
-    def on(self, device: torch.device, dtype: torch.dtype, scaling: float) -> _DeviceTensors:
-        """The plan's tensors on one device, in the model's dtype, with the softmax scaling folded
-        into the query rotation (built once per pass and device, not per layer)."""
+    def on(self, device: torch.device, dtype: torch.dtype, scaling: float) -> tuple:
+        """(cos, sin, mask, last, column_block) on one device (a model may span several), in the
+        model's dtype, with the softmax scaling folded into the query rotation."""
         key = (device, dtype, scaling)
         if key not in self._on_device:
-            self._on_device[key] = _DeviceTensors(
-                (self.cos * scaling).to(device, dtype), (self.sin * scaling).to(device, dtype),
-                self.mask.to(device, dtype), self.last.to(device), self.column_block.to(device))
+            block = None if self.column_block is None else self.column_block.to(device)
+            self._on_device[key] = ((self.cos * scaling).to(device, dtype), (self.sin * scaling).to(device, dtype),
+                                    self.mask.to(device, dtype), self.last.to(device), block)
         return self._on_device[key]
 
     def attention_by_layer(self, num_layers: int) -> torch.Tensor:
-        """[L, R, num_blocks] on the CPU, gathered once after the pass (no per-layer sync)."""
-        return torch.stack([self.layer_attention[l].cpu() for l in range(num_layers)])
+        """[L, R, num_blocks] on the CPU, gathered once after the pass."""
+        return torch.stack([self.layer_attention[layer].float().cpu() for layer in range(num_layers)])
 
 
 def fast_attention(module, query, key, value, scaling: float, plan: FastPlan):
@@ -142,16 +92,16 @@ def fast_attention(module, query, key, value, scaling: float, plan: FastPlan):
     _, num_heads, T, D = query.shape
     num_kv = key.shape[1]
     G = num_heads // num_kv
-    for segment, start, t0, t1 in plan.writes:
-        segment.write(layer, start, key[0, :, t0:t1], value[0, :, t0:t1])
-    dev = plan.on(query.device, query.dtype, scaling)
-    q = apply_rotation(query[0][None], dev.cos[:, None], dev.sin[:, None])   # [S, H, T, D], scaled
-    stored = [segment.read(layer, n) for segment, n in plan.reads]          # ([Hkv, n, D], same)
+    for view, t0, t1 in plan.writes:
+        plan.cache.write(layer, view.own, view.start, key[0, :, t0:t1], value[0, :, t0:t1])
+    cos, sin, mask, last, column_block = plan.on(query.device, query.dtype, scaling)
+    q = apply_rotation(query[0][None], cos[:, None], sin[:, None])          # [S, H, T, D], scaled
+    stored = [plan.cache.read(layer, name, n) for name, n in plan.reads]    # ([Hkv, n, D], same)
     scores = [torch.matmul(q[s].reshape(num_kv, G * T, D), keys.transpose(1, 2))
               for s, (keys, _) in enumerate(stored)]                        # [Hkv, G*T, n] each
     scores = torch.cat(scores, dim=-1)                                      # [Hkv, G*T, N]
     N = scores.shape[-1]
-    scores = scores.view(num_kv, G, T, N) + dev.mask
+    scores = scores.view(num_kv, G, T, N) + mask
     probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(value.dtype)
     probs = probs.view(num_kv, G * T, N)
     out = None
@@ -159,41 +109,18 @@ def fast_attention(module, query, key, value, scaling: float, plan: FastPlan):
         part = torch.matmul(probs[..., c0:c0 + values.shape[1]], values)   # [Hkv, G*T, D]
         out = part if out is None else out + part
     if plan.collect:
-        last = probs.view(num_heads, T, N)[:, dev.last].float().mean(0)    # [R, N]
-        mass = last.new_zeros(last.shape[0], plan.num_blocks)
-        plan.layer_attention[layer] = mass.index_add_(1, dev.column_block, last)
+        mean = probs.view(num_heads, T, N)[:, last].float().mean(0)        # [R, N]
+        mass = mean.new_zeros(mean.shape[0], plan.num_blocks)
+        plan.layer_attention[layer] = mass.index_add_(1, column_block, mean)
     return out.view(num_heads, T, D).transpose(0, 1)[None].contiguous(), None
 
 
-@dataclass
-class ReferencePlan:
-    """One row run through stock attention; records the last query's head-mean probabilities."""
-    collect: bool
-    layer_attention: dict = field(default_factory=dict)  # layer -> [view_len]
-
-
-def _stock_eager(module):
-    modeling = sys.modules.get(type(module).__module__)
-    return getattr(modeling, "eager_attention_forward")
-
-
 def hogwild_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    plan = kwargs.pop("hogwild", None)
+    """The attention function registered as "hogwild"; the engine sets it only around its own
+    fast forward calls, which always pass their plan as the keyword `hogwild`."""
+    plan = kwargs.get("hogwild")
+    if plan is None:
+        raise RuntimeError("the 'hogwild' attention runs only inside HogwildEngine's forward passes")
     if scaling is None:
         scaling = query.shape[-1] ** -0.5
-    if isinstance(plan, FastPlan):
-        return fast_attention(module, query, key, value, scaling, plan)
-    if isinstance(plan, ReferencePlan):
-        out, weights = _stock_eager(module)(module, query, key, value, attention_mask,
-                                            scaling=scaling, dropout=dropout, **kwargs)
-        if plan.collect:
-            plan.layer_attention[module.layer_idx] = weights[0, :, -1, :].float().mean(0).cpu()
-        return out, weights
-    sdpa = AttentionInterface._global_mapping["sdpa"]
-    return sdpa(module, query, key, value, attention_mask, scaling=scaling, dropout=dropout, **kwargs)
-
-
-def register() -> None:
-    """Make "hogwild" a known attention implementation (idempotent)."""
-    AttentionInterface.register(ATTN_IMPLEMENTATION, hogwild_attention)
-    AttentionMaskInterface.register(ATTN_IMPLEMENTATION, eager_mask)
+    return fast_attention(module, query, key, value, scaling, plan)

@@ -1,78 +1,97 @@
-"""The shared KV cache: segments of storage, and the logical blocks that live in them.
+"""The shared KV cache: per-segment key/value storage plus the block table that keeps its books.
 
-A *segment* is one growable run of keys/values per layer: the prompt, the shared history,
-a header, or one worker's current work. Keys are stored at segment-local positions (as if
-the segment started at position 0), so a segment can sit at any offset of any worker's view
-without being touched. A *block* is a named span of a segment: the prompt, a header, a
-finished step (in the history segment) or a worker's step in progress. Blocks are what the
-attention statistics and the views report; segments are what the attention kernel reads.
-
-Nothing here is duplicated per worker: W workers reading a segment read the same tensors."""
-
-from dataclasses import dataclass, field
+Keys are stored at segment-local positions (as if the segment started at position 0), so a
+segment can sit at any offset of any worker's view without being touched. One write method
+(`write`) is the only way keys/values get in, whichever forward path computed them; one read
+method hands out views of the stored tensors, never copies, so W workers reading a segment read
+the same memory. Lengths and blocks change only through the table, and `move_to_history` pairs
+the table's move with the matching storage move (re-rotating the keys once, by the distance
+moved).
+"""
 
 import torch
 
+from .blocks import BlockRecord, BlockTable
 from .rope import shift_positions
+from .view import HISTORY, View
 
 
-@dataclass
-class Block:
-    id: int
-    kind: str            # "prompt" | "header" | "step" (finished, in history) | "current"
-    owner: int | None    # worker index, None for shared blocks
-    tokens: list[int] = field(default_factory=list)
-    segment: str = ""
-    start: int = 0       # where the block begins inside its segment
+class SharedCache:
+    def __init__(self, segment_names: list[str], num_layers: int, inv_freq: torch.Tensor):
+        self.table = BlockTable(segment_names)
+        self.num_layers, self.inv_freq = num_layers, inv_freq
+        # segment -> per layer [Hkv, capacity, D], allocated where that layer runs
+        self._keys = {name: [None] * num_layers for name in segment_names}
+        self._values = {name: [None] * num_layers for name in segment_names}
 
-    @property
-    def length(self) -> int:
-        return len(self.tokens)
-
-
-class Segment:
-    """Per-layer keys/values [Hkv, capacity, D], allocated on the device where each layer runs."""
-
-    def __init__(self, name: str, num_layers: int):
-        self.name = name
-        self.length = 0
-        self.blocks: list[Block] = []
-        self.keys: list[torch.Tensor | None] = [None] * num_layers
-        self.values: list[torch.Tensor | None] = [None] * num_layers
-
-    def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor) -> None:
-        """Store k, v: [Hkv, n, D] at positions start..start+n of this layer."""
+    # ---- storage -------------------------------------------------------------------------
+    def write(self, layer: int, segment: str, start: int, k: torch.Tensor, v: torch.Tensor) -> None:
+        """k, v: [Hkv, n, D] at segment-local positions start..start+n (keys rotated as if the
+        segment began at position 0)."""
         end = start + k.shape[1]
-        stored = self.keys[layer]
-        if stored is None or stored.shape[1] < end:
-            self.keys[layer] = _grown(stored, end, k)
-            self.values[layer] = _grown(self.values[layer], end, v)
-        self.keys[layer][:, start:end] = k
-        self.values[layer][:, start:end] = v
+        keys = self._keys[segment]
+        if keys[layer] is None or keys[layer].shape[1] < end:
+            keys[layer] = _grown(keys[layer], end, k)
+            self._values[segment][layer] = _grown(self._values[segment][layer], end, v)
+        keys[layer][:, start:end] = k
+        self._values[segment][layer][:, start:end] = v
 
-    def read(self, layer: int, length: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keys, values of the first `length` positions: [Hkv, length, D] views, no copy."""
-        length = self.length if length is None else length
-        return self.keys[layer][:, :length], self.values[layer][:, :length]
+    def read(self, layer: int, segment: str, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys, values of the segment's first `length` positions: [Hkv, length, D] views."""
+        return self._keys[segment][layer][:, :length], self._values[segment][layer][:, :length]
 
-    def move_span(self, src_start: int, length: int, dst: "Segment", dst_start: int, inv_freq) -> None:
-        """Copy positions [src_start, src_start+length) to `dst` at dst_start, re-rotating keys by
-        the position change. Done once, when a step is flushed: O(step length), never per step."""
-        delta = dst_start - src_start
-        for layer, keys in enumerate(self.keys):
-            if keys is None or length == 0:
+    def view_kv(self, view: View, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The view as one ordinary cache: keys, values [Hkv, view.length, D] in view order, keys
+        rotated to view positions (what a plain decoder of the view's tokens would hold)."""
+        keys, values = [], []
+        for part in view.parts:
+            if part.length:
+                k, v = self.read(layer, part.segment, part.length)
+                keys.append(shift_positions(k, part.offset, self.inv_freq))
+                values.append(v)
+        return torch.cat(keys, 1), torch.cat(values, 1)
+
+    # ---- books ---------------------------------------------------------------------------
+    def open_block(self, kind: str, owner: int | None, segment: str) -> int:
+        return self.table.open_block(kind, owner, segment)
+
+    def append(self, segment: str, tokens: list[int]) -> None:
+        """Record tokens whose keys/values were just written at the segment's end."""
+        self.table.append(segment, tokens)
+
+    def move_to_history(self, segment: str, split: int) -> int:
+        """Move the segment's first `split` positions (a finished step) to the end of the history
+        and the rest to position 0. Keys are re-rotated once by the distance each part moves."""
+        length = self.table.length(segment)
+        block_id, history_start = self.table.move_to_history(segment, HISTORY, split)
+        for layer in range(self.num_layers):
+            if self._keys[segment][layer] is None:
                 continue
-            k = keys[:, src_start:src_start + length]
-            v = self.values[layer][:, src_start:src_start + length]
-            dst.write(layer, dst_start, shift_positions(k, delta, inv_freq).clone(), v.clone())
+            k, v = self.read(layer, segment, length)
+            moved_k, moved_v = k[:, :split].clone(), v[:, :split].clone()
+            rest_k, rest_v = k[:, split:].clone(), v[:, split:].clone()
+            self.write(layer, HISTORY, history_start, shift_positions(moved_k, history_start, self.inv_freq), moved_v)
+            self.write(layer, segment, 0, shift_positions(rest_k, -split, self.inv_freq), rest_v)
+        return block_id
+
+    def records(self) -> tuple[BlockRecord, ...]:
+        return self.table.records()
+
+    # ---- sizes ---------------------------------------------------------------------------
+    def num_tokens(self) -> int:
+        return self.table.num_tokens()
+
+    def segment_bytes(self, segment: str) -> int:
+        """Bytes of the segment's used positions, over all layers."""
+        length = self.table.length(segment)
+        return sum(2 * k.shape[0] * length * k.shape[2] * k.element_size()
+                   for k in self._keys[segment] if k is not None)
 
     def nbytes(self) -> int:
-        """Bytes of the used part (length positions), summed over layers."""
-        total = 0
-        for k in self.keys:
-            if k is not None:
-                total += 2 * k.shape[0] * self.length * k.shape[2] * k.element_size()
-        return total
+        return sum(self.segment_bytes(name) for name in self._keys)
+
+    def allocated_bytes(self) -> int:
+        return sum(2 * k.numel() * k.element_size() for keys in self._keys.values() for k in keys if k is not None)
 
 
 def _grown(stored: torch.Tensor | None, needed: int, like: torch.Tensor) -> torch.Tensor:
@@ -83,29 +102,3 @@ def _grown(stored: torch.Tensor | None, needed: int, like: torch.Tensor) -> torc
     if stored is not None:
         fresh[:, :stored.shape[1]] = stored
     return fresh
-
-
-class SharedCache:
-    """All segments and all blocks of one run."""
-
-    def __init__(self, num_layers: int):
-        self.num_layers = num_layers
-        self.segments: dict[str, Segment] = {}
-        self.blocks: list[Block] = []
-
-    def add_segment(self, name: str) -> Segment:
-        self.segments[name] = Segment(name, self.num_layers)
-        return self.segments[name]
-
-    def new_block(self, kind: str, owner: int | None, segment: str) -> Block:
-        seg = self.segments[segment]
-        block = Block(id=len(self.blocks), kind=kind, owner=owner, segment=segment, start=seg.length)
-        self.blocks.append(block)
-        seg.blocks.append(block)
-        return block
-
-    def nbytes(self) -> int:
-        return sum(seg.nbytes() for seg in self.segments.values())
-
-    def num_tokens(self) -> int:
-        return sum(seg.length for seg in self.segments.values())

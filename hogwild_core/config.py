@@ -27,7 +27,8 @@ class EngineConfig:
     copy_ngram: int = 6                # never copy this many tokens of the problem in a row (0 = off)
     repeat_ngram: int = 12             # never repeat this many of one's own tokens in a row (0 = off)
     max_answer_tokens: int = 48        # budget for the forced \boxed{...} answer
-    collect_attention: bool = False
+    collect_attention: bool = False    # attention mass per block in every event (costs a host copy)
+    collect_logits: bool = False       # last-token logits [W, V] in every event (costs a host copy)
     attention: str = "fast"            # "fast" (query rotation) or "reference" (DynamicCache per worker)
     prefill_chunk: int = 512           # longest run of tokens written by one forward pass
     max_context: int | None = None     # cap on a worker's view; None = the model's limit
@@ -53,7 +54,7 @@ class EngineConfig:
             _check_int("max_context", self.max_context, 64, 1 << 24)
         _check_float("temperature", self.temperature, 0.0, 10.0)
         _check_float("top_p", self.top_p, 0.0, 1.0, low_open=True)
-        for name in ("collect_attention", "redundancy_check"):
+        for name in ("collect_attention", "collect_logits", "redundancy_check"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False")
 

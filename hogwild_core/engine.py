@@ -1,20 +1,21 @@
 """HogwildEngine: W workers of one model decode in lock-step over one shared KV cache.
 
-Contract: the engine takes a loaded transformers model and tokenizer and a frozen
-EngineConfig; it knows nothing of any UI. `start(problem)` writes the prompt; each `step()`
-runs one batched forward for all workers and returns a StepEvent; `generate(problem)` streams
-them. A token's keys/values are computed once, by the pass that writes it, then shared.
+Contract: the engine takes a loaded transformers model and tokenizer and a frozen EngineConfig;
+it knows nothing of any UI. `start(problem)` writes the prompt; each `step()` runs one lock-step
+*pass* (one batched forward for all workers) and returns a StepEvent that carries everything a
+consumer needs; `generate(problem)` streams them. A token's keys/values are computed once, by the
+pass that writes it, then shared.
 
-One step, as in the paper:
-  1. steps that ended last time move into the shared history (history layouts only);
+One pass, as in the paper:
+  1. reasoning steps finished in the cache move into the shared history (history layouts);
   2. if the budget or the context is spent, the final-answer prompt is inserted;
-  3. each writing worker's view is built from the layout;
-  4. all workers' pending tokens run as one batched forward through the real model;
+  3. each writing worker's View is built from the layout;
+  4. all writers' pending tokens run through the real model (fast or reference path);
   5. one token is sampled (or forced) per generating worker; step ends and prompts are handled;
-  6. attention statistics are recorded and the event is returned.
+  6. the event is assembled (attention statistics and logits only when asked for).
 
-Within one pass a worker sees the others' tokens as they stood before the pass (they are being
-written at the same moment), and its own new tokens causally.
+Bookkeeping lives where it belongs: views in `view.py`, the cache's books in `blocks.py`/`cache.py`,
+each worker's state in `workers.py`, text in `text.py`, both forward paths in `runner.py`.
 """
 
 import copy
@@ -23,37 +24,39 @@ from dataclasses import dataclass
 from typing import Iterator
 
 import torch
-from transformers import DynamicCache
 
-from . import layouts, metrics, prompts
-from .attention import ATTN_IMPLEMENTATION, FastPlan, ReferencePlan, Row, register, view_offsets
-from .cache import Block, SharedCache
+from . import metrics, prompts
+from .blocks import CURRENT_KIND, HEADER_KIND, PROMPT_KIND, BlockRecord
+from .cache import SharedCache
 from .config import EngineConfig
 from .errors import ConfigError, EngineStateError, PromptError
-from .rope import check_model_supported, inv_freq_of, shift_positions
+from .events import StepEvent
+from .rope import check_model_supported, inv_freq_of
+from .runner import Runner
 from .sampling import (ban_tokens, copy_continuations, extend_table, ngram_table, sample,
                        worker_generators)
-from .workers import DONE, GENERATING, STOPPING, Worker
+from .text import Detokenizer, TextCodec, eos_ids, heading_tokens, name_labels
+from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_view, has_history,
+                   segment_names, worker_segment, worker_view)
+from .workers import GENERATING, STOPPED, STOPPING, Worker
 
-WORK, ANSWER, FINISHED = "work", "answer", "done"
+WORK, ANSWER, FINISHED = "work", "answer", "finished"
 ANSWERER = 0  # Alice writes the final answer
-PLACEHOLDER = "\u2063problem\u2063"  # stands for the problem while the chat template is rendered
 
 
-@dataclass
-class StepEvent:
-    step: int
-    phase: str                          # "work" or "answer": the phase this step ran in
-    tokens: list[int | None]            # sampled (or forced) token per worker; None if it did not sample
-    logits: torch.Tensor                # [W, V] float32; NaN rows for workers that did not run
-    attention: torch.Tensor | None      # [W, num_blocks] mass per block (mean over layers, heads)
-    attention_by_layer: torch.Tensor | None  # [L, W, num_blocks]
-    appended: list[list[int]]           # tokens added to each worker's transcript (sampled + inserted)
-    flushed: list[int]                  # blocks that moved into the history before this pass
-    done: bool
-    seconds: float                      # wall time of the forward pass and sampling
-    cache_tokens: int
-    cache_bytes: int
+@dataclass(frozen=True)
+class Transcript:
+    """All one worker wrote, as plain data."""
+    name: str
+    tokens: tuple[int, ...]
+    inserted: tuple[tuple[int, int], ...]    # token spans the engine wrote (opener, labels, prompts)
+
+
+@dataclass(frozen=True)
+class _SeenView:
+    """A worker's view as of the last pass it ran in, with the books it read then."""
+    view: View
+    books: dict
 
 
 class HogwildEngine:
@@ -62,76 +65,77 @@ class HogwildEngine:
         if not isinstance(self.config, EngineConfig):
             raise ConfigError("config must be an EngineConfig")
         check_model_supported(model)
-        register()
-        if model.config._attn_implementation != ATTN_IMPLEMENTATION:
-            model.set_attn_implementation(ATTN_IMPLEMENTATION)
         model.eval()
         self.model, self.tokenizer = model, tokenizer
         self.num_layers = model.config.num_hidden_layers
         self.inv_freq = inv_freq_of(model)
-        self.device = model.get_input_embeddings().weight.device
+        self.runner = Runner(model, self.inv_freq, self.config.attention)
+        self.device = self.runner.device
         model_limit = getattr(model.config, "max_position_embeddings", None) or 1 << 20
         self.max_context = min(self.config.max_context or model_limit, model_limit)
-        self.eos_ids = _eos_ids(model, tokenizer)
-        self.prompt_note = None if getattr(tokenizer, "chat_template", None) else (
+        self.eos_ids = eos_ids(model, tokenizer)
+        self.codec = TextCodec(tokenizer)
+        self.prompt_note = None if self.codec.has_chat_template else (
             "the tokenizer has no chat template; a plain 'System:/User:/Assistant:' template is used")
-        self._final_tokens = self._encode(prompts.FINAL_ANSWER_TEXT)
-        self._name_labels = _name_labels(tokenizer)
-        self._heading_ids = _heading_tokens(tokenizer)
-        self.cache: SharedCache | None = None
+        self._final_tokens = self.codec.encode(prompts.FINAL_ANSWER_TEXT)
+        self._name_labels = name_labels(tokenizer)
+        self._heading_ids = heading_tokens(tokenizer)
+        self._cache: SharedCache | None = None
 
     # ---- public API -------------------------------------------------------------------
     def start(self, problem: str) -> None:
         """Reset, write the shared prompt (and headers) into a fresh cache."""
         if not isinstance(problem, str) or not problem.strip():
             raise PromptError("the problem text is empty")
-        cfg = self.config
-        W = cfg.num_workers
-        self.cache = SharedCache(self.num_layers)
-        for name in layouts.segment_names(cfg.layout, W):
-            self.cache.add_segment(name)
-        self.prompt_ids = self._prompt_ids(problem)
+        cfg, W = self.config, self.config.num_workers
+        self.prompt_ids = self.codec.prompt_ids(problem, W, cfg.layout)
+        self._problem_grams = ngram_table(self.codec.problem_ids(problem), cfg.copy_ngram) if cfg.copy_ngram else {}
         reserve = self._reserve()
         if len(self.prompt_ids) + reserve + 64 > self.max_context:
             raise PromptError(
                 f"the problem is too long: the prompt takes {len(self.prompt_ids)} tokens and a run needs "
                 f"about {reserve + 64} more, but the context holds {self.max_context}")
+        self._cache = SharedCache(segment_names(cfg.layout, W), self.num_layers, self.inv_freq)
         self.phase, self.num_steps, self.answer_from = WORK, 0, {}
         self.generators = worker_generators(cfg.seed, W, self.device)
-        self._stream_setup()
+        self._write_setup()
         self.workers = []
         for w in range(W):
-            seg = layouts.worker_segment(w)
-            worker = Worker(w, prompts.WORKER_NAMES[w], seg, self.cache.new_block("current", w, seg))
-            worker.insert(self._encode(prompts.worker_opener(w, W, cfg.layout, problem)))
+            worker = Worker(w, prompts.WORKER_NAMES[w], worker_segment(w), Detokenizer(self.codec))
+            self._cache.open_block(CURRENT_KIND, w, worker.segment)
+            worker.insert(self.codec.encode(prompts.worker_opener(w, W, cfg.layout, problem)))
             self.workers.append(worker)
-        self._views = {}
-        for w in range(W):
-            self._remember_view(w, self._spans(self._worker_row(w)))
+        self._seen = {w: self._snapshot(self._view_of(w, 0)) for w in range(W)}
 
     def step(self, force: list[int | None] | None = None) -> StepEvent:
-        """One lock-step for all workers. `force[w]`, if given, is taken instead of sampling;
-        entries for workers that do not sample in this step are ignored."""
-        if self.cache is None:
+        """One lock-step pass for all workers. `force[w]`, if given, is taken instead of sampling;
+        entries for workers that do not sample in this pass are ignored."""
+        if self._cache is None:
             raise EngineStateError("call start(problem) before step()")
         if self.phase == FINISHED:
             raise EngineStateError("the run is finished; call start(problem) for a new one")
         force = self._check_force(force)
-        flushed = self._flush_finished_steps()                        # 1. finished steps -> history
-        self._maybe_enter_answer_phase()                              # 2. budget/context spent?
+        flushed = self._move_finished_steps()                            # 1.
+        self._check_budget()                                             # 2.
         phase = self.phase
-        writers = [w for w in self.workers if w.pending and w.status != DONE]
-        rows = [self._worker_row(w.index) for w in writers]           # 3. views from the layout
-        spans = [self._spans(row) for row in rows]
+        writers = [w for w in self.workers if w.num_pending and w.status != STOPPED]
+        chunk = self.config.prefill_chunk
+        views = [self._view_of(w.index, min(chunk, w.num_pending)) for w in writers]   # 3.
+        new = [w.pending[:chunk] for w in writers]
         began = time.perf_counter()
-        logits, by_layer = self._forward(rows, spans)                 # 4. one batched forward
-        self._after_write(rows)
-        tokens, appended = self._take_tokens(writers, logits, force)  # 5. sample, step ends, prompts
-        for worker, row_spans in zip(writers, spans):
-            self._remember_view(worker.index, row_spans)
+        logits = attention = None
+        if writers:
+            logits, attention = self.runner.run(self._cache, views, new,       # 4.
+                                                self.config.collect_attention)
+            for worker, view, ids in zip(writers, views, new):
+                self._cache.append(view.own, ids)
+                worker.wrote(len(ids))
+                self._seen[worker.index] = self._snapshot(view)
+        tokens = self._take_tokens(writers, logits, force)              # 5.
+        seconds = time.perf_counter() - began
         if phase == WORK:
-            self._count_work_step()
-        return self._event(phase, writers, logits, by_layer, tokens, appended, flushed, began)  # 6.
+            self._count_work_pass()
+        return self._event(phase, writers, logits, attention, tokens, flushed, seconds)   # 6.
 
     def generate(self, problem: str) -> Iterator[StepEvent]:
         self.start(problem)
@@ -139,9 +143,9 @@ class HogwildEngine:
             yield self.step()
 
     def finish(self, answerers: list[int] | None = None) -> None:
-        """End the work phase now: the next steps write the forced final answer, greedily, for
+        """End the work phase now: the next passes write the forced final answer, greedily, for
         each worker in `answerers` (default: Alice alone)."""
-        if self.cache is None or self.phase != WORK:
+        if self._cache is None or self.phase != WORK:
             raise EngineStateError("finish() needs a run in its work phase")
         answerers = [ANSWERER] if answerers is None else sorted(set(answerers))
         if not answerers or any(not isinstance(w, int) or not 0 <= w < len(self.workers) for w in answerers):
@@ -151,45 +155,74 @@ class HogwildEngine:
     def fork(self) -> "HogwildEngine":
         """An independent copy of the run so far: same model and tokenizer, its own cache,
         workers and random streams. Stepping either one never changes the other."""
-        shared = (self.model, self.tokenizer, self.inv_freq, self.config)
+        shared = (self.model, self.tokenizer, self.inv_freq, self.config, self.runner)
         return copy.deepcopy(self, {id(x): x for x in shared})
 
     @property
     def done(self) -> bool:
-        return self.cache is not None and self.phase == FINISHED
+        return self._cache is not None and self.phase == FINISHED
+
+    # ---- views and the cache, read-only ---------------------------------------------------
+    def view(self, w: int) -> View:
+        """Worker w's View as of the last pass it ran in."""
+        return self._seen[w].view
 
     def view_blocks(self, w: int) -> list[tuple[int, int, int]]:
-        """(block_id, start, length) covering worker w's view as of the last step it ran in."""
-        return list(self._views[w][0])
+        """(block_id, start, length) covering worker w's view as of the last pass it ran in."""
+        seen = self._seen[w]
+        return block_spans(seen.view, {name: books.blocks for name, books in seen.books.items()})
 
     def view_block_tokens(self, w: int) -> list[list[int]]:
         """The token ids of each block of view_blocks(w), in the same order."""
-        spans, token_lists = self._views[w]
-        return [tokens[:length] for (_, _, length), tokens in zip(spans, token_lists)]
+        seen, out = self._seen[w], []
+        for block_id, view_start, length in self.view_blocks(w):
+            part = next(p for p in seen.view.parts if p.offset <= view_start < p.offset + p.length)
+            start = view_start - part.offset
+            out.append(seen.books[part.segment].tokens[start:start + length])
+        return out
 
     def view_token_ids(self, w: int) -> list[int]:
-        """Worker w's view, in view order, as of the last step it ran in."""
-        return [t for tokens in self.view_block_tokens(w) for t in tokens]
+        """Worker w's view, in view order, as of the last pass it ran in."""
+        seen = self._seen[w]
+        return [t for part in seen.view.parts for t in seen.books[part.segment].tokens[:part.length]]
 
-    def _remember_view(self, w: int, spans) -> None:
-        # Keep the blocks' token lists themselves: a flush gives a block a new, shorter list, so a
-        # worker that has stopped still reports exactly what it last saw.
-        self._views[w] = (spans, [self.cache.blocks[b].tokens for b, _, _ in spans])
+    def view_kv(self, w: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Worker w's view as one ordinary cache: per layer keys, values [Hkv, n, D] in view order,
+        keys at view positions. Read from the cache as it is now: valid while w's view is current."""
+        return [self._cache.view_kv(self._seen[w].view, layer) for layer in range(self.num_layers)]
 
     @property
-    def blocks(self) -> list[Block]:
-        return self.cache.blocks
+    def blocks(self) -> tuple[BlockRecord, ...]:
+        return self._cache.records()
+
+    def block_tokens(self, block_id: int) -> list[int]:
+        """The token ids a block holds now."""
+        return self._cache.table.block_tokens(block_id)
 
     def describe_blocks(self) -> list[dict]:
-        """Plain records of every block (for charts and traces): id, kind, owner, length, text."""
-        return [{"id": b.id, "kind": b.kind, "owner": b.owner, "segment": b.segment,
-                 "length": b.length, "text": self.tokenizer.decode(b.tokens)} for b in self.cache.blocks]
+        """Plain records of every block (for charts and traces), with each block's text."""
+        table = self._cache.table
+        return [{"id": b.id, "kind": b.kind, "owner": b.owner, "segment": b.segment, "start": b.start,
+                 "length": b.length, "text": self.decode(table.block_tokens(b.id))} for b in table.records()]
+
+    def cache_stats(self) -> dict:
+        """Sizes of the shared cache: tokens and bytes used, bytes allocated, per-segment lengths and bytes."""
+        cache = self._cache
+        names = cache.table.segment_names
+        return {"tokens": cache.num_tokens(), "bytes": cache.nbytes(), "allocated_bytes": cache.allocated_bytes(),
+                "segment_lengths": cache.table.lengths(),
+                "segment_bytes": {name: cache.segment_bytes(name) for name in names}}
+
+    # ---- text ---------------------------------------------------------------------------
+    def transcript(self, w: int) -> Transcript:
+        worker = self.workers[w]
+        return Transcript(worker.name, tuple(worker.transcript), tuple(worker.inserted))
 
     def worker_text(self, w: int) -> str:
-        return self.tokenizer.decode(self.workers[w].transcript)
+        return self.decode(self.workers[w].transcript)
 
-    def decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids)
+    def decode(self, ids) -> str:
+        return self.codec.decode(ids)
 
     @property
     def answer(self) -> str | None:
@@ -207,53 +240,46 @@ class HogwildEngine:
         """Per worker, the forced final answer it wrote (None if it was not asked for one)."""
         result: list[str | None] = [None] * len(self.workers)
         for w, start in self.answer_from.items():
-            text = self.tokenizer.decode(self.workers[w].transcript[start:])
+            text = self.decode(self.workers[w].transcript[start:])
             end = prompts.boxed_close(text)
             result[w] = (text if end is None else text[:end]).strip()
         return result
 
     # ---- setup ------------------------------------------------------------------------
-    def _encode(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False)
-
-    def _prompt_ids(self, problem: str) -> list[int]:
-        """The chat-formatted prompt. The problem is user text: markers such as "<|im_end|>" in
-        it are tokenized as plain text, never as the model's special tokens."""
-        messages = prompts.build_messages(problem, self.config.num_workers, self.config.layout,
-                                           user_text=PLACEHOLDER)
-        if self.prompt_note is None:
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        else:
-            text = prompts.render_plain(messages)
-        before, _, after = text.partition(PLACEHOLDER)
-        problem_ids = self.tokenizer.encode(problem.strip(), add_special_tokens=False, split_special_tokens=True)
-        self._problem_grams = ngram_table(problem_ids, self.config.copy_ngram) if self.config.copy_ngram else {}
-        return self._encode(before) + problem_ids + self._encode(after)
-
     def _reserve(self) -> int:
         """Room kept free in every view for the final answer and one inserted prompt."""
         return len(self._final_tokens) + self.config.max_answer_tokens + 32
 
-    def _stream_setup(self) -> None:
-        """Write the prompt (in chunks) and the shared headers, each in its writer's own view."""
-        prompt = self.cache.segments[layouts.PROMPT]
-        self.cache.new_block("prompt", None, layouts.PROMPT)
-        chunk = self.config.prefill_chunk
+    def _write_setup(self) -> None:
+        """Write the prompt (in chunks) and the shared headers, each in its writer's own view: a
+        header is written as if it followed the prompt directly."""
+        cache, chunk = self._cache, self.config.prefill_chunk
+        cache.open_block(PROMPT_KIND, None, PROMPT)
         for i in range(0, len(self.prompt_ids), chunk):
-            row = Row(prompt, self.prompt_ids[i:i + chunk], [(prompt, prompt.length)])
-            self._forward([row], [self._spans(row)], setup=True)
-            self._after_write([row])
+            ids = self.prompt_ids[i:i + chunk]
+            self._write([build_view([PROMPT], cache.table.lengths(), PROMPT, len(ids))], [ids])
         if self.config.layout == "combined":
-            rows = []
-            for name, text in ((layouts.HEADER_OTHERS, prompts.HEADER_OTHERS_TEXT),
-                               (layouts.HEADER_OWN, prompts.HEADER_OWN_TEXT)):
-                seg = self.cache.segments[name]
-                self.cache.new_block("header", None, name)
-                rows.append(Row(seg, self._encode(text), [(prompt, prompt.length), (seg, 0)]))
-            self._forward(rows, [self._spans(r) for r in rows], setup=True)
-            self._after_write(rows)
+            headers = [(HEADER_OTHERS, self.codec.encode(prompts.HEADER_OTHERS_TEXT)),
+                       (HEADER_OWN, self.codec.encode(prompts.HEADER_OWN_TEXT))]
+            lengths = cache.table.lengths()
+            for name, _ in headers:
+                cache.open_block(HEADER_KIND, None, name)
+            self._write([build_view([PROMPT, name], lengths, name, len(ids)) for name, ids in headers],
+                        [ids for _, ids in headers])
 
-    # ---- the step, piece by piece -----------------------------------------------------------
+    def _write(self, views: list[View], new: list[list[int]]) -> None:
+        self.runner.run(self._cache, views, new, collect=False)
+        for view, ids in zip(views, new):
+            self._cache.append(view.own, ids)
+
+    # ---- the pass, piece by piece -----------------------------------------------------------
+    def _view_of(self, w: int, num_new: int) -> View:
+        cfg = self.config
+        return worker_view(cfg.layout, w, cfg.num_workers, self._cache.table.lengths(), num_new)
+
+    def _snapshot(self, view: View) -> _SeenView:
+        return _SeenView(view, {p.segment: self._cache.table.books(p.segment) for p in view.parts})
+
     def _check_force(self, force):
         W = len(self.workers)
         if force is None:
@@ -266,40 +292,25 @@ class HogwildEngine:
                 raise ConfigError(f"forced tokens must be ids in [0, {V}); got {t!r}")
         return list(force)
 
-    def _flush_finished_steps(self) -> list[int]:
-        """Move every step whose last token is now in the cache into the shared history."""
-        flushed = []
-        history = self.cache.segments.get(layouts.HISTORY)
+    def _move_finished_steps(self) -> list[int]:
+        """Move every reasoning step whose last token is now in the cache into the history, in
+        worker order (and each worker's steps in the order they ended)."""
+        moved = []
         for worker in self.workers:
-            split = worker.flush_at
-            if split is None or worker.block.length < split:
-                continue
-            segment = self.cache.segments[worker.segment]
-            block, rest = worker.block, worker.block.tokens[split:]
-            segment.move_span(0, split, history, history.length, self.inv_freq)
-            block.tokens, block.kind, block.segment, block.start = block.tokens[:split], "step", history.name, history.length
-            history.blocks.append(block)
-            history.length += split
-            segment.move_span(split, len(rest), segment, 0, self.inv_freq)
-            segment.length, segment.blocks = 0, []
-            worker.block = self.cache.new_block("current", worker.index, worker.segment)
-            worker.block.tokens = list(rest)
-            segment.length = len(rest)
-            worker.flush_at = None
-            flushed.append(block.id)
-        return flushed
+            while (split := worker.finished_step_split()) is not None:
+                moved.append(self._cache.move_to_history(worker.segment, split))
+        return moved
 
-    def _view_length(self, w: int) -> int:
-        names = layouts.view_segments(self.config.layout, w, len(self.workers))
-        return sum(self.cache.segments[n].length for n in names) + len(self.workers[w].pending)
+    def _view_length(self, worker: Worker) -> int:
+        return self._view_of(worker.index, worker.num_pending).length
 
-    def _maybe_enter_answer_phase(self) -> None:
+    def _check_budget(self) -> None:
         if self.phase == ANSWER:
-            if any(self._view_length(w) >= self.max_context for w in self.answer_from):
+            if any(self._view_length(self.workers[w]) >= self.max_context for w in self.answer_from):
                 self._finish()
             return
         generating = [w for w in self.workers if w.status == GENERATING]
-        out_of_room = any(self._view_length(w.index) + self._reserve() > self.max_context for w in generating)
+        out_of_room = any(self._view_length(w) + self._reserve() > self.max_context for w in generating)
         if generating and self.num_steps < self.config.max_new_tokens and not out_of_room:
             return
         self._enter_answer_phase([ANSWERER])
@@ -307,85 +318,75 @@ class HogwildEngine:
     def _enter_answer_phase(self, answerers: list[int]) -> None:
         self.phase = ANSWER
         for worker in self.workers:
-            worker.status = STOPPING if worker.pending else DONE
+            worker.status = STOPPING if worker.num_pending else STOPPED
         for w in answerers:
             worker = self.workers[w]
             worker.status = GENERATING
             worker.insert(self._final_tokens)
             self.answer_from[w] = len(worker.transcript)
 
-    def _worker_row(self, w: int) -> Row:
-        segs = self.cache.segments
-        names = layouts.view_segments(self.config.layout, w, len(self.workers))
-        worker = self.workers[w]
-        own = segs[worker.segment]
-        view = [(segs[n], segs[n].length) for n in names]
-        return Row(own, worker.pending[:self.config.prefill_chunk], view, worker=w)
+    def _take_tokens(self, writers: list[Worker], logits, force) -> list[int | None]:
+        """Sample (or take the forced) next token of every writer that has nothing left to
+        write: all rows in one batched call on the model's device, one host sync for the ids."""
+        tokens: list[int | None] = [None] * len(self.workers)
+        takers = [(r, w) for r, w in enumerate(writers) if w.status == GENERATING and not w.num_pending]
+        samplers = [(r, w) for r, w in takers if force[w.index] is None]
+        if samplers:
+            temperature = self.config.temperature if self.phase == WORK else 0.0   # answers: greedy
+            rows = logits[torch.tensor([r for r, _ in samplers], device=logits.device)]
+            rows = ban_tokens(rows, [self._banned(w) if self.phase == WORK else [] for _, w in samplers])
+            ids = sample(rows, temperature, self.config.top_p,
+                         [self.generators[w.index] for _, w in samplers]).tolist()
+            for (_, worker), token in zip(samplers, ids):
+                force[worker.index] = token
+        for _, worker in takers:
+            tokens[worker.index] = force[worker.index]
+            self._take(worker, force[worker.index])
+        for worker in writers:
+            if worker.status == STOPPING and not worker.num_pending:
+                worker.status = STOPPED
+        return tokens
 
-    def _spans(self, row: Row) -> list[tuple[int, int, int]]:
-        """(block_id, view start, length) of every block the row's last token sees."""
-        spans, position = [], 0
-        for segment, visible in row.view:
-            n = visible + (len(row.tokens) if segment is row.segment else 0)
-            starts = [b.start for b in segment.blocks] + [n]
-            for block, end in zip(segment.blocks, starts[1:]):
-                length = min(end, n) - block.start
-                if length > 0:
-                    spans.append((block.id, position + block.start, length))
-            position += n
-        return spans
-
-    def _after_write(self, rows: list[Row]) -> None:
-        for row in rows:
-            row.segment.length += len(row.tokens)
-            row.segment.blocks[-1].tokens.extend(row.tokens)
-            if row.worker is not None:
-                worker = self.workers[row.worker]
-                worker.pending = worker.pending[len(row.tokens):]
-
-    def _advance(self, worker: Worker, token: int) -> list[int]:
-        """Take the worker's new token; handle its end, a step end, prompts. Returns what was appended."""
-        before = len(worker.transcript)
+    def _take(self, worker: Worker, token: int) -> None:
+        """The worker's new token: its end, a reasoning step's end, prompts to insert."""
         if self.phase == ANSWER:
-            if token not in self.eos_ids:
-                worker.append_sampled(token)
             start = self.answer_from[worker.index]
-            text = self.tokenizer.decode(worker.transcript[start:])
+            if token not in self.eos_ids:
+                worker.take(token, steps=False)
+            text = self.decode(worker.transcript[start:])
             if (token in self.eos_ids or prompts.boxed_close(text) is not None
                     or len(worker.transcript) - start >= self.config.max_answer_tokens):
-                worker.status = DONE
-                if all(self.workers[w].status == DONE for w in self.answer_from):
+                worker.status = STOPPED
+                if all(self.workers[w].status == STOPPED for w in self.answer_from):
                     self._finish()
-            return worker.transcript[before:]
+            return
         if token in self.eos_ids:
-            worker.status = DONE
-            return []
-        worker.append_sampled(token)
+            worker.status = STOPPED
+            return
+        ended = worker.take(token)
         if self.config.repeat_ngram:
             extend_table(worker.own_grams, worker.transcript, self.config.repeat_ngram)
-        if prompts.is_step_end(self.tokenizer.decode(worker.paragraph)):
-            insert = ""
-            if layouts.has_history(self.config.layout):
-                worker.flush_at = worker.block.length + len(worker.pending)
-                worker.num_steps += 1
-                insert = prompts.step_prefix(worker.name, worker.num_steps)
-            if worker.check_due or self._repeats_another(worker):
-                insert = (insert + " " + prompts.CHECK_TEXT).strip()
-                worker.check_due = False
-            worker.finished.append(worker.written)
-            worker.paragraph, worker.written = [], []
-            if insert:
-                worker.insert(self._encode(insert))
-        return worker.transcript[before:]
+        if not ended:
+            return
+        insert = ""
+        if has_history(self.config.layout):
+            worker.step_ends.append(len(worker.transcript))
+            insert = prompts.step_prefix(worker.name, worker.num_reasoning_steps)
+        if worker.check_due or self._repeats_another(worker):
+            insert = (insert + " " + prompts.CHECK_TEXT).strip()
+            worker.check_due = False
+        if insert:
+            worker.insert(self.codec.encode(insert))
 
     def _repeats_another(self, worker: Worker) -> bool:
-        """Does the step the worker just finished near-duplicate another worker's step (finished or
-        in progress)? Then it is asked the redundancy question at once."""
+        """Does the reasoning step the worker just finished near-duplicate another worker's step
+        (finished or in progress)? Then it is asked the redundancy question at once."""
         if not self.config.redundancy_check or len(self.workers) == 1 or self.config.layout == "independent":
             return False
+        just_finished = worker.finished_sampled[-1]
         others = [step for other in self.workers if other is not worker
-                  for step in other.finished + [other.written]]
-        return any(metrics.near_duplicate(worker.written, step, min_length=8) for step in others)
+                  for step in other.finished_sampled + [other.step_sampled]]
+        return any(metrics.near_duplicate(just_finished, step, min_length=8) for step in others)
 
     def _banned(self, worker: Worker) -> list[int]:
         """Tokens the worker may not write next (work phase): a copy of copy_ngram tokens of the
@@ -410,58 +411,29 @@ class HogwildEngine:
                     banned.append(label[-1])
         return banned
 
-    def _take_tokens(self, writers, logits, force):
-        """Sample (or take the forced) next token of every worker that generates this step."""
+    def _event(self, phase, writers, logits, attention, tokens, flushed, seconds) -> StepEvent:
+        """Scatter per-writer rows to per-worker rows (NaN / zero for workers that did not run)."""
         W = len(self.workers)
-        tokens: list[int | None] = [None] * W
-        appended: list[list[int]] = [[] for _ in range(W)]
-        takers = [(r, worker) for r, worker in enumerate(writers)
-                  if worker.status == GENERATING and not worker.pending]
-        samplers = [(r, worker) for r, worker in takers if force[worker.index] is None]
-        sampled = {}
-        if samplers:
-            rows = torch.tensor([r for r, _ in samplers])
-            temperature = self.config.temperature if self.phase == WORK else 0.0   # answers: greedy
-            bans = [self._banned(worker) if self.phase == WORK else [] for _, worker in samplers]
-            ids = sample(ban_tokens(logits[rows], bans),
-                         temperature, self.config.top_p,
-                         [self.generators[worker.index] for _, worker in samplers]).tolist()
-            sampled = {worker.index: t for (_, worker), t in zip(samplers, ids)}
-        for r, worker in enumerate(writers):
-            if worker.status == GENERATING and not worker.pending:
-                token = force[worker.index]
-                if token is None:
-                    token = sampled[worker.index]
-                tokens[worker.index] = token
-                appended[worker.index] = self._advance(worker, token)
-            elif worker.status == STOPPING and not worker.pending:
-                worker.status = DONE
-        return tokens, appended
-
-    def _event(self, phase, writers, logits, by_layer, tokens, appended, flushed, began) -> StepEvent:
-        """Scatter the per-row results to per-worker rows (NaN / zero for workers that did not run)."""
-        W, V = len(self.workers), logits.shape[-1]
-        event_logits = torch.full((W, V), float("nan"))
-        attention = attention_by_layer = None
-        if by_layer is not None:
-            attention_by_layer = torch.zeros(self.num_layers, W, by_layer.shape[-1])
-        for r, worker in enumerate(writers):
-            event_logits[worker.index] = logits[r]
-            if by_layer is not None:
-                attention_by_layer[:, worker.index] = by_layer[:, r]
-        if attention_by_layer is not None:
-            attention = attention_by_layer.mean(0)
+        index = [w.index for w in writers]
+        event_logits = attention_by_layer = mean_attention = None
+        if self.config.collect_logits and logits is not None:
+            event_logits = torch.full((W, logits.shape[-1]), float("nan"))
+            event_logits[index] = logits.cpu()
+        if attention is not None:
+            attention_by_layer = torch.zeros(self.num_layers, W, attention.shape[-1])
+            attention_by_layer[:, index] = attention
+            mean_attention = attention_by_layer.mean(0)
         return StepEvent(
-            step=self.num_steps if phase == WORK else self.num_steps + self._answer_steps(),
-            phase=phase, tokens=tokens, logits=event_logits, attention=attention,
-            attention_by_layer=attention_by_layer, appended=appended, flushed=flushed,
-            done=self.phase == FINISHED, seconds=time.perf_counter() - began,
-            cache_tokens=self.cache.num_tokens(), cache_bytes=self.cache.nbytes())
+            step=self.num_steps if phase == WORK else self.num_steps + self._answer_passes(),
+            phase=phase, tokens=tokens, writers=index, pieces=[w.take_pieces() for w in self.workers],
+            flushed=flushed, blocks=self._cache.records(), logits=event_logits, attention=mean_attention,
+            attention_by_layer=attention_by_layer, done=self.phase == FINISHED, seconds=seconds,
+            cache_tokens=self._cache.num_tokens(), cache_bytes=self._cache.nbytes())
 
-    def _answer_steps(self) -> int:
+    def _answer_passes(self) -> int:
         return max((len(self.workers[w].transcript) - start for w, start in self.answer_from.items()), default=0)
 
-    def _count_work_step(self) -> None:
+    def _count_work_pass(self) -> None:
         self.num_steps += 1
         interval = self.config.check_interval
         if interval and self.num_steps % interval == 0:
@@ -471,99 +443,4 @@ class HogwildEngine:
     def _finish(self) -> None:
         self.phase = FINISHED
         for worker in self.workers:
-            worker.status = DONE
-
-    # ---- the forward pass -------------------------------------------------------------
-    def _forward(self, rows, spans, setup: bool = False):
-        """Run rows through the model, writing their keys/values into the cache.
-        Returns logits [R, V] (float32, CPU) and, if collected, attention [L, R, num_blocks]."""
-        collect = self.config.collect_attention and not setup
-        with torch.no_grad():
-            if self.config.attention == "fast":
-                return self._forward_fast(rows, collect)
-            return self._forward_reference(rows, spans, collect)
-
-    def _forward_fast(self, rows, collect):
-        order = [self.cache.segments[n] for n in self.cache.segments]
-        plan = FastPlan(rows, order, self.inv_freq, len(self.cache.blocks), collect)
-        ids = torch.tensor([[t for row in rows for t in row.tokens]], device=self.device)
-        positions = torch.tensor([[row.start + i for row in rows for i in range(len(row.tokens))]],
-                                 device=self.device)
-        out = self.model(input_ids=ids, position_ids=positions, use_cache=False,
-                         logits_to_keep=plan.last, hogwild=plan)
-        logits = out.logits[0].float().cpu()
-        return logits, (plan.attention_by_layer(self.num_layers) if collect else None)
-
-    def _forward_reference(self, rows, spans, collect):
-        """Per row: a DynamicCache of its view (keys rotated to view positions), stock attention."""
-        all_logits, all_attention = [], []
-        for row, row_spans in zip(rows, spans):
-            offsets = view_offsets(row)
-            own_offset = offsets[row.segment.name][0]
-            past = []
-            for layer in range(self.num_layers):
-                keys, values = [], []
-                for segment, visible in row.view:
-                    if visible:
-                        k, v = segment.read(layer, visible)
-                        keys.append(shift_positions(k, offsets[segment.name][0], self.inv_freq))
-                        values.append(v)
-                past.append((torch.cat(keys, 1)[None], torch.cat(values, 1)[None]) if keys else (None, None))
-            cache = DynamicCache(ddp_cache_data=past) if own_offset + row.start else DynamicCache()
-            n = len(row.tokens)
-            positions = torch.arange(n, device=self.device)[None] + own_offset + row.start
-            plan = ReferencePlan(collect)
-            ids = torch.tensor([row.tokens], device=self.device)
-            out = self.model(input_ids=ids, position_ids=positions, cache=cache, use_cache=True,
-                             logits_to_keep=1, hogwild=plan)
-            for layer in range(self.num_layers):
-                k = cache.layers[layer].keys[0, :, -n:]
-                v = cache.layers[layer].values[0, :, -n:]
-                row.segment.write(layer, row.start, shift_positions(k, -own_offset, self.inv_freq), v)
-            all_logits.append(out.logits[0, -1].float().cpu())
-            if collect:
-                per_layer = torch.zeros(self.num_layers, len(self.cache.blocks))
-                for layer, weights in plan.layer_attention.items():
-                    for block_id, start, length in row_spans:
-                        per_layer[layer, block_id] = weights[start:start + length].sum()
-                all_attention.append(per_layer)
-        logits = torch.stack(all_logits)
-        return logits, (torch.stack(all_attention, dim=1) if collect else None)
-
-
-def _eos_ids(model, tokenizer) -> set[int]:
-    ids = set()
-    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
-        value = getattr(source, "eos_token_id", None)
-        if isinstance(value, int):
-            ids.add(value)
-        elif isinstance(value, (list, tuple)):
-            ids.update(int(v) for v in value)
-    return ids
-
-
-def _name_labels(tokenizer) -> dict[int, set[tuple[int, ...]]]:
-    """Per worker, the token sequences of its name opened in bold ("**Bob", " **Bob", ...), as
-    they tokenize after the bold marker: a worker may not write another's label."""
-    labels: dict[int, set[tuple[int, ...]]] = {}
-    for w, name in enumerate(prompts.WORKER_NAMES):
-        labels[w] = set()
-        for context in ("**", " **", "\n**", "\n\n**", ":**", ".**"):
-            lead = tokenizer.encode(context, add_special_tokens=False)
-            ids = tokenizer.encode(context + name, add_special_tokens=False)
-            if lead and ids[:len(lead)] == lead and len(ids) > len(lead):
-                labels[w].add(tuple(lead[-1:] + ids[len(lead):]))
-    return labels
-
-
-def _heading_tokens(tokenizer) -> list[int]:
-    """Ids of single tokens made of two or more '#' (markdown headings; a lone '#' stays allowed,
-    it starts a Python comment)."""
-    found = set()
-    for text in ("##", "###", "####", " ##", " ###", " ####", "\n##", "\n###"):
-        ids = tokenizer.encode(text, add_special_tokens=False)
-        if len(ids) == 1 or (len(ids) == 2 and tokenizer.decode(ids[:1]).strip() == ""):
-            last = ids[-1]
-            if set(tokenizer.decode([last]).strip()) == {"#"} and len(tokenizer.decode([last]).strip()) >= 2:
-                found.add(last)
-    return sorted(found)
+            worker.status = STOPPED

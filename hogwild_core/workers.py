@@ -1,10 +1,24 @@
-"""One object per worker: what it has written, what it still has to write, where it stands."""
+"""One object per worker: what it has written, what it still has to write, where its reasoning
+steps end, and the text it gained since the last event. It takes one token at a time.
+
+Names: a *pass* is one lock-step forward of all workers (`HogwildEngine.step`); a worker's
+*reasoning step* is one paragraph of its own text (the paper's "step", which moves into the
+shared history once finished)."""
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from .cache import Block
+from . import prompts
+from .text import Detokenizer
 
-GENERATING, STOPPING, DONE = "generating", "stopping", "done"
+GENERATING, STOPPING, STOPPED = "generating", "stopping", "stopped"
+
+
+class Piece(NamedTuple):
+    """A run of one worker's new tokens of one kind, with its text."""
+    text: str                    # from the worker's incremental detokenizer ("" while a character is split)
+    inserted: bool               # True: written by the engine (opener, label, check, answer prompt)
+    token_ids: tuple[int, ...]
 
 
 @dataclass
@@ -12,30 +26,69 @@ class Worker:
     index: int
     name: str
     segment: str
-    block: Block                                        # its step (or output) in progress
-    pending: list[int] = field(default_factory=list)    # in the transcript, not yet in the cache
-    transcript: list[int] = field(default_factory=list) # all it wrote, inserted prompts included
+    detokenizer: Detokenizer
+    transcript: list[int] = field(default_factory=list)     # all it wrote, inserted prompts included
     inserted: list[tuple[int, int]] = field(default_factory=list)  # transcript spans the engine wrote
-    paragraph: list[int] = field(default_factory=list)  # tokens since its last paragraph break
-    written: list[int] = field(default_factory=list)    # sampled tokens of the step in progress
-    finished: list[list[int]] = field(default_factory=list)  # sampled tokens of each finished step
-    own_grams: dict = field(default_factory=dict)       # n-gram table of its own transcript
+    num_written: int = 0            # transcript tokens whose keys/values are in the cache
+    segment_origin: int = 0         # transcript index of its segment's position 0
+    step_ends: list[int] = field(default_factory=list)  # transcript indices where finished reasoning steps end
+    step_text: str = ""             # text of its reasoning step in progress
+    num_reasoning_steps: int = 1    # reasoning steps begun (the label number)
+    step_sampled: list[int] = field(default_factory=list)   # sampled tokens of the step in progress
+    finished_sampled: list[list[int]] = field(default_factory=list)  # sampled tokens of each finished step
+    own_grams: dict = field(default_factory=dict)   # n-gram table of its own transcript (repeat bans)
     status: str = GENERATING
-    num_generated: int = 0
-    num_steps: int = 1
-    flush_at: int | None = None     # the step ends here in its block, once that much is written
     check_due: bool = False
+    pieces: list[Piece] = field(default_factory=list)   # since the last event
 
-    def insert(self, tokens: list[int]) -> None:
-        """Append engine-written tokens (a prompt, not sampled) to the transcript."""
-        self.inserted.append((len(self.transcript), len(self.transcript) + len(tokens)))
-        self.transcript.extend(tokens)
-        self.pending.extend(tokens)
-        self.paragraph.extend(tokens)
+    @property
+    def pending(self) -> list[int]:
+        """In the transcript, not yet in the cache."""
+        return self.transcript[self.num_written:]
 
-    def append_sampled(self, token: int) -> None:
-        self.transcript.append(token)
-        self.pending.append(token)
-        self.paragraph.append(token)
-        self.written.append(token)
-        self.num_generated += 1
+    @property
+    def num_pending(self) -> int:
+        return len(self.transcript) - self.num_written
+
+    def insert(self, ids: list[int]) -> None:
+        """Append engine-written tokens (a prompt, not sampled)."""
+        self.inserted.append((len(self.transcript), len(self.transcript) + len(ids)))
+        self._append(ids, inserted=True)
+
+    def take(self, token: int, steps: bool = True) -> bool:
+        """Append a sampled token. True if it ends the reasoning step in progress (never when
+        `steps` is False: the final answer is not cut into steps)."""
+        self._append([token], inserted=False)
+        self.step_sampled.append(token)
+        if not steps or not prompts.is_step_end(self.step_text):
+            return False
+        self.finished_sampled.append(self.step_sampled)
+        self.step_text, self.step_sampled = "", []
+        self.num_reasoning_steps += 1
+        return True
+
+    def wrote(self, n: int) -> None:
+        self.num_written += n
+
+    def finished_step_split(self) -> int | None:
+        """If its oldest finished reasoning step is now wholly in the cache: where it ends in
+        its segment (the step is then moved out, and the segment starts after it)."""
+        if not self.step_ends or self.step_ends[0] > self.num_written:
+            return None
+        end = self.step_ends.pop(0)
+        split, self.segment_origin = end - self.segment_origin, end
+        return split
+
+    def take_pieces(self) -> list[Piece]:
+        pieces, self.pieces = self.pieces, []
+        return pieces
+
+    def _append(self, ids: list[int], inserted: bool) -> None:
+        self.transcript.extend(ids)
+        text = self.detokenizer.add(ids)
+        self.step_text += text
+        if self.pieces and self.pieces[-1].inserted == inserted:
+            last = self.pieces[-1]
+            self.pieces[-1] = Piece(last.text + text, inserted, last.token_ids + tuple(ids))
+        else:
+            self.pieces.append(Piece(text, inserted, tuple(ids)))

@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from hogwild_core.bench import (PARTS, BenchSettings, Case, format_profile, format_table, parse_args,
+from benchmarks.bench import (PARTS, BenchSettings, Case, format_profile, format_table, parse_args,
                                 plain_decode_step, run_benchmark, summarize, view_kv)
 
 

@@ -7,7 +7,7 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 from hogwild_core import ATTENTION_PATHS, BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, ConfigError, EngineConfig
-from hogwild_core import layouts, prompts
+from hogwild_core import prompts, view
 from hogwild_core.sampling import sample, worker_generators
 
 
@@ -31,20 +31,20 @@ def test_config_is_frozen():
 @given(W=st.integers(1, 8), layout=st.sampled_from(["contiguous", "interleaved", "combined", "independent"]))
 def test_views_end_with_own_segment_and_never_repeat(W, layout):
     for w in range(W):
-        view = layouts.view_segments(layout, w, W)
-        assert view[0] == layouts.PROMPT and view[-1] == layouts.worker_segment(w)
-        assert len(view) == len(set(view))
-        assert set(view) <= set(layouts.segment_names(layout, W))
+        order = view.view_segments(layout, w, W)
+        assert order[0] == view.PROMPT and order[-1] == view.worker_segment(w)
+        assert len(order) == len(set(order))
+        assert set(order) <= set(view.segment_names(layout, W))
 
 
 def test_layout_visibility_matches_the_paper():
-    others = {layouts.worker_segment(j) for j in (1, 2)}
-    assert others <= set(layouts.view_segments("contiguous", 0, 3))
-    assert others <= set(layouts.view_segments("combined", 0, 3))
-    assert not others & set(layouts.view_segments("interleaved", 0, 3))
-    assert not others & set(layouts.view_segments("independent", 0, 3))
-    combined = layouts.view_segments("combined", 0, 3)
-    assert combined.index(layouts.HISTORY) < combined.index(layouts.HEADER_OTHERS) < combined.index(layouts.HEADER_OWN)
+    others = {view.worker_segment(j) for j in (1, 2)}
+    assert others <= set(view.view_segments("contiguous", 0, 3))
+    assert others <= set(view.view_segments("combined", 0, 3))
+    assert not others & set(view.view_segments("interleaved", 0, 3))
+    assert not others & set(view.view_segments("independent", 0, 3))
+    combined = view.view_segments("combined", 0, 3)
+    assert combined.index(view.HISTORY) < combined.index(view.HEADER_OTHERS) < combined.index(view.HEADER_OWN)
 
 
 @pytest.mark.parametrize("text, ends", [
@@ -176,3 +176,31 @@ def test_any_config_is_either_in_bounds_or_a_config_error(changes):
         assert any(name in str(exc) for name in changes)
         return
     assert_within_documented_bounds(config)
+
+
+@given(W=st.integers(1, 8), layout=st.sampled_from(["contiguous", "interleaved", "combined", "independent"]),
+       lengths=st.lists(st.integers(0, 50), min_size=12, max_size=12), num_new=st.integers(1, 9))
+def test_a_view_is_its_segments_back_to_back(W, layout, lengths, num_new):
+    names = view.segment_names(layout, W)
+    lengths = dict(zip(names, lengths))
+    for w in range(W):
+        v = view.worker_view(layout, w, W, lengths, num_new)
+        assert [p.segment for p in v.parts] == view.view_segments(layout, w, W)
+        assert [p.offset for p in v.parts] == [sum(q.length for q in v.parts[:i]) for i in range(len(v.parts))]
+        assert [p.length for p in v.parts[:-1]] == [lengths[p.segment] for p in v.parts[:-1]]
+        assert v.parts[-1].length == lengths[v.own] + num_new and v.start == lengths[v.own]
+        assert v.first_position == v.length - num_new
+
+
+def test_the_detokenizer_gives_text_piece_by_piece(tokenizer):
+    """New text only, O(new tokens) per call; a character split across tokens waits for the
+    rest; the pieces join to the whole decode."""
+    from hogwild_core.text import Detokenizer, TextCodec
+
+    text = "Añadimos 3 y 2: ¡cinco! 🍎🍎 **Bob [2]:** café.\n\nDone."
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    detokenizer, pieces = Detokenizer(TextCodec(tokenizer)), []
+    for i in range(0, len(ids), 2):
+        pieces.append(detokenizer.add(ids[i:i + 2]))
+    assert "".join(pieces) == tokenizer.decode(ids) == text
+    assert all("\ufffd" not in piece for piece in pieces)

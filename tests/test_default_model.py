@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def test_fast_equals_reference_on_the_default_model(layout, W, default_model):
     model, tokenizer = default_model
     config = dict(num_workers=W, layout=layout, max_new_tokens=14, max_answer_tokens=2,
-                  check_interval=9, collect_attention=True)
+                  check_interval=9, collect_attention=True, collect_logits=True)
     fast = HogwildEngine(model, tokenizer, EngineConfig(attention="fast", **config))
     ref = HogwildEngine(model, tokenizer, EngineConfig(attention="reference", **config))
     for ev_fast, ev_ref in run_lockstep([fast, ref], PROBLEM, script_ids(tokenizer)):
@@ -32,7 +32,8 @@ def test_single_worker_contiguous_equals_plain_forward(attention, default_model)
     plain = plain_eager(model)
     engine = HogwildEngine(model, tokenizer, EngineConfig(num_workers=1, layout="contiguous",
                                                           attention=attention, max_new_tokens=12,
-                                                          max_answer_tokens=2, collect_attention=True))
+                                                          max_answer_tokens=2, collect_attention=True,
+                                                          collect_logits=True))
     engine.start(PROBLEM)
     while not engine.done:
         ev = engine.step()   # the model's own greedy tokens

@@ -73,13 +73,14 @@ def test_every_token_is_stored_once(layout, tiny_models, tokenizer):
         pass
     cfg = model.config
     per_token = cfg.num_hidden_layers * 2 * cfg.num_key_value_heads * (cfg.hidden_size // cfg.num_attention_heads) * 4
-    written = sum(b.length for b in engine.blocks)
-    assert engine.cache.num_tokens() == written
-    assert engine.cache.nbytes() == written * per_token == ev.cache_bytes
-    prompt = engine.blocks[0]
+    written = sum(b.length for b in ev.blocks)
+    stats = engine.cache_stats()
+    assert stats["tokens"] == ev.cache_tokens == written == sum(stats["segment_lengths"].values())
+    assert stats["bytes"] == written * per_token == ev.cache_bytes
+    prompt = ev.blocks[0]
     views = sum(len(engine.view_token_ids(w)) for w in range(W))
-    assert views > engine.cache.num_tokens(), "workers share what they read"
-    assert engine.cache.segments["prompt"].nbytes() == prompt.length * per_token
+    assert views > written, "workers share what they read"
+    assert stats["segment_bytes"]["prompt"] == prompt.length * per_token
 
 
 def test_same_seed_same_tokens(tiny_models, tokenizer):
@@ -117,10 +118,10 @@ def test_eos_stops_a_worker_and_is_not_written(tiny_models, tokenizer):
     engine.step()
     eos = tokenizer.eos_token_id
     ev = engine.step(force=[None, eos])
-    assert ev.tokens[1] == eos and ev.appended[1] == []
+    assert ev.tokens[1] == eos and ev.pieces[1] == []
     ev = engine.step()
-    assert ev.tokens[1] is None and torch.isnan(ev.logits[1]).all()
-    assert eos not in engine.workers[1].transcript and eos not in engine.workers[1].block.tokens
+    assert ev.tokens[1] is None and 1 not in ev.writers and ev.logits is None
+    assert eos not in engine.transcript(1).tokens and eos not in engine.view_block_tokens(1)[-1]
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "combined"])
@@ -224,6 +225,67 @@ def test_a_worker_cannot_write_another_workers_label(tiny_models, tokenizer):
     from hogwild_core.sampling import ban_tokens
     assert int(ban_tokens(logits, [banned]).argmax()) != alice[1]
     assert engine._banned(engine.workers[0]) and alice[1] not in engine._banned(engine.workers[0])
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_step_that_repeats_another_workers_gets_the_check_at_once(enabled, tiny_models, tokenizer):
+    """Two workers write the same paragraph: whoever finishes it second is asked the redundancy
+    question right after its next label (redundancy_check), without waiting for check_interval."""
+    from hogwild_core import prompts
+
+    pieces = ["The", " sum", " is", " five", " and", " so", " on", ".", "\n", "\n"]
+    script = [tokenizer.encode(p, add_special_tokens=False)[0] for p in pieces]
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(
+        num_workers=2, layout="combined", max_new_tokens=len(script) + 2, max_answer_tokens=2,
+        redundancy_check=enabled))
+    engine.start(PROBLEM)
+    taken = [0, 0]
+    while not engine.done:
+        event = engine.step(force=[script[taken[w] % len(script)] for w in range(2)])
+        taken = [t + (tok is not None) for t, tok in zip(taken, event.tokens)]
+    texts = [engine.worker_text(w) for w in range(2)]
+    assert any(prompts.CHECK_TEXT in text for text in texts) is enabled
+
+
+@pytest.mark.parametrize("attention", ["fast", "reference"])
+def test_a_shared_model_keeps_its_attention_and_plain_use(attention, tokenizer):
+    """The engine switches the attention implementation only around its own forward calls: a
+    model shared with plain transformers use (or another engine) is left as it was."""
+    from tests.conftest import make_tiny_model
+
+    model = make_tiny_model("llama", len(tokenizer), 1)
+    model.set_attn_implementation("sdpa")
+    ids = torch.tensor([tokenizer.encode(PROBLEM, add_special_tokens=False)])
+    with torch.no_grad():
+        before = model(input_ids=ids).logits
+    engine = HogwildEngine(model, tokenizer, EngineConfig(num_workers=2, attention=attention, max_new_tokens=3))
+    engine.start(PROBLEM)
+    engine.step()
+    assert model.config._attn_implementation == "sdpa"
+    with torch.no_grad():
+        assert torch.allclose(model(input_ids=ids).logits, before, atol=1e-5)
+
+
+def test_two_engines_on_one_model_in_two_threads_match_running_alone(tiny_models, tokenizer):
+    """The app serves one model to several sessions at once: engines switching its attention
+    around their forwards must not disturb each other (fast and reference at the same time)."""
+    import threading
+
+    model = tiny_models("qwen2", 2)
+    configs = [EngineConfig(num_workers=2, attention=path, max_new_tokens=10, max_answer_tokens=2, temperature=0.0)
+               for path in ("fast", "reference", "fast")]
+    alone = [[ev.tokens for ev in HogwildEngine(model, tokenizer, c).generate(PROBLEM)] for c in configs]
+    together = [None] * len(configs)
+
+    def run(i):
+        together[i] = [ev.tokens for ev in HogwildEngine(model, tokenizer, configs[i]).generate(PROBLEM)]
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(configs))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert together == alone
 
 
 def test_no_long_copy_of_the_problem_nor_of_ones_own_text(tiny_models, tokenizer):

@@ -5,7 +5,11 @@
    per block within 1e-4, for every layout, W = 1..8 and architecture, across step ends,
    history flushes, inserted prompts and the answer phase.
 2. Where the semantics coincide, both equal a plain from-scratch forward over the worker's
-   view: with a one-layer model always, and with W=1 in the contiguous layout for any model."""
+   view: with a one-layer model always, and with W=1 in the contiguous layout for any model.
+
+Against a naive oracle that shares no code with the engine, see test_oracle.py. To keep CI
+short, W takes a spread of values across the (architecture, layout) cases rather than every
+value in every case."""
 
 import copy
 
@@ -18,12 +22,17 @@ from tests.drive import max_abs_diff, run_lockstep, script_ids
 
 PROBLEM = "Alice has 3 apples and Bob has 2. How many apples do they have together?"
 LAYOUTS = ("contiguous", "interleaved", "combined", "independent")
-WORKER_COUNTS = tuple(range(1, 9))
+SPREAD = (1, 2, 3, 5, 8)
+FAST_VS_REFERENCE = [(arch, layout, SPREAD[(i + j) % len(SPREAD)], SPREAD[(i + j + 2) % len(SPREAD)])
+                     for i, arch in enumerate(ARCHITECTURES) for j, layout in enumerate(LAYOUTS)]
+ONE_LAYER = [(ARCHITECTURES[(i + j) % 4], layout, attention, SPREAD[(2 * i + j) % len(SPREAD)])
+             for i, layout in enumerate(LAYOUTS) for j, attention in enumerate(("fast", "reference"))]
 
 
 def make_config(W, layout, attention, **overrides):
     settings = dict(num_workers=W, layout=layout, attention=attention, max_new_tokens=18,
-                    max_answer_tokens=3, check_interval=7, collect_attention=True)
+                    max_answer_tokens=3, check_interval=7, collect_attention=True,
+                    collect_logits=True)
     settings.update(overrides)
     return EngineConfig(**settings)
 
@@ -51,12 +60,11 @@ def per_block(probs, spans, num_blocks):
     return mass
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES)
-@pytest.mark.parametrize("layout", LAYOUTS)
-def test_fast_path_equals_reference(arch, layout, tiny_models, tokenizer):
+@pytest.mark.parametrize("arch, layout, W1, W2", FAST_VS_REFERENCE)
+def test_fast_path_equals_reference(arch, layout, W1, W2, tiny_models, tokenizer):
     model = tiny_models(arch, 2)
     script = script_ids(tokenizer)
-    for W in WORKER_COUNTS:
+    for W in (W1, W2):
         fast = HogwildEngine(model, tokenizer, make_config(W, layout, "fast"))
         ref = HogwildEngine(model, tokenizer, make_config(W, layout, "reference"))
         flushes = 0
@@ -69,31 +77,28 @@ def test_fast_path_equals_reference(arch, layout, tiny_models, tokenizer):
             for w in range(W):
                 assert fast.view_token_ids(w) == ref.view_token_ids(w)
                 assert fast.view_blocks(w) == ref.view_blocks(w)
-        assert fast.workers[0].transcript == ref.workers[0].transcript
+        assert fast.transcript(0) == ref.transcript(0)
         if layout in ("interleaved", "combined"):
             assert flushes >= W, "the script must drive every worker's step into the history"
 
 
-@pytest.mark.parametrize("arch", ARCHITECTURES)
-@pytest.mark.parametrize("layout", LAYOUTS)
-@pytest.mark.parametrize("attention", ("fast", "reference"))
-def test_one_layer_equals_plain_forward(arch, layout, attention, tiny_models, tokenizer):
+@pytest.mark.parametrize("arch, layout, attention, W", ONE_LAYER)
+def test_one_layer_equals_plain_forward(arch, layout, attention, W, tiny_models, tokenizer):
     """With one layer a token's keys/values do not depend on its context, so every step's logits
     and attention must be those of a plain forward over the worker's view."""
     model = tiny_models(arch, 1)
     plain = plain_eager(model)
     script = script_ids(tokenizer)
-    for W in WORKER_COUNTS:
-        engine = HogwildEngine(model, tokenizer, make_config(W, layout, attention))
-        for (ev,) in run_lockstep([engine], PROBLEM, script):
-            ran = [w for w in range(W) if not torch.isnan(ev.logits[w]).any()]
-            assert ran, "every step runs at least one worker"
-            for w in ran:
-                logits, probs = plain_last(plain, engine.view_token_ids(w))
-                assert float((ev.logits[w] - logits).abs().max()) < 1e-3, (W, ev.step, w)
-                expected = per_block(probs, engine.view_blocks(w), ev.attention.shape[-1])
-                assert float((ev.attention_by_layer[:, w] - expected).abs().max()) < 1e-4
-                assert abs(float(ev.attention[w].sum()) - 1.0) < 1e-4
+    engine = HogwildEngine(model, tokenizer, make_config(W, layout, attention))
+    for (ev,) in run_lockstep([engine], PROBLEM, script):
+        assert ev.writers, "every pass runs at least one worker"
+        assert ev.writers == [w for w in range(W) if not torch.isnan(ev.logits[w]).any()]
+        for w in ev.writers:
+            logits, probs = plain_last(plain, engine.view_token_ids(w))
+            assert float((ev.logits[w] - logits).abs().max()) < 1e-3, (W, ev.step, w)
+            expected = per_block(probs, engine.view_blocks(w), ev.attention.shape[-1])
+            assert float((ev.attention_by_layer[:, w] - expected).abs().max()) < 1e-4
+            assert abs(float(ev.attention[w].sum()) - 1.0) < 1e-4
 
 
 @pytest.mark.parametrize("arch", ARCHITECTURES)

@@ -1,6 +1,6 @@
 """Benchmark: one Hogwild! step against one step of plain transformers batched decoding.
 
-    python -m hogwild_core.bench [--workers 1,2,4,8] [--contexts 256,1024,4096] [--repeats 15]
+    python -m benchmarks [--workers 1,2,4,8] [--contexts 256,1024,4096] [--repeats 15]
         [--warmup 3] [--layout combined] [--device cpu|cuda] [--dtype float32|bfloat16]
         [--threads N] [--model PATH] [--profile] [--json out.json] [--quick]
 
@@ -13,8 +13,9 @@ attend to the same number of positions. Timed: `engine.step()` as a whole (bookk
 and the baseline's forward + greedy pick; never the setup. Hogwild! tokens are forced (one
 ordinary word), so every timed step is a one-token decode, never a step end or inserted prompt.
 
-Contract: the benchmark drives the engine only through its public API and changes nothing in
-`hogwild_core`; the model's attention implementation is restored when it returns.
+Contract: the benchmark drives the engine only through its public API (`step`, `view`, `view_kv`,
+`view_token_ids`, `cache_stats`) and changes nothing in `hogwild_core`; the baseline switches the
+model to stock sdpa only around its own forward calls.
 """
 
 import argparse
@@ -34,11 +35,8 @@ import torch
 import transformers
 from transformers import DynamicCache
 
-from . import layouts
-from .config import BASELINE_LAYOUTS, LAYOUTS, MAX_NEW_TOKENS, MAX_WORKERS, EngineConfig
-from .engine import HogwildEngine
-from .errors import ConfigError
-from .rope import shift_positions
+from hogwild_core import BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, ConfigError, EngineConfig, HogwildEngine
+from hogwild_core.config import MAX_NEW_TOKENS
 
 TASK = "Add up the marbles in all the boxes listed below and say whether the total is even."
 FORCED_WORD = " the"
@@ -156,18 +154,8 @@ def make_problem(tokenizer, num_tokens: int) -> str:
 
 def view_kv(engine: HogwildEngine, w: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Worker w's view as one ordinary cache: per layer keys, values [Hkv, n, D] in view order,
-    keys re-rotated from segment-local to view positions (what a plain decoder would hold)."""
-    spans = engine.view_blocks(w)
-    per_layer = []
-    for layer in range(engine.num_layers):
-        keys, values = [], []
-        for block_id, view_start, length in spans:
-            block = engine.blocks[block_id]
-            k, v = engine.cache.segments[block.segment].read(layer, block.start + length)
-            keys.append(shift_positions(k[:, block.start:], view_start - block.start, engine.inv_freq))
-            values.append(v[:, block.start:])
-        per_layer.append((torch.cat(keys, 1), torch.cat(values, 1)))
-    return per_layer
+    keys at view positions (what a plain decoder would hold)."""
+    return engine.view_kv(w)
 
 
 def plain_decode_step(model, cache: DynamicCache, tokens: torch.Tensor, position: int) -> torch.Tensor:
@@ -217,7 +205,7 @@ class Case:
         self.engine.step(force=self.force)  # writes the openers: a short prefill, not a decode step
 
     def view_length(self, w: int = 0) -> int:
-        return sum(length for _, _, length in self.engine.view_blocks(w))
+        return self.engine.view(w).length
 
     def hogwild_step(self):
         """Returns (seconds, StepEvent)."""
@@ -262,18 +250,17 @@ class Case:
                           statistics.mean(tokens), **self.memory())
 
     def memory(self) -> dict[str, int]:
-        cache, W = self.engine.cache, self.num_workers
-        per_token = cache.nbytes() // max(cache.num_tokens(), 1)
-        views = [layouts.view_segments(self.layout, w, W) for w in range(W)]
+        stats, W = self.engine.cache_stats(), self.num_workers
+        per_token = stats["bytes"] // max(stats["tokens"], 1)
+        views = [[part.segment for part in self.engine.view(w).parts] for w in range(W)]
         readers = Counter(name for view in views for name in view)
         shared = [name for name, count in readers.items() if count > 1]
-        allocated = sum(2 * k.numel() * k.element_size()
-                        for seg in cache.segments.values() for k in seg.keys if k is not None)
+        lengths, sizes = stats["segment_lengths"], stats["segment_bytes"]
         return dict(
-            cache_bytes=cache.nbytes(), cache_allocated_bytes=allocated,
-            independent_bytes=per_token * sum(cache.segments[n].length for view in views for n in view),
-            shared_part_bytes=sum(cache.segments[n].nbytes() for n in shared),
-            shared_part_independent_bytes=sum(readers[n] * cache.segments[n].nbytes() for n in shared))
+            cache_bytes=stats["bytes"], cache_allocated_bytes=stats["allocated_bytes"],
+            independent_bytes=per_token * sum(lengths[n] for view in views for n in view),
+            shared_part_bytes=sum(sizes[n] for n in shared),
+            shared_part_independent_bytes=sum(readers[n] * sizes[n] for n in shared))
 
 
 # ---- where time goes ----------------------------------------------------------------------
@@ -499,7 +486,7 @@ def describe_machine(settings: BenchSettings) -> dict:
 
 def parse_args(argv=None) -> tuple[BenchSettings, argparse.Namespace]:
     ints = lambda text: tuple(int(x) for x in text.split(",") if x.strip())
-    parser = argparse.ArgumentParser(prog="python -m hogwild_core.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n\n")[0])
     parser.add_argument("--workers", type=ints, default=None, help="comma list, default 1,2,4,8")
     parser.add_argument("--contexts", type=ints, default=None, help="comma list, default 256,1024,4096")
     parser.add_argument("--repeats", type=int, default=None, help="timed steps per case (default 15)")
@@ -522,7 +509,7 @@ def parse_args(argv=None) -> tuple[BenchSettings, argparse.Namespace]:
 
 
 def main(argv=None) -> int:
-    from .loading import load_model
+    from hogwild_core import load_model
 
     try:
         settings, args = parse_args(argv)

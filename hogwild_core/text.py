@@ -1,0 +1,94 @@
+"""Text handling around the model: encoding the prompt and inserted text, decoding each worker's
+tokens incrementally, and the end-of-sequence ids. The prompt *wording* lives in prompts.py."""
+
+from . import prompts
+
+PLACEHOLDER = "\u2063problem\u2063"  # stands for the problem while the chat template is rendered
+
+
+class TextCodec:
+    """The tokenizer as the engine uses it."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
+
+    def encode(self, text: str) -> list[int]:
+        return self.tokenizer.encode(text, add_special_tokens=False)
+
+    def decode(self, ids) -> str:
+        return self.tokenizer.decode(list(ids))
+
+    def prompt_ids(self, problem: str, num_workers: int, layout: str) -> list[int]:
+        """The chat-formatted prompt. The problem is user text: markers such as "<|im_end|>" in
+        it are tokenized as plain text, never as the model's special tokens."""
+        messages = prompts.build_messages(problem, num_workers, layout, user_text=PLACEHOLDER)
+        if self.has_chat_template:
+            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        else:
+            text = prompts.render_plain(messages)
+        before, _, after = text.partition(PLACEHOLDER)
+        return self.encode(before) + self.problem_ids(problem) + self.encode(after)
+
+    def problem_ids(self, problem: str) -> list[int]:
+        return self.tokenizer.encode(problem.strip(), add_special_tokens=False, split_special_tokens=True)
+
+
+class Detokenizer:
+    """Incremental decoding of one token stream: each call decodes only the tokens added since
+    the previous call plus that call's tokens as context (so tokenizers that drop a leading
+    space at the start of a decode still join words correctly). A character split across
+    tokens is held back until it is complete. O(new tokens) per call."""
+
+    def __init__(self, codec: TextCodec):
+        self.codec = codec
+        self.ids: list[int] = []
+        self._prefix = 0    # context starts here
+        self._read = 0      # text of ids[:_read] has been handed out
+
+    def add(self, ids: list[int]) -> str:
+        self.ids.extend(ids)
+        context = self.codec.decode(self.ids[self._prefix:self._read])
+        text = self.codec.decode(self.ids[self._prefix:])
+        if text.endswith("\ufffd") or not text.startswith(context):
+            return ""
+        self._prefix, self._read = self._read, len(self.ids)
+        return text[len(context):]
+
+
+def eos_ids(model, tokenizer) -> frozenset[int]:
+    ids = set()
+    for source in (getattr(model, "generation_config", None), model.config, tokenizer):
+        value = getattr(source, "eos_token_id", None)
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    return frozenset(ids)
+
+
+def name_labels(tokenizer) -> dict[int, set[tuple[int, ...]]]:
+    """Per worker, the token sequences of its name opened in bold ("**Bob", " **Bob", ...), as
+    they tokenize after the bold marker: a worker may not write another's label."""
+    labels: dict[int, set[tuple[int, ...]]] = {}
+    for w, name in enumerate(prompts.WORKER_NAMES):
+        labels[w] = set()
+        for context in ("**", " **", "\n**", "\n\n**", ":**", ".**"):
+            lead = tokenizer.encode(context, add_special_tokens=False)
+            ids = tokenizer.encode(context + name, add_special_tokens=False)
+            if lead and ids[:len(lead)] == lead and len(ids) > len(lead):
+                labels[w].add(tuple(lead[-1:] + ids[len(lead):]))
+    return labels
+
+
+def heading_tokens(tokenizer) -> list[int]:
+    """Ids of single tokens made of two or more '#' (markdown headings; a lone '#' stays allowed,
+    it starts a Python comment)."""
+    found = set()
+    for text in ("##", "###", "####", " ##", " ###", " ####", "\n##", "\n###"):
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        if len(ids) == 1 or (len(ids) == 2 and tokenizer.decode(ids[:1]).strip() == ""):
+            last = ids[-1]
+            if set(tokenizer.decode([last]).strip()) == {"#"} and len(tokenizer.decode([last]).strip()) >= 2:
+                found.add(last)
+    return sorted(found)
