@@ -34,7 +34,7 @@ def study_rows(path: Path) -> list[dict]:
             continue        # written before the rows kept their pieces: cannot be re-scored
         item = problems[r["problem_id"]]
         rows.append({"source": "study", "problem": r["problem_id"], "prompts": r["variant"],
-                     "W": r["num_workers"], "layout": r["layout"], "passes": r["num_passes"],
+                     "W": r["num_workers"], "layout": r["layout"], "budget": r["passes"],
                      "T": r["temperature"], "answer": r["answer"], "seconds": r["seconds"],
                      **scored(r["pieces"], r["num_workers"], item["problem"], r["references"], r["answer"])})
     return rows
@@ -56,13 +56,13 @@ def gallery_rows(folder: Path) -> list[dict]:
                 pieces[w].extend([text, bool(inserted), number] for text, inserted in worker_pieces)
         settings = trace["meta"]["settings"]
         rows.append({"source": f"gallery {entry['file']}", "problem": problem_name, "prompts": "v2", "W": W,
-                     "layout": settings["layout"], "passes": sum(s["phase"] == "work" for s in trace["steps"]),
+                     "layout": settings["layout"], "budget": settings["max_new_tokens"],
                      "T": settings["temperature"], "answer": trace["answer"], "seconds": entry.get("seconds"),
                      **scored(pieces, W, problem, expected.split(", "), trace["answer"])})
     return rows
 
 
-COLUMNS = ("source", "problem", "prompts", "W", "layout", "T", "passes", "num_steps", "redundancy",
+COLUMNS = ("source", "problem", "prompts", "W", "layout", "T", "budget", "num_steps", "redundancy",
            "impersonations", "copied_prompts", "self_repeats", "first_parts", "parts_started",
            "answer", "parts_right", "seconds")
 
