@@ -22,7 +22,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PAPER = "https://arxiv.org/abs/2504.06261"
 MAX_QUEUE = 10                # visitors waiting for a slot; the next one is told the queue is full
 CACHE_SECONDS = (3600, 3600)  # every hour, delete served files older than an hour
-EMBED_HEIGHT = 2950           # px: the whole page in a 1000 px wide iframe (README; tests/test_e2e_app.py)
+EMBED_HEIGHT = 3300           # px: the whole page in a 1000 px wide iframe (README; tests/test_e2e_app.py)
 HEADER = f"""<div class="hw-header"><div class="hw-intro"><h1>Hogwild! Inference: parallel workers, one shared KV cache</h1>
 <p>Several workers of one model write at the same time and read each other's tokens as they appear.
 Below: a recorded run. Pick a problem and press Run to start your own. Paper:
