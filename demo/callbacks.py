@@ -19,6 +19,7 @@ from hogwild_core import HogwildEngine, HogwildError, WORKER_NAMES
 
 from . import charts, render
 from .gallery import machine_description
+from .collaboration import collaboration_html, report_of
 from .records import RunLog, StepRecorder
 from .settings import RunSettings, parse_settings
 from .traces import TraceError, log_from_trace, read_trace, write_attention_csv, write_trace
@@ -383,7 +384,8 @@ def frame_of(session: Session, charts_too: bool = False, activity: str = "") -> 
         lanes=[render.lane_html(n, w, run_log.lanes[w], run_log.sampled[w], worker_names=names)
                for w, n in enumerate(names)],
         history=render.history_html(run_log.history, names, has_history),
-        stats=render.stats_html(run_log), answer=render.answer_html(run_log), activity=activity or None)
+        stats=render.stats_html(run_log) + collaboration_html(report_of(run_log)),
+        answer=render.answer_html(run_log), activity=activity or None)
     if charts_too:
         frame.heatmap = heatmap_of(session)
         frame.timeline = charts.attention_timeline(run_log.steps, names)

@@ -184,6 +184,7 @@ def test_the_page_opens_on_the_featured_recording(page):
         W = len(json.load(f)["meta"]["worker_names"])
     assert lanes.value.count('class="hw-lane"') == W and "Recording, not live" in stats.value
     assert entry.machine in stats.value and entry.date in stats.value
+    assert "Collaboration:" in stats.value and "of" in stats.value     # the run's collaboration figures
 
 
 def test_stop_without_a_run_says_so():
