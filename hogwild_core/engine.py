@@ -78,8 +78,9 @@ class HogwildEngine:
         self.prompt_note = None if self.codec.has_chat_template else (
             "the tokenizer has no chat template; a plain 'System:/User:/Assistant:' template is used")
         self._final_tokens = self.codec.encode(prompts.FINAL_ANSWER_TEXT)
-        self._name_labels = name_labels(tokenizer)
-        self._heading_ids = heading_tokens(tokenizer)
+        with self.codec.lock:
+            self._name_labels = name_labels(tokenizer)
+            self._heading_ids = heading_tokens(tokenizer)
         self._cache: SharedCache | None = None
 
     # ---- public API -------------------------------------------------------------------

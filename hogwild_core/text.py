@@ -1,7 +1,25 @@
 """Text handling around the model: encoding the prompt and inserted text, decoding each worker's
 tokens incrementally, and the end-of-sequence ids. The prompt *wording* lives in prompts.py."""
 
+import threading
+import weakref
+
 from . import prompts
+
+_TOKENIZER_LOCKS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def tokenizer_lock(tokenizer) -> threading.RLock:
+    """One lock per tokenizer. A fast tokenizer is not safe to share between threads: encoding
+    with split_special_tokens flips a flag on the shared backend for the call, so another
+    engine's prompt encoded at that moment would split "<|im_start|>" into plain text."""
+    with _LOCKS_GUARD:
+        lock = _TOKENIZER_LOCKS.get(tokenizer)
+        if lock is None:
+            lock = _TOKENIZER_LOCKS[tokenizer] = threading.RLock()
+        return lock
+
 
 PLACEHOLDER = "\u2063problem\u2063"  # stands for the problem while the chat template is rendered
 
@@ -12,9 +30,11 @@ class TextCodec:
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
         self.has_chat_template = bool(getattr(tokenizer, "chat_template", None))
+        self.lock = tokenizer_lock(tokenizer)
 
     def encode(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False)
+        with self.lock:
+            return self.tokenizer.encode(text, add_special_tokens=False)
 
     def decode(self, ids) -> str:
         return self.tokenizer.decode(list(ids))
@@ -24,14 +44,16 @@ class TextCodec:
         it are tokenized as plain text, never as the model's special tokens."""
         messages = prompts.build_messages(problem, num_workers, layout, user_text=PLACEHOLDER)
         if self.has_chat_template:
-            text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+            with self.lock:
+                text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
         else:
             text = prompts.render_plain(messages)
         before, _, after = text.partition(PLACEHOLDER)
         return self.encode(before) + self.problem_ids(problem) + self.encode(after)
 
     def problem_ids(self, problem: str) -> list[int]:
-        return self.tokenizer.encode(problem.strip(), add_special_tokens=False, split_special_tokens=True)
+        with self.lock:
+            return self.tokenizer.encode(problem.strip(), add_special_tokens=False, split_special_tokens=True)
 
 
 class Detokenizer:
