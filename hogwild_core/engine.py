@@ -156,7 +156,7 @@ class HogwildEngine:
     def fork(self) -> "HogwildEngine":
         """An independent copy of the run so far: same model and tokenizer, its own cache,
         workers and random streams. Stepping either one never changes the other."""
-        shared = (self.model, self.tokenizer, self.inv_freq, self.config, self.runner)
+        shared = (self.model, self.tokenizer, self.inv_freq, self.config, self.runner, self.codec)
         return copy.deepcopy(self, {id(x): x for x in shared})
 
     @property

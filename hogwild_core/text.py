@@ -25,7 +25,7 @@ PLACEHOLDER = "\u2063problem\u2063"  # stands for the problem while the chat tem
 
 
 class TextCodec:
-    """The tokenizer as the engine uses it."""
+    """The tokenizer as the engine uses it (stateless apart from it: forks of a run share it)."""
 
     def __init__(self, tokenizer):
         self.tokenizer = tokenizer
