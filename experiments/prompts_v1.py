@@ -1,14 +1,8 @@
-"""The collaboration prompts (after the paper, in our own words) and the text rules around them:
-where a reasoning step ends, how a step is labelled, how the final answer is read."""
+"""The prompt wording before the prompt study (hogwild_core/prompts.py as it was), kept so the
+study can run its "before" variant: only the functions the study swaps in. The text rules (step
+ends, the boxed answer) are unchanged and live in hogwild_core/prompts.py."""
 
-import re
-
-WORKER_NAMES = ("Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi")
-
-CHECK_TEXT = "Quick check: am I doing redundant work? (yes/no):"
-FINAL_ANSWER_TEXT = "\n\nTime is up. Putting our work together, the final answer is \\boxed{"
-HEADER_OTHERS_TEXT = "\n\n### Steps the others are writing right now\n\n"
-HEADER_OWN_TEXT = "\n\n### My own current step\n\n"
+from hogwild_core.prompts import WORKER_NAMES, step_prefix
 
 _LAYOUT_NOTES = {
     "contiguous": "Each of you writes in your own area; you see every other assistant's area "
@@ -40,10 +34,6 @@ def system_prompt(num_workers: int, layout: str) -> str:
     )
 
 
-def step_prefix(name: str, step: int) -> str:
-    return f"**{name} [{step}]:**"
-
-
 def worker_opener(w: int, num_workers: int, layout: str = "combined", problem: str = "") -> str:
     """The first words of worker w. They point straight at the problem and at a part of it:
     small models given a greeting to continue tend to keep greeting."""
@@ -60,52 +50,3 @@ def worker_opener(w: int, num_workers: int, layout: str = "combined", problem: s
 def build_messages(problem: str, num_workers: int, layout: str) -> list[dict]:
     return [{"role": "system", "content": system_prompt(num_workers, layout)},
             {"role": "user", "content": problem.strip()}]
-
-
-def render_plain(messages: list[dict]) -> str:
-    """Prompt text for tokenizers without a chat template."""
-    parts = [f"{m['role'].capitalize()}: {m['content']}" for m in messages]
-    return "\n\n".join(parts) + "\n\nAssistant:"
-
-
-_SENTENCE_END = re.compile(r"[.!?。](?:[*_\"'’”)\]$]*)$")
-
-
-def is_step_end(text: str) -> bool:
-    """True if `text` (one step or paragraph) just reached a paragraph break that closes it:
-    "\\n\\n" after sentence-ending text, outside any open code block or display math."""
-    stripped = text.rstrip(" \t")
-    if not stripped.endswith("\n\n"):
-        return False
-    body = stripped.rstrip()
-    if not _SENTENCE_END.search(body):
-        return False
-    if body.count("```") % 2 == 1 or body.count("$$") % 2 == 1:
-        return False
-    return body.count("\\[") <= body.count("\\]")
-
-
-def boxed_close(text: str) -> int | None:
-    """Index just past the brace that closes the \\boxed{ opened at the start of `text`
-    (text follows the opening brace), or None while it is still open."""
-    depth = 1
-    for i, ch in enumerate(text):
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-    return None
-
-
-def last_boxed(text: str) -> str | None:
-    """Contents of the last complete \\boxed{...} in text."""
-    start = text.rfind("\\boxed{")
-    while start != -1:
-        inner = text[start + len("\\boxed{"):]
-        end = boxed_close(inner)
-        if end is not None:
-            return inner[:end].strip()
-        start = text.rfind("\\boxed{", 0, start)
-    return None

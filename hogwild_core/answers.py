@@ -23,30 +23,19 @@ import re
 from fractions import Fraction
 from typing import Sequence
 
+from .prompts import boxed_close
+
 BOXED = "\\boxed{"
 _TOLERANCE = 1e-6
 
 
 # ---- extraction ------------------------------------------------------------------------------
-def _close(text: str) -> int | None:
-    """Index of the brace closing a group that was opened just before `text`."""
-    depth = 1
-    for i, ch in enumerate(text):
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-    return None
-
-
 def boxed_contents(text: str) -> list[str]:
     """Every complete \\boxed{...} in text, in order."""
     found, start = [], text.find(BOXED)
     while start != -1:
         inner = text[start + len(BOXED):]
-        end = _close(inner)
+        end = boxed_close(inner)
         if end is not None:
             found.append(inner[:end].strip())
         start = text.find(BOXED, start + len(BOXED))
@@ -64,7 +53,7 @@ def extract_answer(text: str | None) -> str | None:
     else:
         start = text.rfind(BOXED)
         answer = text[start + len(BOXED):] if start != -1 else text
-        end = _close(answer)              # a forced answer whose brace closed: keep the inside
+        end = boxed_close(answer)              # a forced answer whose brace closed: keep the inside
         if end is not None:
             answer = answer[:end]
         answer = answer.strip().split("\n\n")[0]
