@@ -17,20 +17,14 @@ def report_of(log: RunLog, expected: str | None = None) -> metrics.Collaboration
     W = log.num_workers
     if W < 2:
         return None
-    pieces: list[list[tuple[str, bool, int]]] = [[] for _ in range(W)]
-    for number, step in enumerate(log.steps, 1):
-        for w, worker_pieces in list(enumerate(step.get("pieces") or []))[:W]:
-            pieces[w].extend((piece[0], bool(piece[1]), number) for piece in worker_pieces or []
-                             if isinstance(piece, (list, tuple)) and len(piece) == 2 and isinstance(piece[0], str))
-    steps = [s for w in range(W) for s in metrics.split_steps(w, pieces[w])]
-    inserted = [text for w in range(W) for text, is_inserted, _ in pieces[w] if is_inserted]
+    pieces = metrics.pieces_from_records([step.get("pieces") for step in log.steps], W)
     settings = log.meta.get("settings")
     problem = settings.get("problem") if isinstance(settings, dict) else None
     problem = problem if isinstance(problem, str) else ""      # a replayed trace may hold anything
     correct = None
     if isinstance(expected, str) and isinstance(log.answer, str):
         correct = _numbers(log.answer) == _numbers(expected)
-    return metrics.collaboration_report(steps, inserted, W, problem_parts(problem) or None, correct)
+    return metrics.report_of_pieces(pieces, W, problem_parts(problem) or None, correct)
 
 
 def _numbers(text: str) -> list[str]:

@@ -107,10 +107,8 @@ def run_one(model, tokenizer, item: dict, variant: str, num_workers: int, layout
                 written_at[w].extend([num_passes] * grown)
     seconds = time.perf_counter() - began
     pieces = [transcript_pieces(engine, w, written_at[w]) for w in range(num_workers)]
-    steps = [s for w in range(num_workers) for s in metrics.split_steps(w, pieces[w])]
-    inserted = [text for w in range(num_workers) for text, is_inserted, _ in pieces[w] if is_inserted]
     correct = parts_correct(engine.answer, item["answers"])
-    report = metrics.collaboration_report(steps, inserted, num_workers, item["parts"], all(correct))
+    report = metrics.report_of_pieces(pieces, num_workers, item["parts"], all(correct))
     return {"problem_id": item["id"], "variant": variant, "num_workers": num_workers, "layout": layout,
             "passes": passes, "seed": seed, "temperature": temperature, "answer": engine.answer,
             "references": item["answers"], "parts_correct": correct, "metrics": report.as_dict(),

@@ -25,6 +25,7 @@ from demo.callbacks import Cadence, Session, run
 from demo.models import ModelStore
 from demo.settings import RunSettings
 from hogwild_core import metrics
+from hogwild_core.prompts import problem_parts
 
 GALLERY = Path(__file__).resolve().parent.parent / "assets" / "gallery"
 QUIET = Cadence(text_seconds=1e9, chart_seconds=1e9)
@@ -66,15 +67,8 @@ def machine() -> str:
 def report_of(trace: dict, problem: str) -> dict:
     """Collaboration metrics of a trace, read from its per-step records only."""
     W = len(trace["meta"]["worker_names"])
-    pieces = [[] for _ in range(W)]
-    for number, step in enumerate(trace["steps"], 1):
-        for w, worker_pieces in enumerate(step["pieces"]):
-            for text, inserted in worker_pieces:
-                pieces[w].append((text, bool(inserted), number))
-    steps = [s for w in range(W) for s in metrics.split_steps(w, pieces[w])]
-    inserted = [t for w in range(W) for t, i, _ in pieces[w] if i]
-    from hogwild_core.prompts import problem_parts
-    return metrics.collaboration_report(steps, inserted, W, problem_parts(problem) or None).as_dict()
+    pieces = metrics.pieces_from_records([step["pieces"] for step in trace["steps"]], W)
+    return metrics.report_of_pieces(pieces, W, problem_parts(problem) or None).as_dict()
 
 
 def main(argv=None, store: ModelStore | None = None) -> dict:

@@ -17,10 +17,8 @@ from .record_gallery import problem_and_answer
 
 
 def scored(pieces: list[list], num_workers: int, problem: str, references: list[str], answer: str | None) -> dict:
-    steps = [s for w in range(num_workers) for s in metrics.split_steps(w, [tuple(p) for p in pieces[w]])]
-    inserted = [p[0] for w in range(num_workers) for p in pieces[w] if p[1]]
     right = parts_correct(answer, references)
-    report = metrics.collaboration_report(steps, inserted, num_workers, problem_parts(problem) or None, all(right))
+    report = metrics.report_of_pieces(pieces, num_workers, problem_parts(problem) or None, all(right))
     return {**report.as_dict(), "parts_right": f"{sum(right)}/{len(right)}"}
 
 
@@ -50,10 +48,7 @@ def gallery_rows(folder: Path) -> list[dict]:
         problem, expected = problem_and_answer(problem_name)
         trace = json.loads((folder / entry["file"]).read_text(encoding="utf-8"))
         W = len(trace["meta"]["worker_names"])
-        pieces = [[] for _ in range(W)]
-        for number, step in enumerate(trace["steps"], 1):
-            for w, worker_pieces in enumerate(step["pieces"]):
-                pieces[w].extend([text, bool(inserted), number] for text, inserted in worker_pieces)
+        pieces = metrics.pieces_from_records([step["pieces"] for step in trace["steps"]], W)
         settings = trace["meta"]["settings"]
         rows.append({"source": f"gallery {entry['file']}", "problem": problem_name, "prompts": "v2", "W": W,
                      "layout": settings["layout"], "budget": settings["max_new_tokens"],

@@ -253,3 +253,23 @@ def collaboration_report(steps: list[Step], prompts: list[str], num_workers: int
         impersonations=len(impersonating_steps(steps)), copied_prompts=len(prompt_copying_steps(work, prompts)),
         self_repeats=len(self_repeating_steps(work)),
         first_parts=firsts, parts_started=started, distinct_first_parts=distinct, correct=correct)
+
+
+def pieces_from_records(records, num_workers: int) -> list[list[tuple[str, bool, int]]]:
+    """Per-pass records as traces and the page keep them (for each pass, per worker, a list of
+    [text, inserted]) -> per worker, (text, inserted, pass) with passes counted from 1. Entries of
+    the wrong shape are skipped: a replayed file may hold anything."""
+    pieces: list[list[tuple[str, bool, int]]] = [[] for _ in range(num_workers)]
+    for number, per_worker in enumerate(records, 1):
+        for w, worker_pieces in list(enumerate(per_worker or []))[:num_workers]:
+            pieces[w].extend((piece[0], bool(piece[1]), number) for piece in worker_pieces or []
+                             if isinstance(piece, (list, tuple)) and len(piece) == 2 and isinstance(piece[0], str))
+    return pieces
+
+
+def report_of_pieces(pieces: list[list[tuple[str, bool, int]]], num_workers: int,
+                     parts: list[str] | None = None, correct: bool | None = None) -> CollaborationReport:
+    """The report of a run given each worker's pieces: cut into steps, inserted text as prompts."""
+    steps = [s for w in range(num_workers) for s in split_steps(w, [tuple(p) for p in pieces[w]])]
+    inserted = [p[0] for w in range(num_workers) for p in pieces[w] if p[1]]
+    return collaboration_report(steps, inserted, num_workers, parts, correct)
