@@ -1,4 +1,7 @@
 """Benchmarks of Hogwild! Inference, outside the core package: they use its public API only.
 
-    python -m benchmarks --quick --threads 1
-"""
+    python -m benchmarks                 # forced-step grid, whole runs, profile of the worst miss
+    python -m benchmarks --quick         # a smoke run in about a minute
+
+Modules: baselines (plain decoders and the floor), steps (forced one-token steps, ABBA order,
+cache memory), runs (whole runs and peak process memory), profiling, report, cli."""

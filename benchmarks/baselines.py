@@ -1,0 +1,85 @@
+"""What a Hogwild! step is compared with: plain transformers decoding of W sequences, with the
+cache `generate` uses (DynamicCache) and with a preallocated one (StaticCache, sdpa), and the
+floor under every decoder: the model's linear layers alone at batch W (each weight read once).
+
+All of these use transformers' own code paths; nothing here imports from hogwild_core."""
+
+import time
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+from transformers import DynamicCache, StaticCache
+
+KV = list[tuple[torch.Tensor, torch.Tensor]]      # per layer: keys, values [Hkv, n, D]
+
+
+@contextmanager
+def stock_attention(model, implementation: str = "sdpa"):
+    """The model with transformers' stock attention, for the baselines only."""
+    before = model.config._attn_implementation
+    model.set_attn_implementation(implementation)
+    try:
+        yield model
+    finally:
+        model.set_attn_implementation(before)
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def dynamic_copies(kv: KV, num_rows: int) -> DynamicCache:
+    """A DynamicCache holding `num_rows` real copies of one sequence's cache: [W, Hkv, n, D] per layer."""
+    return DynamicCache(ddp_cache_data=[(k[None].expand(num_rows, -1, -1, -1), v[None].expand(num_rows, -1, -1, -1))
+                                        for k, v in kv])   # the cache concatenates: real copies
+
+
+def static_copies(model, kv: KV, num_rows: int, free: int = 1) -> StaticCache:
+    """A StaticCache preallocated for n + `free` positions, rows 0..W-1 filled with copies of `kv`."""
+    n = kv[0][0].shape[1]
+    cache = StaticCache(config=model.config, max_cache_len=n + free)
+    for layer, (k, v) in enumerate(kv):
+        cache.update(k[None].expand(num_rows, -1, -1, -1).contiguous(),
+                     v[None].expand(num_rows, -1, -1, -1).contiguous(), layer)
+    return cache
+
+
+def decode_step(model, cache, tokens: torch.Tensor, position: int) -> torch.Tensor:
+    """One step of plain batched greedy decoding. tokens: [W, 1] -> next tokens [W].
+    A StaticCache builds its causal mask from its own length; a DynamicCache gets a 2D mask."""
+    W = tokens.shape[0]
+    positions = torch.full((W, 1), position, dtype=torch.long, device=tokens.device)
+    mask = None if isinstance(cache, StaticCache) else torch.ones(W, position + 1, dtype=torch.long,
+                                                                    device=tokens.device)
+    with torch.no_grad():
+        out = model(input_ids=tokens, attention_mask=mask, position_ids=positions, cache=cache,
+                    use_cache=True, logits_to_keep=1)
+    return out.logits[:, -1].argmax(-1)
+
+
+def timed(device: torch.device, fn) -> float:
+    synchronize(device)
+    began = time.perf_counter()
+    fn()
+    synchronize(device)
+    return time.perf_counter() - began
+
+
+class LinearFloor:
+    """Every nn.Linear of the model (projections, MLP, lm_head) applied once to a [W, 1, in] input:
+    the weight traffic no decoder of this model can avoid in a step at batch W."""
+
+    def __init__(self, model, num_rows: int):
+        self.layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        if not self.layers:
+            raise ValueError("the model has no nn.Linear layers to time")
+        weight = self.layers[0].weight
+        self.inputs = {n: torch.randn(num_rows, 1, n, dtype=weight.dtype, device=weight.device)
+                       for n in {layer.in_features for layer in self.layers}}
+
+    def __call__(self) -> None:
+        with torch.no_grad():
+            for layer in self.layers:
+                layer(self.inputs[layer.in_features])
