@@ -76,7 +76,7 @@ def step_table(results: list[StepResult]) -> str:
     return "\n".join([STEP_HEADER, "-" * len(STEP_HEADER)] + [step_row(r) for r in results])
 
 
-RUN_HEADER = (f"{'W':>2} {'passes':>6} {'view':>5} {'ends':>4} {'ins':>4} | {'TTFT ms':>8} {'step ms':>8} "
+RUN_HEADER = (f"{'W':>2} {'passes':>6} {'view':>5} {'plain':>5} {'ends':>4} {'ins':>4} | {'TTFT ms':>8} {'step ms':>8} "
               f"{'wall s':>7} | {'dyn TTFT':>8} {'step':>6} {'wall':>6} | {'stat step':>9} | "
               f"{'/dyn':>5} {'/stat':>5} | {'peak MB hw':>10} {'generate':>8}")
 
@@ -85,7 +85,8 @@ def run_row(r: RunResult) -> str:
     d, s = r.plain["dynamic"], r.plain["static"]
     peak = (f"{r.peak_mb['hogwild']:10.0f} {r.peak_mb['generate']:8.0f}" if r.peak_mb
             else f"{'-':>10} {'-':>8}")
-    return (f"{r.num_workers:>2} {r.work_steps:>6} {r.mean_view:5.0f} {r.step_ends:>4} {r.inserted_passes:>4} | "
+    return (f"{r.num_workers:>2} {r.work_steps:>6} {r.mean_view:5.0f} {len(r.prompt_ids) + r.work_steps / 2:5.0f} "
+            f"{r.step_ends:>4} {r.inserted_passes:>4} | "
             f"{r.ttft_ms:8.0f} {r.mean_step_ms:8.1f} {r.wall_s:7.1f} | {d.ttft_ms:8.0f} {d.mean_step_ms:6.1f} "
             f"{d.wall_s:6.1f} | {s.mean_step_ms:9.1f} | {r.ratio('dynamic'):5.2f} {r.ratio('static'):5.2f} | {peak}")
 

@@ -7,11 +7,13 @@ redundancy checks) and the final-answer phase. Reported: time to first token (st
 pass, which prefills the prompt), mean work-step time (passes after the first), and wall time
 from start to the final answer.
 
-Plain: the same problem in the model's chat template, W rows, prefilled in one batch, then as many
-decode steps as the Hogwild! run had work passes, with top-p sampling at the same temperature, once
-with a DynamicCache (what `generate` uses) and once with a StaticCache preallocated for the run.
-Each plain row holds the prompt and its own tokens only (what W separate runs hold); the Hogwild!
-views also hold the other workers' tokens, so they attend to more positions than the plain rows.
+Plain: the same prompt tokens the Hogwild! run started from, W rows, prefilled in one batch, then
+as many decode steps as the Hogwild! run had work passes, with top-p sampling at the same
+temperature (a full sort, as transformers' top-p warper does), once with a DynamicCache (what
+`generate` uses) and once with a StaticCache preallocated for the run. Each plain row holds the
+prompt and its own tokens only (what W separate runs of that prompt hold); the Hogwild! views also
+hold the other workers' tokens, so they attend to more positions than the plain rows (both
+reported).
 
 Peak memory (optional, `peak_memory`): one child process per (method, W) loads the model, resets
 the kernel's peak-RSS counter (/proc/self/clear_refs), does one whole run (Hogwild!, or `generate`
@@ -31,7 +33,6 @@ from transformers import DynamicCache, StaticCache
 from hogwild_core import EngineConfig, HogwildEngine
 
 from .baselines import stock_attention, synchronize
-from .steps import plain_prompt_ids
 
 PROBLEM = ("Compute three things and add them up: (a) 17 × 24, (b) the sum of the whole numbers from 1 to 30, "
            "(c) 2 to the power 10. What is (a) + (b) + (c)?")
@@ -56,6 +57,7 @@ class RunResult:
     median_step_ms: float
     wall_s: float                    # start to the final answer
     mean_view: float                 # mean positions a worker attends to, over work passes
+    prompt_ids: list[int] = field(repr=False)
     step_ends: int                   # blocks moved to the history
     inserted_passes: int             # work passes in which the engine inserted text for some worker
     plain: dict[str, PlainRun] = field(default_factory=dict)      # "dynamic" / "static"
@@ -93,7 +95,8 @@ def hogwild_run(model, tokenizer, num_workers: int, budget: int, layout: str = "
             answer += 1
     wall = time.perf_counter() - began
     return RunResult(num_workers, budget, len(work) + 1, answer, 1000 * ttft, 1000 * statistics.mean(work),
-                     1000 * statistics.median(work), wall, statistics.mean(views), step_ends, inserted)
+                     1000 * statistics.median(work), wall, statistics.mean(views), list(engine.prompt_ids),
+                     step_ends, inserted)
 
 
 def sample_top_p(logits: torch.Tensor, temperature: float, top_p: float, generator) -> torch.Tensor:
@@ -106,11 +109,10 @@ def sample_top_p(logits: torch.Tensor, temperature: float, top_p: float, generat
     return order.gather(-1, choice).squeeze(-1)
 
 
-def plain_run(model, tokenizer, num_workers: int, steps: int, cache_kind: str, temperature: float,
-              top_p: float, seed: int = 0, problem: str = PROBLEM) -> PlainRun:
-    """Prefill W rows of the chat prompt, then `steps` sampled decode steps."""
+def plain_run(model, prompt: list[int], num_workers: int, steps: int, cache_kind: str, temperature: float,
+              top_p: float, seed: int = 0) -> PlainRun:
+    """Prefill W rows of `prompt`, then `steps` sampled decode steps."""
     device = next(model.parameters()).device
-    prompt = plain_prompt_ids(tokenizer, problem)
     P, W = len(prompt), num_workers
     generator = torch.Generator(device=device).manual_seed(seed)
     cache = (DynamicCache() if cache_kind == "dynamic"
@@ -147,8 +149,8 @@ def run_whole(model, tokenizer, workers, budget: int, layout: str = "combined", 
     for W in workers:
         result = hogwild_run(model, tokenizer, W, budget, layout, seed)
         for kind in ("dynamic", "static"):
-            result.plain[kind] = plain_run(model, tokenizer, W, result.work_steps, kind, defaults.temperature,
-                                           defaults.top_p, seed)
+            result.plain[kind] = plain_run(model, result.prompt_ids, W, result.work_steps, kind,
+                                           defaults.temperature, defaults.top_p, seed)
         results.append(result)
         if log:
             log(result)
@@ -182,8 +184,11 @@ def child(method: str, num_workers: int, budget: int, model_name: str | None, th
         hogwild_run(model, tokenizer, num_workers, budget)
     else:                        # W independent samples, as `generate` runs them
         defaults = EngineConfig()
-        prompt = plain_prompt_ids(tokenizer, PROBLEM)
-        ids = torch.tensor([prompt] * num_workers)
+        config = EngineConfig(num_workers=num_workers)
+        engine = HogwildEngine(model, tokenizer, config)
+        engine.start(PROBLEM)                      # only for its prompt tokens; nothing is decoded
+        ids = torch.tensor([list(engine.prompt_ids)] * num_workers)
+        del engine
         with torch.no_grad(), stock_attention(model):
             model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,
                            temperature=defaults.temperature, top_p=defaults.top_p, max_new_tokens=budget,

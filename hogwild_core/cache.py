@@ -97,7 +97,7 @@ class SharedCache:
 def _grown(stored: torch.Tensor | None, needed: int, like: torch.Tensor) -> torch.Tensor:
     """A buffer of at least `needed` positions holding `stored`; capacity doubles (amortized O(1))."""
     hkv, _, d = like.shape
-    capacity = max(needed, 64, 0 if stored is None else 2 * stored.shape[1])
+    capacity = max(needed, 16, 0 if stored is None else 2 * stored.shape[1])
     fresh = like.new_zeros((hkv, capacity, d))
     if stored is not None:
         fresh[:, :stored.shape[1]] = stored

@@ -50,9 +50,26 @@ def ban_tokens(logits: torch.Tensor, banned: list[list[int]]) -> torch.Tensor:
     return logits
 
 
-def nucleus_mask(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+def nucleus_mask(logits: torch.Tensor, top_p: float, candidates: int = 256) -> torch.Tensor:
     """logits: [R, V] -> bool [R, V], True for tokens outside each row's top-p nucleus (the
-    smallest set of most likely tokens whose probability reaches top_p)."""
+    smallest set of most likely tokens whose probability reaches top_p).
+
+    Fast path: the nucleus is found among each row's `candidates` most likely tokens (a top-k,
+    not a sort of the whole vocabulary) whenever they hold at least top_p of the mass in every
+    row, which is the usual case; otherwise the whole vocabulary is sorted (`nucleus_mask_sorted`,
+    the plain definition, which the tests compare this with)."""
+    probs = torch.softmax(logits, dim=-1)
+    k = min(candidates, probs.shape[-1])
+    top_probs, top_ids = torch.topk(probs, k, dim=-1)                    # sorted, descending
+    if k == probs.shape[-1] or bool((top_probs.sum(-1) < top_p).any()):
+        return nucleus_mask_sorted(logits, top_p)
+    before = torch.cumsum(top_probs, dim=-1) - top_probs                 # mass strictly before
+    inside = torch.zeros_like(probs, dtype=torch.bool).scatter_(-1, top_ids, before < top_p)
+    return ~inside
+
+
+def nucleus_mask_sorted(logits: torch.Tensor, top_p: float) -> torch.Tensor:
+    """The nucleus by a full sort of each row (the reference for `nucleus_mask`)."""
     probs = torch.softmax(logits, dim=-1)
     sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
     before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs          # mass strictly before

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 
 from hogwild_core import ATTENTION_PATHS, BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, ConfigError, EngineConfig
 from hogwild_core import prompts, view
-from hogwild_core.sampling import sample, worker_generators
+from hogwild_core.sampling import nucleus_mask, nucleus_mask_sorted, sample, worker_generators
 
 
 @pytest.mark.parametrize("field, value", [
@@ -126,6 +126,18 @@ def test_greedy_and_seeded_sampling():
     # top_p keeps the smallest set whose mass reaches p: here the two big tokens only
     small = {int(sample(logits[:1], 1.0, 0.6, worker_generators(s, 1))[0]) for s in range(50)}
     assert small == {1, 3}
+
+
+@pytest.mark.parametrize("top_p", [0.1, 0.5, 0.9, 0.95, 0.999])
+def test_fast_nucleus_is_the_sorted_nucleus(top_p):
+    """The top-k shortcut gives the full-sort nucleus, and falls back to the sort when the
+    candidates hold too little mass (flat rows); peaked, flat and mixed rows in one batch."""
+    g = torch.Generator().manual_seed(3)
+    peaked = torch.randn(3, 5000, generator=g) * 6
+    flat = torch.randn(2, 5000, generator=g) * 0.1
+    for logits in (peaked, flat, torch.cat([peaked, flat])):
+        for candidates in (8, 256):
+            assert torch.equal(nucleus_mask(logits, top_p, candidates), nucleus_mask_sorted(logits, top_p))
 
 
 def test_each_worker_has_its_own_stream():
