@@ -7,7 +7,6 @@ Callbacks take plain values and return one update per output; a bad or missing f
 message in the tab, never an exception."""
 
 from dataclasses import dataclass
-from functools import partial
 from html import escape
 from pathlib import Path
 
@@ -78,11 +77,15 @@ def build_evaluation_tab(root: Path = EVAL_ROOT) -> gr.Tab:
                      figure, table, row, run, download, note, answer, lanes)
 
     events = dict(concurrency_limit=4, concurrency_id="evaluation", show_progress="minimal")
-    # Selecting the tab lists the folders again: an evaluation may have appeared or grown since.
-    tab.select(partial(evaluation_chosen, root=root, refresh=True), inputs=ui.choice, outputs=ui.everything,
-               api_name="evaluation_opened", **events)
-    ui.choice.input(partial(evaluation_chosen, root=root), inputs=ui.choice, outputs=ui.everything,
-                    api_name="evaluation_chosen", **events)
+    def evaluation_opened(name):
+        """Selecting the tab lists the folders again: an evaluation may have appeared or grown since."""
+        return evaluation_chosen(name, root, refresh=True)
+
+    def evaluation_picked(name):
+        return evaluation_chosen(name, root)
+
+    tab.select(evaluation_opened, inputs=ui.choice, outputs=ui.everything, **events)
+    ui.choice.input(evaluation_picked, inputs=ui.choice, outputs=ui.everything, **events)
     ui.table.select(row_clicked, inputs=[ui.loaded, ui.files], outputs=[ui.row, ui.run, *ui.panels], **events)
     ui.row.input(row_chosen, inputs=[ui.loaded, ui.row, ui.files], outputs=[ui.row, ui.run, *ui.panels], **events)
     ui.run.input(run_chosen, inputs=[ui.loaded, ui.row, ui.run, ui.files], outputs=ui.panels, **events)
