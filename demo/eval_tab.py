@@ -107,7 +107,7 @@ def evaluation_chosen(name: str | None, root: Path = EVAL_ROOT, refresh: bool = 
         return [choice, None, "", _blank_figure(), None, gr.update(choices=[], value=None),
                 gr.update(choices=[], value=None), *_cleared(str(exc))]
     rows = [(row_label(ev.table, i), i) for i in range(len(ev.table))]
-    summary = f'<div class="hw-stats hw-muted">{escape(summary_line(ev))}</div>'
+    summary = f'<div class="hw-eval-line">{escape(summary_line(ev))}</div>'
     message = "" if rows else "No problem has been run by every method yet: nothing to tabulate."
     return [choice, ev, summary, accuracy_figure(ev.table, title=f"{name}: accuracy vs. budget"),
             display_table(ev.table), gr.update(choices=rows, value=None), gr.update(choices=[], value=None),
@@ -158,7 +158,7 @@ def run_chosen(ev: Evaluation | None, index, run, files: Session) -> list:
         download = gr.update(interactive=True, value=write_trace_dict(trace, path))
     except OSError:
         pass        # the lanes work without the download
-    note = (f'<div class="hw-muted">{escape(log.meta["label"])}: {len(log.steps)} passes; inserted prompts '
+    note = (f'<div class="hw-eval-line">{escape(log.meta["label"])}: {len(log.steps)} passes; inserted prompts '
             f'in grey italics. Not shown because not recorded: {escape(NOT_RECORDED)}.</div>')
     return [note, render.forced_answer_html(record, probe_of(record, budget), names), lanes, download, ""]
 

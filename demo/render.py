@@ -248,7 +248,7 @@ def forced_answer_html(record: dict, probe: dict, worker_names: list[str]) -> st
     names = worker_names if len(answers) == len(worker_names) else worker_names[:1]
     each = " · ".join(f"{escape(n)}: <code>{escape(str(a))}</code>" for n, a in zip(names, answers))
     shown = escape(str(probe["answer"])) if probe.get("answer") is not None else '<span class="hw-muted">none readable</span>'
-    return (f'<div class="hw-answer">Forced answer at budget {escape(str(probe.get("budget")))} '
+    return (f'<div class="hw-eval-answer">Forced answer at budget {escape(str(probe.get("budget")))} '
             f'(after {escape(str(probe.get("passes")))} passes): <b>{shown}</b>, {verdict}; reference '
             f'<code>{escape(str(record.get("reference")))}</code>'
             f'<div class="hw-muted">answers read: {each or "none"}</div>'
