@@ -209,9 +209,10 @@ def trace_of_run(record: dict, budget: int, settings: dict | None = None, name: 
     label = f"evaluation {name}: problem {record['problem_id']}, {line_label(_row_of(record))}, budget {budget}"
     meta = {"settings": run_settings, "model": model, "worker_names": list(WORKER_NAMES[:W]),
             "num_layers": 1, "label": label.replace("evaluation : ", "evaluation: "), "prompt_note": NOT_RECORDED}
-    for key in ("machine", "date"):
-        if isinstance(settings.get(key), str):
-            meta[key] = settings[key]
+    # a replay says where a trace was recorded; without this it would read as a live run's times
+    meta["machine"] = settings["machine"] if isinstance(settings.get("machine"), str) else "a machine not recorded"
+    if isinstance(settings.get("date"), str):
+        meta["date"] = settings["date"]
     ended = record.get("ended_at")
     status = "finished" if ended is not None and ended <= budget else "stopped"
     return {"format": FORMAT, "version": VERSION, "meta": meta, "status": status, "answer": probe["answer"],

@@ -124,6 +124,7 @@ def test_the_trace_replays_in_the_main_tab_without_attention(root, tmp_path):
         assert "<b>4</b>" in frame.answer and frame.heatmap is not None and frame.timeline is not None
         finished = list(callbacks.replay(session, path, callbacks.Cadence(replay_frames=1, replay_delay=0.0)))[-1]
         assert "Stopped after 4 steps" in finished.message          # cut at the budget
+        assert "from Run" not in finished.message and "a machine not recorded" in finished.stats
         assert "Note: converted from an evaluation record" in finished.message
     finally:
         session.close()
