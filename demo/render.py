@@ -40,13 +40,14 @@ def rich_text(text: str, worker_names: list[str] = ()) -> str:
 
 
 def lane_html(name: str, w: int, pieces: list[list], num_sampled: int = 0, note: str = "",
-              worker_names: list[str] | None = None) -> str:
-    """One worker's lane: its text as written, engine-inserted prompts set apart."""
+              worker_names: list[str] | None = None, id_prefix: str = "lane") -> str:
+    """One worker's lane: its text as written, engine-inserted prompts set apart. `id_prefix`
+    keeps element ids unique when a second set of lanes is on the page (the Evaluation tab)."""
     colour = worker_colour(w)
     names = worker_names if worker_names is not None else [name]
     body = "".join(f'<span class="hw-ins">{rich_text(text, names)}</span>' if inserted else rich_text(text, names)
                    for text, inserted in pieces) or '<span class="hw-muted">waiting for tokens…</span>'
-    return (f'<div class="hw-lane" id="lane-{w}" style="border-color:{colour};background:{tint(colour)}">'
+    return (f'<div class="hw-lane" id="{escape(id_prefix)}-{w}" style="border-color:{colour};background:{tint(colour)}">'
             f'<div class="hw-lane-head"><span class="hw-dot" style="background:{colour}"></span>'
             f'<b>{escape(name)}</b><span class="hw-muted"> · {num_sampled} tokens{escape(note)}</span></div>'
             f'<div class="hw-text hw-lane-body">{body}</div></div>')
@@ -235,3 +236,21 @@ def _ink(colour: str) -> str:
     """Black or white, whichever reads on the colour."""
     r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
     return "#111" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#fff"
+
+
+def forced_answer_html(record: dict, probe: dict, worker_names: list[str]) -> str:
+    """An evaluation run cut at one budget: the problem, the reference, and the answers the
+    forced-answer prompt got (each answerer's; for independent workers the vote is the answer)."""
+    verdict = "right" if probe.get("correct") else "wrong"
+    if not probe.get("correct") and probe.get("any_correct"):
+        verdict += " (some worker was right)"
+    answers = probe.get("answers") or []
+    names = worker_names if len(answers) == len(worker_names) else worker_names[:1]
+    each = " · ".join(f"{escape(n)}: <code>{escape(str(a))}</code>" for n, a in zip(names, answers))
+    shown = escape(str(probe["answer"])) if probe.get("answer") is not None else '<span class="hw-muted">none readable</span>'
+    return (f'<div class="hw-eval-answer">Forced answer at budget {escape(str(probe.get("budget")))} '
+            f'(after {escape(str(probe.get("passes")))} passes): <b>{shown}</b>, {verdict}; reference '
+            f'<code>{escape(str(record.get("reference")))}</code>'
+            f'<div class="hw-muted">answers read: {each or "none"}</div>'
+            f'<details><summary>the problem</summary><div class="hw-text">{escape(str(record.get("problem", "")))}'
+            f'</div></details></div>')

@@ -1,4 +1,5 @@
-"""The page: layout first, then the wiring, gathered at the end of `build_ui`.
+"""The page: layout first, then the wiring, gathered at the end of `build_ui`. Two tabs: the
+run-and-replay page, and saved evaluations (demo/eval_tab.py, which lays out and wires its own).
 
 `build_ui(store)` returns a gr.Blocks that opens on the gallery's featured recording;
 `launch(app, ...)` starts it with the queue and the stylesheet. Callbacks live in demo/callbacks.py and know nothing of Gradio; `Wiring` is the
@@ -14,6 +15,8 @@ from hogwild_core import LAYOUTS, MAX_WORKERS, WORKER_NAMES, HogwildError
 
 from . import callbacks, charts, render
 from .callbacks import MEAN_LAYER, Cadence, Frame, Session
+from .eval_tab import build_evaluation_tab
+from .evaluations import EVAL_ROOT
 from .gallery import GALLERY, GalleryEntry, load_gallery
 from .gpu import on_gpu
 from .settings import DEFAULT_MODEL, RunSettings, parse_settings
@@ -60,7 +63,8 @@ def load_examples(path: Path = ASSETS / "examples.json") -> list[dict]:
 
 
 def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Cadence(),
-             concurrency_limit: int = 1, gallery_folder: Path = GALLERY) -> gr.Blocks:
+             concurrency_limit: int = 1, gallery_folder: Path = GALLERY,
+             eval_folder: Path = EVAL_ROOT) -> gr.Blocks:
     examples = load_examples()
     entries, _ = load_gallery(gallery_folder)
     opening = _opening(entries[0]) if entries else Frame()
@@ -71,67 +75,73 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
                    fill_width=True) as app:
         session = gr.State(Session, delete_callback=callbacks.close_session)
         gr.HTML(HEADER, js_on_load=None, elem_id="header")
-        with gr.Row(equal_height=False, elem_id="main"):
-            with gr.Column(scale=1, min_width=300, elem_id="setup"):
-                with gr.Row(elem_id="run-bar"):
-                    run_btn = gr.Button("Run", variant="primary", elem_id="run", min_width=90)
-                    stop_btn = gr.Button("Stop", variant="secondary", elem_id="stop", interactive=False, min_width=90)
-                activity = gr.HTML(render.activity_html(""), elem_id="activity", js_on_load=None)
-                message = gr.HTML("", elem_id="message", js_on_load=None)
-                controls = _controls(examples, default_model, store.choices(default_model), opening.settings)
-                gr.Markdown("**Compare** the last finished run with the same problem without the shared cache "
-                            "(the controls show what runs):", elem_id="compare-note")
-                with gr.Row():
-                    one_btn = gr.Button("Compare: 1 worker (after a run)", size="sm", elem_id="compare-one",
-                                        interactive=False)
-                    indep_btn = gr.Button("Compare: independent workers (after a run)", size="sm",
-                                          elem_id="compare-independent", interactive=False)
-            with gr.Column(scale=3, min_width=420, elem_id="output"):
-                with gr.Row(elem_id="gallery-bar", equal_height=True):
-                    gallery = gr.Radio([(e.title, i) for i, e in enumerate(entries)], value=0 if entries else None,
-                                       label="Recorded runs", elem_id="gallery", scale=3)
-                    replay_btn = gr.Button("Replay", size="sm", elem_id="gallery-replay", scale=0, min_width=80,
-                                           interactive=bool(entries))
-                    upload = gr.UploadButton("Load a trace…", file_types=[".json"], type="filepath", size="sm",
-                                             elem_id="load-trace", scale=0, min_width=120)
-                caption = gr.HTML(render.gallery_html(entries[0] if entries else None), elem_id="gallery-caption",
-                                  js_on_load=None)
-                replay_message = gr.HTML("", elem_id="replay-message", js_on_load=None)
-                stats = gr.HTML(opening.stats or render.stats_html(None), elem_id="stats", js_on_load=None)
-                answer = gr.HTML(opening.answer or render.answer_html(None), elem_id="answer", js_on_load=None)
-                lanes = gr.HTML(render.lanes_html(opening.lanes or [render.lane_html(WORKER_NAMES[w], w, [])
-                                                                     for w in range(2)]),
-                                elem_id="lanes", js_on_load=FOLLOW_LANES)
-                gr.Markdown("**Shared history**: finished steps, in the order they finished, coloured by author.")
-                history = gr.HTML(opening.history or render.history_html([], [], True), elem_id="history",
-                                  autoscroll=True, js_on_load=None)
-        with gr.Row(equal_height=False, elem_id="charts"):
-            with gr.Column(min_width=360):
-                with gr.Row():
-                    layer = gr.Dropdown([("mean over layers", MEAN_LAYER)], value=MEAN_LAYER, label="Heatmap layer",
-                                        elem_id="layer", interactive=True, min_width=160)
-                    step = gr.Slider(1, max(opening.num_steps or 2, 2), value=opening.step or 1, step=1,
-                                     label="Heatmap step (once a run ends)", interactive=bool(opening.num_steps),
-                                     elem_id="heatmap-step", min_width=200)
-                heatmap = gr.Plot(opening.heatmap or charts.attention_heatmap(None, [], []), elem_id="heatmap",
-                                  show_label=False)
-            with gr.Column(min_width=360):
-                timeline = gr.Plot(opening.timeline or charts.attention_timeline([], []), elem_id="timeline",
-                                   show_label=False)
-        with gr.Row(equal_height=False):
-            with gr.Column(min_width=360):
-                gr.Markdown("**The cache as a worker sees it**: its blocks in view order, with positions and text "
-                            "(the shared prompt is folded).")
-                view_worker = gr.Radio([(WORKER_NAMES[w], w) for w in range(opening.num_workers or 2)], value=0,
-                                       label="Worker", elem_id="view-worker")
-                view = gr.HTML(opening.view or render.view_html([], [], [], 0), elem_id="view", js_on_load=None)
-            with gr.Column(min_width=360):
-                gr.Markdown("**Compare**: runs of this session side by side.")
-                compare = gr.HTML(render.compare_html([]), elem_id="compare", js_on_load=None)
-                gr.Markdown("**Keep**: download the last run (named after its layout, workers and date).")
-                with gr.Row():
-                    trace_btn = gr.DownloadButton("Trace (JSON)", interactive=False, size="sm", elem_id="download-trace")
-                    csv_btn = gr.DownloadButton("Attention (CSV)", interactive=False, size="sm", elem_id="download-csv")
+        # Two tabs (gr.Tab fills in the gr.Tabs around it): the page as it was, and saved evaluations.
+        with gr.Tab("Run and replay", id="run-tab", elem_id="run-tab"):
+            with gr.Row(equal_height=False, elem_id="main"):
+                with gr.Column(scale=1, min_width=300, elem_id="setup"):
+                    with gr.Row(elem_id="run-bar"):
+                        run_btn = gr.Button("Run", variant="primary", elem_id="run", min_width=90)
+                        stop_btn = gr.Button("Stop", variant="secondary", elem_id="stop", interactive=False,
+                                             min_width=90)
+                    activity = gr.HTML(render.activity_html(""), elem_id="activity", js_on_load=None)
+                    message = gr.HTML("", elem_id="message", js_on_load=None)
+                    controls = _controls(examples, default_model, store.choices(default_model), opening.settings)
+                    gr.Markdown("**Compare** the last finished run with the same problem without the shared cache "
+                                "(the controls show what runs):", elem_id="compare-note")
+                    with gr.Row():
+                        one_btn = gr.Button("Compare: 1 worker (after a run)", size="sm", elem_id="compare-one",
+                                            interactive=False)
+                        indep_btn = gr.Button("Compare: independent workers (after a run)", size="sm",
+                                              elem_id="compare-independent", interactive=False)
+                with gr.Column(scale=3, min_width=420, elem_id="output"):
+                    with gr.Row(elem_id="gallery-bar", equal_height=True):
+                        gallery = gr.Radio([(e.title, i) for i, e in enumerate(entries)], value=0 if entries else None,
+                                           label="Recorded runs", elem_id="gallery", scale=3)
+                        replay_btn = gr.Button("Replay", size="sm", elem_id="gallery-replay", scale=0, min_width=80,
+                                               interactive=bool(entries))
+                        upload = gr.UploadButton("Load a trace…", file_types=[".json"], type="filepath", size="sm",
+                                                 elem_id="load-trace", scale=0, min_width=120)
+                    caption = gr.HTML(render.gallery_html(entries[0] if entries else None), elem_id="gallery-caption",
+                                      js_on_load=None)
+                    replay_message = gr.HTML("", elem_id="replay-message", js_on_load=None)
+                    stats = gr.HTML(opening.stats or render.stats_html(None), elem_id="stats", js_on_load=None)
+                    answer = gr.HTML(opening.answer or render.answer_html(None), elem_id="answer", js_on_load=None)
+                    lanes = gr.HTML(render.lanes_html(opening.lanes or [render.lane_html(WORKER_NAMES[w], w, [])
+                                                                         for w in range(2)]),
+                                    elem_id="lanes", js_on_load=FOLLOW_LANES)
+                    gr.Markdown("**Shared history**: finished steps, in the order they finished, coloured by author.")
+                    history = gr.HTML(opening.history or render.history_html([], [], True), elem_id="history",
+                                      autoscroll=True, js_on_load=None)
+            with gr.Row(equal_height=False, elem_id="charts"):
+                with gr.Column(min_width=360):
+                    with gr.Row():
+                        layer = gr.Dropdown([("mean over layers", MEAN_LAYER)], value=MEAN_LAYER, label="Heatmap layer",
+                                            elem_id="layer", interactive=True, min_width=160)
+                        step = gr.Slider(1, max(opening.num_steps or 2, 2), value=opening.step or 1, step=1,
+                                         label="Heatmap step (once a run ends)", interactive=bool(opening.num_steps),
+                                         elem_id="heatmap-step", min_width=200)
+                    heatmap = gr.Plot(opening.heatmap or charts.attention_heatmap(None, [], []), elem_id="heatmap",
+                                      show_label=False)
+                with gr.Column(min_width=360):
+                    timeline = gr.Plot(opening.timeline or charts.attention_timeline([], []), elem_id="timeline",
+                                       show_label=False)
+            with gr.Row(equal_height=False):
+                with gr.Column(min_width=360):
+                    gr.Markdown("**The cache as a worker sees it**: its blocks in view order, with positions and text "
+                                "(the shared prompt is folded).")
+                    view_worker = gr.Radio([(WORKER_NAMES[w], w) for w in range(opening.num_workers or 2)], value=0,
+                                           label="Worker", elem_id="view-worker")
+                    view = gr.HTML(opening.view or render.view_html([], [], [], 0), elem_id="view", js_on_load=None)
+                with gr.Column(min_width=360):
+                    gr.Markdown("**Compare**: runs of this session side by side.")
+                    compare = gr.HTML(render.compare_html([]), elem_id="compare", js_on_load=None)
+                    gr.Markdown("**Keep**: download the last run (named after its layout, workers and date).")
+                    with gr.Row():
+                        trace_btn = gr.DownloadButton("Trace (JSON)", interactive=False, size="sm",
+                                                      elem_id="download-trace")
+                        csv_btn = gr.DownloadButton("Attention (CSV)", interactive=False, size="sm",
+                                                    elem_id="download-csv")
+        build_evaluation_tab(eval_folder)
 
         wiring = Wiring(store, controls, session, upload, cadence, entries, outputs=dict(
             message=message, stats=stats, answer=answer, lanes=lanes, history=history, heatmap=heatmap,

@@ -260,3 +260,17 @@ def test_every_event_returns_one_value_per_output(page, tmp_path):
     assert "not valid JSON" in upload[0][0]
     assert "RECORDING" in replay[0][-2].upper() and replay[1][-2] == gr.skip()
     assert opened[14:17] == [gr.skip()] * 3          # the opening leaves what a visitor typed alone
+
+
+def test_the_page_has_a_run_tab_and_an_evaluation_tab(page):
+    tabs = [b for b in page.blocks.values() if isinstance(b, gr.Tab)]
+    assert [t.label for t in tabs] == ["Run and replay", "Evaluation"]
+    ids = {getattr(block, "elem_id", None) for block in page.blocks.values()}
+    assert {"eval-choice", "eval-summary", "eval-figure", "eval-table", "eval-row", "eval-run", "eval-lanes",
+            "eval-answer", "eval-download-trace", "eval-message"} <= ids
+    # the tab's events have their own queue slots: they never wait behind a run or a replay
+    evaluation = [d for d in page.fns.values() if d.concurrency_id == "evaluation"]
+    assert len(evaluation) == 5 and all(d.concurrency_limit == 4 for d in evaluation)
+    table = next(b for b in page.blocks.values() if getattr(b, "elem_id", None) == "eval-table")
+    targets = {d.name: d.targets for d in evaluation}
+    assert targets["row_clicked"] == [(table._id, "select")] and targets["evaluation_opened"][0][1] == "select"

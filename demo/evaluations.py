@@ -1,0 +1,240 @@
+"""Saved evaluations for the page's Evaluation tab: list the folders under docs/eval, load one
+(its table over complete problems, its settings), and turn one run, cut at one budget, into a
+trace in the page's own format (demo/traces.py) so the lanes and the main tab's replay can show it.
+
+Contract: files are only read, never changed (an evaluation may still be writing its
+results.jsonl, so a cut-off last line is skipped here, not truncated as evaluation.store does);
+anything wrong with a folder or a record comes out as an EvalError with a sentence for the page.
+
+What an evaluation record holds and a trace cannot get from it: token ids, attention, the cache's
+blocks and size, per-pass times and the text of the forced answer (only the answer read from it
+is kept). The trace marks those as placeholders (NOT_RECORDED) instead of inventing them."""
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from evaluation.store import RESULTS, SETTINGS
+from evaluation.table import build_table, complete_only, line_label
+from hogwild_core import MAX_WORKERS, WORKER_NAMES, EngineConfig
+
+from .records import RunLog
+from .traces import FORMAT, VERSION, log_from_trace
+
+EVAL_ROOT = Path(__file__).resolve().parent.parent / "docs" / "eval"
+RECORD_KEYS = ("task_set", "problem_id", "method", "layout", "workers", "seed", "probes", "pieces")
+UNKNOWN_TOKEN = -1      # the trace says "a token was sampled here"; evaluations keep text, not ids
+NOT_RECORDED = ("converted from an evaluation record, which keeps each worker's text per pass but no token ids, "
+                "attention, cache blocks or sizes, per-pass times or the forced answer's text: the attention "
+                "charts, cache view and shared history are empty, token ids are -1, the KV cache size reads 0, "
+                "the layer count reads 1 and the time is the budget's total (passes plus forced answer) spread evenly over the passes")
+TABLE_COLUMNS = ["task set", "method", "budget", "n", "correct", "accuracy", "95% CI", "parts right",
+                 "tokens", "seconds", "redundancy"]
+
+
+class EvalError(ValueError):
+    """An evaluation folder or record that cannot be shown, and why."""
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    name: str
+    settings: dict
+    records: list[dict]          # complete problems only: what the table counts
+    table: pd.DataFrame          # evaluation.table.build_table of those records
+    num_problems: int
+    num_left_out: int            # records of problems not every method has run yet
+    num_skipped_lines: int       # cut-off or unreadable lines of results.jsonl
+
+
+def list_evaluations(root: Path = EVAL_ROOT) -> list[str]:
+    """Names of the folders under root with both results.jsonl and settings.json, sorted."""
+    try:
+        folders = [p for p in Path(root).iterdir() if p.is_dir()]
+    except OSError:
+        return []
+    return sorted(p.name for p in folders if (p / RESULTS).is_file() and (p / SETTINGS).is_file())
+
+
+def read_records(path: Path) -> tuple[list[dict], int]:
+    """(records, number of lines skipped). A last line without its newline is a run still being
+    written; lines that are not a record object are skipped too."""
+    try:
+        raw = Path(path).read_bytes()
+    except OSError as exc:
+        raise EvalError(f"cannot read {Path(path).name}: {exc.strerror or exc}") from None
+    lines = raw.split(b"\n")
+    skipped = 0
+    if lines and lines[-1].strip():         # no newline after the last line: cut off mid-write
+        skipped += 1
+    records = []
+    for line in lines[:-1]:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (ValueError, RecursionError):
+            skipped += 1
+            continue
+        if isinstance(record, dict) and all(k in record for k in RECORD_KEYS) and _probes_ok(record):
+            records.append(record)
+        else:
+            skipped += 1
+    return records, skipped
+
+
+def _probes_ok(record: dict) -> bool:
+    probes = record["probes"]
+    return isinstance(probes, list) and all(
+        isinstance(p, dict) and all(k in p for k in ("budget", "passes", "correct", "any_correct", "answer"))
+        and isinstance(p.get("metrics", {}), dict) for p in probes)
+
+
+def load_evaluation(name: str, root: Path = EVAL_ROOT) -> Evaluation:
+    if name not in list_evaluations(root):      # also keeps a name from walking out of root
+        raise EvalError(f"no saved evaluation named {name!r} (a folder under docs/eval with results.jsonl "
+                        "and settings.json)")
+    folder = Path(root) / name
+    try:
+        settings = json.loads((folder / SETTINGS).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EvalError(f"{name}/settings.json cannot be read ({exc})") from None
+    if not isinstance(settings, dict):
+        raise EvalError(f"{name}/settings.json is not a JSON object")
+    records, skipped = read_records(folder / RESULTS)
+    complete = complete_only(records)
+    try:
+        table = build_table(complete)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EvalError(f"{name}/results.jsonl holds records this page cannot tabulate ({exc!r})") from None
+    problems = {(r["task_set"], r["problem_id"]) for r in complete}
+    return Evaluation(name, settings, complete, table, len(problems), len(records) - len(complete), skipped)
+
+
+def summary_line(ev: Evaluation) -> str:
+    """Model, machine, settings and counts, one line of plain text."""
+    s = ev.settings
+    model = s.get("model", "not recorded")
+    model = "default (embedded SmolLM2-135M-Instruct)" if model == "default" else str(model)
+    budgets = ", ".join(str(b) for b in s.get("budgets", [])) or "not recorded"
+    parts = [f"model {model}", f"machine {s.get('machine') or 'not recorded'}", f"budgets {budgets} passes",
+             f"temperature {s.get('temperature', '?')}", f"forced answer at most {s.get('max_answer_tokens', '?')} tokens",
+             f"n = {ev.num_problems} problems{_task_sets(ev)} ({len(ev.records)} runs)"]
+    notes = []
+    if ev.num_left_out:
+        notes.append(f"{ev.num_left_out} runs of problems not every method has run yet are left out")
+    if ev.num_skipped_lines:
+        notes.append(f"{ev.num_skipped_lines} unreadable or cut-off line(s) skipped (a run may still be writing)")
+    return " · ".join(parts) + ("; " + "; ".join(notes) if notes else "")
+
+
+def _task_sets(ev: Evaluation) -> str:
+    names = sorted({str(r["task_set"]) for r in ev.records})
+    return f" in {len(names)} task sets" if len(names) > 1 else ""
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as shown: one row per line label and budget, rounded, the interval as text."""
+    def interval(low, high):
+        return "" if pd.isna(low) else f"[{low:.2f}, {high:.2f}]"
+
+    rows = [{"task set": r["task_set"], "method": line_label(r), "budget": int(r["budget"]), "n": int(r["n"]),
+             "correct": int(r["correct"]), "accuracy": round(r["accuracy"], 2),
+             "95% CI": interval(r["ci_low"], r["ci_high"]),
+             "parts right": None if pd.isna(r["part_accuracy"]) else round(r["part_accuracy"], 2),
+             "tokens": None if pd.isna(r["mean_tokens"]) else round(r["mean_tokens"]),
+             "seconds": None if pd.isna(r["mean_seconds"]) else round(r["mean_seconds"], 1),
+             "redundancy": None if pd.isna(r["mean_redundancy"]) else round(r["mean_redundancy"], 2)}
+            for _, r in table.iterrows()]
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def row_label(table: pd.DataFrame, i: int) -> str:
+    r = table.iloc[i]
+    return f"{r['task_set']} · {line_label(r)} · budget {r['budget']}"
+
+
+def runs_of_row(ev: Evaluation, i: int) -> list[dict]:
+    """The records behind table row i (independent (vote) and (any) share theirs), by problem."""
+    if not 0 <= i < len(ev.table):
+        raise EvalError(f"the table has no row {i}")
+    row = ev.table.iloc[i]
+    method = "independent" if str(row["method"]).startswith("independent") else row["method"]
+    runs = [r for r in ev.records if r["task_set"] == row["task_set"] and r["method"] == method
+            and r["layout"] == row["layout"] and r["workers"] == row["W"]]
+    return sorted(runs, key=lambda r: (str(r["problem_id"]), r["seed"]))
+
+
+def probe_of(record: dict, budget: int) -> dict:
+    probe = next((p for p in record["probes"] if p["budget"] == budget), None)
+    if probe is None:
+        raise EvalError(f"problem {record['problem_id']} has no probe at budget {budget}")
+    return probe
+
+
+def run_label(record: dict, budget: int) -> str:
+    probe = probe_of(record, budget)
+    verdict = "right" if probe["correct"] else ("some worker right" if probe["any_correct"] else "wrong")
+    seed = f" (seed {record['seed']})" if record["seed"] else ""
+    return f"problem {record['problem_id']}{seed} · {verdict} · answer {probe['answer']!r}"
+
+
+def trace_of_run(record: dict, budget: int, settings: dict | None = None, name: str = "") -> dict:
+    """One run cut at `budget` as a trace dict (demo.traces format): one work step per pass made,
+    each worker's pieces of that pass (the opener, pass 0, goes with the first), the answer read
+    at the cut. Fields an evaluation does not record hold placeholders, named in meta.prompt_note."""
+    settings = settings or {}
+    probe = probe_of(record, budget)
+    W, pieces = record["workers"], record["pieces"]
+    if not (isinstance(W, int) and 1 <= W <= MAX_WORKERS and isinstance(pieces, list) and len(pieces) == W):
+        raise EvalError(f"problem {record['problem_id']}: expected transcripts of {W} workers")
+    passes = int(probe["passes"])
+    seconds = float(probe.get("seconds") or 0.0)
+    steps = []
+    for p in range(1, passes + 1):
+        lanes = [[[text, bool(inserted)] for text, inserted, when in lane if when == p or (p == 1 and when == 0)]
+                 for lane in pieces]
+        tokens = [UNKNOWN_TOKEN if any(not inserted for _, inserted in lane) else None for lane in lanes]
+        steps.append({"step": p, "phase": "work", "seconds": round(seconds / passes, 4),
+                      "elapsed": round(seconds * p / passes, 4), "cache_tokens": 0, "cache_bytes": 0,
+                      "tokens": tokens, "pieces": lanes, "flushed": [], "attention": None, "shares": None})
+    model = str(record.get("model") or settings.get("model") or "")
+    run_settings = {"problem": str(record.get("problem", "")), "num_workers": W, "layout": record["layout"],
+                    "max_new_tokens": max([p["budget"] for p in record["probes"]] or [budget]),
+                    "temperature": settings.get("temperature", 0.0), "top_p": EngineConfig.top_p,
+                    "seed": record["seed"], "check_interval": 0, "model": model,
+                    "max_answer_tokens": settings.get("max_answer_tokens", EngineConfig.max_answer_tokens)}
+    label = f"evaluation {name}: problem {record['problem_id']}, {line_label(_row_of(record))}, budget {budget}"
+    meta = {"settings": run_settings, "model": model, "worker_names": list(WORKER_NAMES[:W]),
+            "num_layers": 1, "label": label.replace("evaluation : ", "evaluation: "), "prompt_note": NOT_RECORDED}
+    # a replay says where a trace was recorded; without this it would read as a live run's times
+    meta["machine"] = settings["machine"] if isinstance(settings.get("machine"), str) else "a machine not recorded"
+    if isinstance(settings.get("date"), str):
+        meta["date"] = settings["date"]
+    ended = record.get("ended_at")
+    status = "finished" if ended is not None and ended <= budget else "stopped"
+    return {"format": FORMAT, "version": VERSION, "meta": meta, "status": status, "answer": probe["answer"],
+            "elapsed": seconds, "workers": [], "blocks": [], "views": [], "last_attention_by_layer": None,
+            "steps": steps}
+
+
+def _row_of(record: dict) -> dict:
+    method = "independent (vote)" if record["method"] == "independent" else record["method"]
+    return {"method": method, "layout": record["layout"], "W": record["workers"]}
+
+
+def write_trace_dict(trace: dict, path: str) -> str:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(trace, f, ensure_ascii=False, separators=(",", ":"))
+    return path
+
+
+def log_of_trace(trace: dict) -> RunLog:
+    """The trace's run as the lanes draw it: every step added, status and answer as recorded."""
+    log = log_from_trace(trace)
+    for step in trace["steps"]:
+        log.add_step(step)
+    log.status = trace["status"]
+    return log

@@ -1,0 +1,162 @@
+"""The Evaluation tab's logic: saved evaluations listed and loaded (a cut-off last line, a problem
+not every method has run), one run cut at a budget turned into a trace the page replays, and the
+tab's callbacks answering bad folders with a message. A hand-made folder; no model."""
+
+import json
+
+import gradio as gr
+import pytest
+
+from demo import callbacks, eval_tab
+from demo.evaluations import (NOT_RECORDED, UNKNOWN_TOKEN, EvalError, display_table, list_evaluations,
+                              load_evaluation, log_of_trace, read_records, runs_of_row, summary_line, trace_of_run,
+                              write_trace_dict)
+from demo.traces import read_trace
+from evaluation.runner import AFTER_RUN
+from evaluation.scoring import sampled_tokens
+
+SETTINGS = {"model": "default", "budgets": [2, 4], "temperature": 0.6, "max_answer_tokens": 48}
+METRICS = {"num_steps": 1, "redundancy": 0.25, "impersonations": 0, "copied_prompts": 0, "self_repeats": 0,
+           "parts_started": None, "distinct_first_parts": None}
+HOGWILD_PIECES = [
+    [["**Alice [1]:** Let me", True, 0], [" add", False, 1], [" <b>2</b>", False, 2], ["**Alice [2]:**", True, 3],
+     [" so", False, 3], [" 4", False, 4], [" \\boxed{4}", False, AFTER_RUN]],
+    [["**Bob [1]:** I check", True, 0], [" 2+2", False, 1], [" =", False, 3], [" <script>x</script>", False, 4]],
+]
+
+
+def probe(budget, passes, answer, correct, answers=None, tokens=0):
+    return {"budget": budget, "passes": passes, "seconds": 2.0 * passes, "answers": answers or [answer],
+            "answer": answer, "correct": correct, "any_correct": correct, "tokens": tokens, "wasted_tokens": 0,
+            "metrics": dict(METRICS)}
+
+
+def record(problem_id, method, layout, W, pieces, probes):
+    return {"task_set": "t", "problem_id": problem_id, "seed": 0, "model": "default", "problem": "What is 2+2?",
+            "parts": [], "reference": "4", "method": method, "layout": layout, "workers": W, "seconds_total": 9.0,
+            "ended_at": None, "first_correct_pass": None, "probes": probes, "pieces": pieces}
+
+
+def hogwild_run(problem_id="p1"):
+    return record(problem_id, "hogwild", "combined", 2, HOGWILD_PIECES,
+                  [probe(2, 2, "3", False, tokens=3), probe(4, 4, "4", True, tokens=6)])
+
+
+def single_run(problem_id):
+    pieces = [[["**Alice [1]:** Hi", True, 0], [" 4", False, 1], [".", False, 2]]]
+    return record(problem_id, "single", "contiguous", 1, pieces, [probe(2, 2, "4", True, tokens=2),
+                                                                  probe(4, 2, "4", True, tokens=2)])
+
+
+@pytest.fixture
+def root(tmp_path):
+    """docs/eval with one evaluation: p1 run by both methods, p2 by one, and a line cut off mid-write."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    (folder / "settings.json").write_text(json.dumps(SETTINGS))
+    lines = [json.dumps(r) for r in (single_run("p1"), hogwild_run("p1"), single_run("p2"))]
+    (folder / "results.jsonl").write_text("\n".join(lines) + "\n" + json.dumps(hogwild_run("p2"))[:80])
+    (tmp_path / "no-settings").mkdir()
+    (tmp_path / "no-settings" / "results.jsonl").write_text("")
+    (tmp_path / "stray.txt").write_text("x")
+    return tmp_path
+
+
+def test_only_folders_with_results_and_settings_are_listed(root, tmp_path):
+    assert list_evaluations(root) == ["small"]
+    assert list_evaluations(tmp_path / "missing") == []
+
+
+def test_a_cut_off_line_is_skipped_and_the_file_left_alone(root):
+    path = root / "small" / "results.jsonl"
+    before = path.read_bytes()
+    records, skipped = read_records(path)
+    assert len(records) == 3 and skipped == 1
+    assert path.read_bytes() == before          # a run may still be appending to it
+
+
+def test_the_table_counts_only_problems_every_method_has_run(root):
+    ev = load_evaluation("small", root)
+    assert ev.num_problems == 1 and ev.num_left_out == 1 and ev.num_skipped_lines == 1
+    assert set(ev.table["n"]) == {1} and len(ev.table) == 4         # 2 methods x 2 budgets
+    line = summary_line(ev)
+    assert "n = 1 problems" in line and "1 runs of problems not every method" in line and "cut-off" in line
+    shown = display_table(ev.table)
+    row = shown[(shown["method"] == "hogwild combined W=2") & (shown["budget"] == 4)].iloc[0]
+    assert row["accuracy"] == 1.0 and row["95% CI"] == "[0.21, 1.00]" and row["redundancy"] == 0.25
+
+
+def test_bad_folders_and_names_raise_a_clear_error(root):
+    with pytest.raises(EvalError, match="no saved evaluation"):
+        load_evaluation("../small", root)
+    (root / "small" / "settings.json").write_text("{")
+    with pytest.raises(EvalError, match="settings.json cannot be read"):
+        load_evaluation("small", root)
+
+
+@pytest.mark.parametrize("budget", [2, 4])
+def test_a_run_becomes_a_trace_with_exactly_the_pieces_up_to_its_cut(root, tmp_path, budget):
+    ev = load_evaluation("small", root)
+    run = next(r for r in ev.records if r["method"] == "hogwild")
+    trace = trace_of_run(run, budget, ev.settings, ev.name)
+    data = read_trace(write_trace_dict(trace, str(tmp_path / "run.json")))     # the page's own check
+    assert len(data["steps"]) == budget and data["answer"] == ("3" if budget == 2 else "4")
+    assert data["steps"][0]["attention"] is None and data["meta"]["prompt_note"] == NOT_RECORDED
+    log = log_of_trace(data)
+    for w, pieces in enumerate(HOGWILD_PIECES):
+        expected = [(text, inserted) for text, inserted, when in pieces if when <= budget]
+        got = [(text, inserted) for step in data["steps"] for text, inserted in step["pieces"][w]]
+        assert got == expected
+        assert log.lane_text(w) == "".join(text for text, _ in expected)
+    # a token stands where a worker sampled in that pass; Bob sampled nothing in pass 2
+    assert data["steps"][1]["tokens"] == [UNKNOWN_TOKEN, None]
+    assert sum(log.sampled) == sampled_tokens(HOGWILD_PIECES, last_pass=budget)
+
+
+def test_the_trace_replays_in_the_main_tab_without_attention(root, tmp_path):
+    ev = load_evaluation("small", root)
+    run = next(r for r in ev.records if r["method"] == "hogwild")
+    path = write_trace_dict(trace_of_run(run, 4, ev.settings, ev.name), str(tmp_path / "run.json"))
+    session = callbacks.Session()
+    try:
+        frame = callbacks.open_recording(session, path)
+        assert frame.lanes and "&lt;script&gt;" in frame.lanes[1] and "<script>" not in frame.lanes[1]
+        assert "<b>4</b>" in frame.answer and frame.heatmap is not None and frame.timeline is not None
+        finished = list(callbacks.replay(session, path, callbacks.Cadence(replay_frames=1, replay_delay=0.0)))[-1]
+        assert "Stopped after 4 steps" in finished.message          # cut at the budget
+        assert "from Run" not in finished.message and "a machine not recorded" in finished.stats
+        assert "Note: converted from an evaluation record" in finished.message
+    finally:
+        session.close()
+
+
+def test_the_tab_opens_a_row_and_its_runs(root):
+    opened = eval_tab.evaluation_chosen(None, root, refresh=True)
+    ev = opened[1]
+    assert opened[0]["value"] == "small" and ev.name == "small" and len(opened) == 12
+    index = next(i for i in range(len(ev.table)) if ev.table.iloc[i]["method"] == "hogwild"
+                 and ev.table.iloc[i]["budget"] == 4)
+    assert [r["problem_id"] for r in runs_of_row(ev, index)] == ["p1"]
+    files = callbacks.Session()
+    try:
+        clicked = eval_tab.row_clicked(ev, files, gr.SelectData(None, {"index": [index, 2], "value": 4}))
+        row, run, note, answer, lanes, download, message = clicked
+        assert row == index and run["value"] == 0 and message == ""
+        assert 'id="eval-lane-0"' in lanes and 'id="lane-0"' not in lanes       # ids unique on the page
+        assert "&lt;b&gt;2&lt;/b&gt;" in lanes and "<b>2</b>" not in lanes
+        assert "budget 4" in answer and "right" in answer and "not recorded" in note
+        read_trace(download["value"])
+    finally:
+        files.close()
+
+
+def test_the_tab_says_what_is_wrong_instead_of_raising(root, tmp_path):
+    (root / "small" / "results.jsonl").write_text("not json\n")
+    empty = eval_tab.evaluation_chosen("small", root)
+    assert "nothing to tabulate" in empty[-1] and len(empty[4]) == 0
+    (root / "small" / "settings.json").write_text("[]")
+    bad = eval_tab.evaluation_chosen("small", root)
+    assert bad[1] is None and "not a JSON object" in bad[-1]
+    none = eval_tab.evaluation_chosen(None, tmp_path / "missing", refresh=True)
+    assert "No saved evaluations" in none[-1]
+    assert "Choose" in eval_tab.run_chosen(None, 0, 0, callbacks.Session())[-1]
