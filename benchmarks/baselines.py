@@ -46,6 +46,16 @@ def static_copies(model, kv: KV, num_rows: int, free: int = 1) -> StaticCache:
     return cache
 
 
+def refill(cache: StaticCache, kv: KV) -> None:
+    """Overwrite a StaticCache's rows with copies of `kv` ([Hkv, n, D] per layer), in place, and set
+    its length to n: the next decode step writes position n."""
+    n = kv[0][0].shape[1]
+    for layer, (k, v) in zip(cache.layers, kv):
+        layer.keys[:, :, :n].copy_(k[None].expand(layer.keys.shape[0], -1, -1, -1))
+        layer.values[:, :, :n].copy_(v[None].expand(layer.values.shape[0], -1, -1, -1))
+        layer.cumulative_length.fill_(n)
+
+
 def decode_step(model, cache, tokens: torch.Tensor, position: int) -> torch.Tensor:
     """One step of plain batched greedy decoding. tokens: [W, 1] -> next tokens [W].
     A StaticCache builds its causal mask from its own length; a DynamicCache gets a 2D mask."""

@@ -12,8 +12,10 @@ drawn per round from a seeded generator):
   static    the same against a StaticCache preallocated for exactly that length
   floor     the model's nn.Linear layers alone at batch W
 
-The baselines' caches are rebuilt from the view before each of their steps (untimed), so they
-track the Hogwild! view as it grows. Memory: the shared cache's allocated tensors against the
+The baselines' caches are refilled from the view before each of their steps (untimed), so they
+track the Hogwild! view as it grows: the DynamicCache afresh, the StaticCache in place (allocated
+once per case for the longest view it will reach; its sdpa call reads the whole preallocated
+length, masked, as it does in use). Every timed step is preceded by a garbage collection. Memory: the shared cache's allocated tensors against the
 caches of W real independent decoders, each holding the plain chat prompt and as many tokens of
 its own as the Hogwild! worker wrote (a real prefill, repeated to W rows, then real decode steps);
 and again with each decoder given the Hogwild! prompt itself (collaboration instructions included),
@@ -32,7 +34,7 @@ import torch
 from hogwild_core import EngineConfig, HogwildEngine
 from hogwild_core.config import MAX_NEW_TOKENS
 
-from .baselines import (LinearFloor, decode_step, dynamic_copies, static_copies, stock_attention, timed)
+from .baselines import LinearFloor, decode_step, dynamic_copies, refill, static_copies, stock_attention, timed
 
 TASK = "Add up the marbles in all the boxes listed below and say whether the total is even."
 FORCED_WORD = " the"
@@ -136,6 +138,8 @@ class Case:
         self.problem = make_problem(tokenizer, context - overhead - warmup * num_workers)
         self._start(self.problem)
         self.floor = LinearFloor(model, num_workers)
+        self._static = None
+        self.static_room = 1          # Hogwild! steps the StaticCache must leave room for (set by measure)
 
     def _start(self, problem: str) -> None:
         self.engine.start(problem)
@@ -149,12 +153,23 @@ class Case:
         return timed(self.device, lambda: self.engine.step(force=self.force))
 
     def prepare(self, kind: str):
-        """A plain decode step ready to run (the cache built, untimed): returns step() -> next tokens."""
+        """A plain decode step ready to run (the cache filled, untimed): returns step() -> next tokens.
+        The DynamicCache is built afresh (its timed step concatenates, as in `generate`); the
+        StaticCache is allocated once per case, for the longest view the case will reach, and
+        refilled in place (as a preallocated cache is used)."""
         kv = self.engine.view_kv(0)
         n = kv[0][0].shape[1]
         past = [(k[:, :n - 1], v[:, :n - 1]) for k, v in kv]
-        cache = (dynamic_copies(past, self.num_workers) if kind == "dynamic"
-                 else static_copies(self.model, past, self.num_workers))
+        if kind == "dynamic":
+            cache = dynamic_copies(past, self.num_workers)
+        else:
+            if self._static is None or self._static.layers[0].max_cache_len < n:
+                self._static = None
+                self._static = static_copies(self.model, past, self.num_workers,
+                                             free=max(1, self.static_room * self.num_workers + 1))
+            else:
+                refill(self._static, past)
+            cache = self._static
         last = self.engine.view_token_ids(0)[-1]
         tokens = torch.full((self.num_workers, 1), last, dtype=torch.long, device=self.device)
         return lambda: decode_step(self.model, cache, tokens, n - 1)
@@ -174,10 +189,12 @@ class Case:
         return timed(self.device, self.floor)
 
     def run(self, method: str) -> float:
+        gc.collect()                  # before every timed step alike: no method pays for another's garbage
         return {"hogwild": self.hogwild, "dynamic": self.dynamic, "static": self.static,
                 "floor": self.floor_step}[method]()
 
     def measure(self, rounds: int, warmup: int, rng: random.Random) -> StepResult:
+        self.static_room = warmup + 2 * rounds + 1
         for _ in range(warmup):
             for method in METHODS:
                 self.run(method)

@@ -12,7 +12,7 @@ import torch
 from transformers import DynamicCache
 
 from benchmarks import report
-from benchmarks.baselines import LinearFloor, decode_step, dynamic_copies, static_copies, stock_attention
+from benchmarks.baselines import LinearFloor, decode_step, dynamic_copies, refill, static_copies, stock_attention
 from benchmarks.cli import BenchSettings, benchmark, parse_args
 from benchmarks.profiling import PARTS
 from benchmarks.runs import sample_top_p
@@ -107,6 +107,12 @@ def test_static_and_dynamic_baselines_decode_the_same(tiny_models, tokenizer, ar
             assert torch.allclose(out.logits[1, -1], full, atol=1e-4)
         for build in (lambda: dynamic_copies(kv, 2), lambda: static_copies(model, kv, 2)):
             assert torch.equal(decode_step(model, build(), token, 11), full.argmax().expand(2))
+        # a StaticCache with room to spare, used, then refilled in place, decodes the same again
+        roomy = static_copies(model, kv, 2, free=6)
+        for _ in range(3):
+            out = model(input_ids=token, position_ids=torch.full((2, 1), 11), cache=roomy, use_cache=True)
+            assert torch.allclose(out.logits[1, -1], full, atol=1e-4)
+            refill(roomy, kv)
 
 
 def test_view_kv_is_what_plain_decoding_computes_with_one_layer(tiny_models, tokenizer):
