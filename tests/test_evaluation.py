@@ -120,7 +120,8 @@ def test_majority_vote_compares_canonical_answers_and_breaks_ties_by_worker_orde
 # ---- the answer checker ------------------------------------------------------------------------
 # Forced answers SmolLM2-135M-Instruct wrote (greedy, after "...the final answer is \boxed{"), as
 # the engine returned them: on GSM8K test problems 0-4, and in the published multipart-2 run
-# (docs/eval/multipart-2/results.jsonl), each with its real reference and some with one it matches.
+# (docs/eval/multipart-2/results.jsonl in git history at f7eb972, before the prompt study), each with
+# its real reference and some with one it matches.
 REAL_OUTPUTS = [
     ("...", "18", False),                                   # GSM8K 0-4, one worker, most budgets
     ("12", "18", False),
@@ -143,6 +144,12 @@ REAL_OUTPUTS = [
     ("(a) 20, (b) 8, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1", ["20", "8"], False),   # (b) reads as its last number
     ("(b) (7)", ["3", "7"], False),
     ("(1)", ["150", "398"], False),
+    # Qwen2.5-Coder-1.5B-Instruct, docs/eval/qwen1.5b-multipart-2 (bare lists, no labels)
+    ("24, 480", ["24", "480"], True),
+    ("24, 420", ["24", "480"], False),
+    ("480", ["24", "480"], False),                           # one part's number only
+    ("Alice [1] <720/120>, Bob [1] <52 + 28 - 52/4>", ["2", "60"], False),   # the workers' labels as parts
+    ("Alice [1] <720/120>, Bob [1] <52 + 28 - 52/4>", ["6", "77"], False),   # expressions are not evaluated
 ]
 
 
