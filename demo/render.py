@@ -157,12 +157,34 @@ def activity_html(activity: str) -> str:
     return f'<div class="hw-activity" role="status">{escape(activity)}</div>'
 
 
+_LATEX_TEXT = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
+_LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_LATEX_SYMBOLS = {"\\times": "×", "\\cdot": "·", "\\div": "÷", "\\pm": "±", "\\le": "≤", "\\ge": "≥",
+                  "\\neq": "≠", "\\leq": "≤", "\\geq": "≥", "\\approx": "≈", "\\pi": "π", "\\infty": "∞", "\\sqrt": "√",
+                  "\\$": "$", "\\%": "%", "\\left": "", "\\right": "", "\\,": " ", "\\;": " ", "\\!": "",
+                  "\\quad": " "}
+
+
+def readable_math(latex: str) -> str:
+    """A boxed answer as a reader would write it: "150 \\text{ km}" -> "150 km",
+    "\\frac{3}{4}" -> "3/4", "2 \\times 9" -> "2 × 9". Plain text in, plain text out (escape it to show it)."""
+    text = _LATEX_TEXT.sub(r"\1", latex)
+    atom = lambda part: part.strip() if re.fullmatch(r"\s*[\w.]+\s*|\s*\\pi\s*", part) else f"({part.strip()})"
+    for _ in range(3):                                   # nested fractions, innermost first
+        text = _LATEX_FRAC.sub(lambda m: f"{atom(m.group(1))}/{atom(m.group(2))}", text)
+    for command, symbol in sorted(_LATEX_SYMBOLS.items(), key=lambda kv: -len(kv[0])):
+        text = re.sub(re.escape(command) + r"(?![A-Za-z])", lambda _: symbol, text)
+    text = re.sub(r"\^\{([^{}]*)\}", r"^\1", text).replace("{", "").replace("}", "")
+    return re.sub(r"\s+", " ", text).strip()
+
+
 def answer_html(log) -> str:
     if log is None or log.status == "running":
         return '<div class="hw-answer hw-muted">The final answer appears here when a run ends.</div>'
     answer = log.answer
-    shown = escape(answer) if answer else '<span class="hw-muted">no \\boxed{} answer</span>'
-    return f'<div class="hw-answer">Final answer ({escape(log.status)}): <b>{shown}</b></div>'
+    shown = (f'<b title="{escape(answer)}">{escape(readable_math(answer))}</b>' if answer
+             else '<span class="hw-muted">no \\boxed{} answer</span>')
+    return f'<div class="hw-answer">Final answer ({escape(log.status)}): {shown}</div>'
 
 
 def message_html(text: str, kind: str = "error") -> str:

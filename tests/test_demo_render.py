@@ -1,5 +1,9 @@
 """HTML panels: model text, trace contents and visitor input are escaped; colours follow the worker."""
 
+from types import SimpleNamespace
+
+import pytest
+
 from demo import render
 from demo.palette import SHARED_COLOUR, WORKER_COLOURS, tint, worker_colour
 from demo.records import RunLog
@@ -109,3 +113,19 @@ def test_palette_is_distinct_and_shared_is_grey():
     assert len(set(WORKER_COLOURS)) == 8 == len(WORKER_COLOURS)
     assert worker_colour(None) == SHARED_COLOUR and worker_colour(8) == worker_colour(0)
     assert tint("#FF0000", 0.5) == "rgba(255,0,0,0.5)"
+
+
+@pytest.mark.parametrize("latex, shown", [
+    ("150 \\text{ km}", "150 km"), ("\\frac{3}{4}", "3/4"), ("\\dfrac{a+b}{2}", "(a+b)/2"),
+    ("\\frac{\\frac{1}{2}}{3}", "(1/2)/3"), ("2 \\times 9 = 18", "2 × 9 = 18"), ("\\$18", "$18"), ("25\\%", "25%"),
+    ("\\left( 3, \\frac{\\pi}{2} \\right)", "( 3, π/2 )"), ("x^{2}+1", "x^2+1"), ("10 \\le x \\leq 12", "10 ≤ x ≤ 12"),
+    ("(a) 24, (b) 480", "(a) 24, (b) 480"), ("\\textbf{Cora}", "Cora"),
+])
+def test_readable_math(latex, shown):
+    assert render.readable_math(latex) == shown
+
+
+def test_the_final_answer_is_shown_readable_and_escaped():
+    log = SimpleNamespace(status="finished", answer="150 \\text{ km} <script>")
+    html = render.answer_html(log)
+    assert "<b title=\"150 \\text{ km} &lt;script&gt;\">150 km &lt;script&gt;</b>" in html and "<script>" not in html
