@@ -7,6 +7,7 @@ record's pieces are cut into reasoning steps, then scored. When the problem has 
 import html
 
 from hogwild_core import metrics
+from hogwild_core.answers import is_correct
 from hogwild_core.prompts import problem_parts
 
 from .records import RunLog
@@ -23,14 +24,8 @@ def report_of(log: RunLog, expected: str | None = None) -> metrics.Collaboration
     problem = problem if isinstance(problem, str) else ""      # a replayed trace may hold anything
     correct = None
     if isinstance(expected, str) and isinstance(log.answer, str):
-        correct = _numbers(log.answer) == _numbers(expected)
+        correct = is_correct(log.answer, expected)
     return metrics.report_of_pieces(pieces, W, problem_parts(problem) or None, correct)
-
-
-def _numbers(text: str) -> list[str]:
-    import re
-    found = re.findall(r"-?\d+(?:\.\d+)?", text.replace(",", "").replace("$", ""))
-    return [n[:-2] if n.endswith(".0") else n for n in found]
 
 
 def collaboration_html(report: metrics.CollaborationReport | None) -> str:
