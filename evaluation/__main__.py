@@ -5,6 +5,7 @@ OUT/table.csv, OUT/table.json and OUT/accuracy.html (part_accuracy.html for mult
 too when kaleido is installed)."""
 
 import argparse
+import os
 import platform
 import sys
 import time
@@ -54,7 +55,19 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def settings_of(args) -> dict:
     return {"model": args.model or "default", "budgets": args.budgets, "temperature": args.temperature,
-            "max_answer_tokens": args.max_answer_tokens}
+            "max_answer_tokens": args.max_answer_tokens, "machine": machine_description(),
+            "date": time.strftime("%Y-%m-%d")}
+
+
+def machine_description() -> str:
+    """e.g. "2 vCPU Intel(R) Xeon(R) Processor, Linux" (the page's Evaluation tab shows it)."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return f"{os.cpu_count()} vCPU {cpu}, {platform.system()}"
 
 
 def run(args) -> list[dict]:

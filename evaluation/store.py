@@ -11,6 +11,7 @@ from pathlib import Path
 RESULTS = "results.jsonl"
 SETTINGS = "settings.json"
 KEY_FIELDS = ("task_set", "problem_id", "method", "layout", "workers", "seed")
+DESCRIPTIVE = ("machine", "date")    # where and when: recorded in settings.json, never compared
 
 
 def key_of(record: dict) -> tuple:
@@ -28,10 +29,13 @@ class ResultStore:
         path = self.folder / SETTINGS
         if path.exists() and self.path.exists() and self.path.stat().st_size:
             old = json.loads(path.read_text())
-            changed = sorted(k for k in set(old) | set(settings) if old.get(k) != settings.get(k))
+            changed = sorted(k for k in set(old) | set(settings) if k not in DESCRIPTIVE and old.get(k) != settings.get(k))
             if changed:
                 raise SystemExit(f"{self.folder} holds results made with other settings ({', '.join(changed)}); "
                                  "use another --out folder")
+            first = str(old.get("date", "")).split(" to ")[0]
+            if first and settings.get("date") and first != settings["date"]:
+                settings = {**settings, "date": f"{first} to {settings['date']}"}
         path.write_text(json.dumps(settings, indent=2) + "\n")
 
     def load(self) -> list[dict]:

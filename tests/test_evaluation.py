@@ -337,6 +337,20 @@ def test_an_interrupted_run_continues_where_it_stopped(tmp_path, tokenizer, tiny
         cli.main(argv[:-2] + ["--temperature", "0.2", "--out", str(tmp_path)])
 
 
+def test_settings_record_machine_and_dates_but_compare_only_what_changes_results(tmp_path):
+    store = ResultStore(tmp_path)
+    base = {"model": "default", "budgets": [2], "temperature": 0.6, "max_answer_tokens": 3}
+    store.check_settings({**base, "machine": "box A", "date": "2026-11-28"})
+    store.append({"task_set": "t", "problem_id": "0", "method": "single", "layout": "contiguous", "workers": 1, "seed": 0})
+    store.check_settings({**base, "machine": "box B", "date": "2026-11-29"})     # resumed elsewhere, later
+    saved = json.loads((tmp_path / "settings.json").read_text())
+    assert saved["machine"] == "box B" and saved["date"] == "2026-11-28 to 2026-11-29"
+    store.check_settings({**base, "machine": "box B", "date": "2026-11-30"})
+    assert json.loads((tmp_path / "settings.json").read_text())["date"] == "2026-11-28 to 2026-11-30"
+    with pytest.raises(SystemExit, match="budgets"):
+        store.check_settings({**base, "budgets": [4], "machine": "box B", "date": "2026-11-30"})
+
+
 @pytest.mark.slow
 def test_the_whole_pipeline_on_the_default_model(tmp_path):
     """3 GSM8K problems x 2 budgets, one worker and two combined workers, SmolLM2-135M."""
