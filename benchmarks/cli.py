@@ -14,6 +14,7 @@ import torch
 import transformers
 
 from hogwild_core import BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, ConfigError
+from hogwild_core.machine import machine_description
 
 from . import report
 from .profiling import profile_case
@@ -58,17 +59,11 @@ class BenchSettings:
 
 
 def describe_machine(settings: BenchSettings) -> dict:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
     try:
         load = " ".join(open("/proc/loadavg").read().split()[:3])
     except OSError:
         load = "unknown"
-    info = {"cpu": cpu, "cores": __import__("os").cpu_count(), "load average at start": load,
+    info = {"cpu": machine_description(), "load average at start": load,
             "torch threads": torch.get_num_threads(), "python": platform.python_version(),
             "torch": torch.__version__, "transformers": transformers.__version__,
             "device": settings.device, "dtype": settings.dtype}

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from hogwild_core import HogwildEngine, HogwildError, WORKER_NAMES
+from hogwild_core.machine import machine_description
 
 from . import charts, render
-from .gallery import machine_description
 from .collaboration import collaboration_html, report_of
 from .records import RunLog, StepRecorder
 from .settings import RunSettings, parse_settings

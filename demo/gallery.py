@@ -7,13 +7,11 @@ The index is a JSON list of entries
 
 and each file is an ordinary trace (written by demo/traces.py) in the same folder. `load_gallery`
 checks every entry and the trace it names, skips a broken one with a logged reason (the page
-still opens on the others), and lists the featured entry first. `machine_description` says
-where this process runs, for labelling what it records."""
+still opens on the others), and lists the featured entry first."""
 
 import json
 import logging
 import os
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,24 +84,6 @@ def parse_entry(item, folder: Path) -> GalleryEntry:
     return GalleryEntry(path=str(path), title=item["title"].strip(), caption=item["caption"].strip(),
                         model=item["model"].strip(), machine=item["machine"].strip(), date=item["date"].strip(),
                         command=item["command"].strip(), featured=featured)
-
-
-def machine_description(cpuinfo: str = "/proc/cpuinfo", gpu: str | None = None) -> str:
-    """'AMD EPYC 7B13, 2 cores' (or the GPU's name when one ran the model)."""
-    if gpu:
-        return gpu
-    name = None
-    try:
-        with open(cpuinfo, encoding="utf-8", errors="replace") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    name = " ".join((name or platform.processor() or platform.machine() or "unknown CPU").split())
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return f"{name}, {cores} core{'s' if cores != 1 else ''}"
 
 
 def index_entry(file: str, *, title: str, caption: str, model: str, machine: str, date: str, command: str,

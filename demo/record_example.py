@@ -18,8 +18,10 @@ from datetime import datetime, timezone
 
 import torch
 
+from hogwild_core.machine import machine_description
+
 from .callbacks import Cadence, Session, run
-from .gallery import GALLERY, index_entry, machine_description
+from .gallery import GALLERY, index_entry
 from .models import ModelStore
 from .settings import RunSettings
 from .ui import load_examples

@@ -5,11 +5,12 @@ OUT/table.csv, OUT/table.json and OUT/accuracy.html (part_accuracy.html for mult
 too when kaleido is installed)."""
 
 import argparse
-import os
 import platform
 import sys
 import time
 from pathlib import Path
+
+from hogwild_core.machine import machine_description
 
 from .methods import METHOD_NAMES, build_methods
 from .store import ResultStore, key_of
@@ -57,17 +58,6 @@ def settings_of(args) -> dict:
     return {"model": args.model or "default", "budgets": args.budgets, "temperature": args.temperature,
             "max_answer_tokens": args.max_answer_tokens, "machine": machine_description(),
             "date": time.strftime("%Y-%m-%d")}
-
-
-def machine_description() -> str:
-    """e.g. "2 vCPU Intel(R) Xeon(R) Processor, Linux" (the page's Evaluation tab shows it)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
-    except OSError:
-        pass
-    return f"{os.cpu_count()} vCPU {cpu}, {platform.system()}"
 
 
 def run(args) -> list[dict]:
