@@ -62,7 +62,7 @@ def nucleus_mask(logits: torch.Tensor, top_p: float, candidates: int = 256) -> t
     k = min(candidates, probs.shape[-1])
     top_probs, top_ids = torch.topk(probs, k, dim=-1)                    # sorted, descending
     if k == probs.shape[-1] or bool((top_probs.sum(-1) < top_p).any()):
-        return nucleus_mask_sorted(logits, top_p)
+        return _outside_sorted(probs, top_p)
     before = torch.cumsum(top_probs, dim=-1) - top_probs                 # mass strictly before
     inside = torch.zeros_like(probs, dtype=torch.bool).scatter_(-1, top_ids, before < top_p)
     return ~inside
@@ -70,7 +70,10 @@ def nucleus_mask(logits: torch.Tensor, top_p: float, candidates: int = 256) -> t
 
 def nucleus_mask_sorted(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     """The nucleus by a full sort of each row (the reference for `nucleus_mask`)."""
-    probs = torch.softmax(logits, dim=-1)
+    return _outside_sorted(torch.softmax(logits, dim=-1), top_p)
+
+
+def _outside_sorted(probs: torch.Tensor, top_p: float) -> torch.Tensor:
     sorted_probs, order = torch.sort(probs, dim=-1, descending=True)
     before = torch.cumsum(sorted_probs, dim=-1) - sorted_probs          # mass strictly before
     outside_sorted = before >= top_p
