@@ -56,8 +56,8 @@ def refill(cache: StaticCache, kv: KV) -> None:
         layer.cumulative_length.fill_(n)
 
 
-def decode_step(model, cache, tokens: torch.Tensor, position: int) -> torch.Tensor:
-    """One step of plain batched greedy decoding. tokens: [W, 1] -> next tokens [W].
+def decode_logits(model, cache, tokens: torch.Tensor, position: int) -> torch.Tensor:
+    """One step of plain batched decoding. tokens: [W, 1] at `position` -> last logits [W, V].
     A StaticCache builds its causal mask from its own length; a DynamicCache gets a 2D mask."""
     W = tokens.shape[0]
     positions = torch.full((W, 1), position, dtype=torch.long, device=tokens.device)
@@ -66,7 +66,12 @@ def decode_step(model, cache, tokens: torch.Tensor, position: int) -> torch.Tens
     with torch.no_grad():
         out = model(input_ids=tokens, attention_mask=mask, position_ids=positions, cache=cache,
                     use_cache=True, logits_to_keep=1)
-    return out.logits[:, -1].argmax(-1)
+    return out.logits[:, -1]
+
+
+def decode_step(model, cache, tokens: torch.Tensor, position: int) -> torch.Tensor:
+    """One step of plain batched greedy decoding. tokens: [W, 1] -> next tokens [W]."""
+    return decode_logits(model, cache, tokens, position).argmax(-1)
 
 
 def timed(device: torch.device, fn) -> float:

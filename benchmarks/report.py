@@ -85,7 +85,7 @@ def run_row(r: RunResult) -> str:
     d, s = r.plain["dynamic"], r.plain["static"]
     peak = (f"{r.peak_mb['hogwild']:10.0f} {r.peak_mb['generate']:8.0f}" if r.peak_mb
             else f"{'-':>10} {'-':>8}")
-    return (f"{r.num_workers:>2} {r.work_steps:>6} {r.mean_view:5.0f} {len(r.prompt_ids) + r.work_steps / 2:5.0f} "
+    return (f"{r.num_workers:>2} {r.work_steps:>6} {r.mean_view:5.0f} {d.mean_positions:5.0f} "
             f"{r.step_ends:>4} {r.inserted_passes:>4} | "
             f"{r.ttft_ms:8.0f} {r.mean_step_ms:8.1f} {r.wall_s:7.1f} | {d.ttft_ms:8.0f} {d.mean_step_ms:6.1f} "
             f"{d.wall_s:6.1f} | {s.mean_step_ms:9.1f} | {r.ratio('dynamic'):5.2f} {r.ratio('static'):5.2f} | {peak}")

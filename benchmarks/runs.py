@@ -19,6 +19,7 @@ Peak memory (optional, `peak_memory`): one child process per (method, W) loads t
 the kernel's peak-RSS counter (/proc/self/clear_refs), does one whole run (Hogwild!, or `generate`
 of W samples) and reports its VmHWM, so model loading is not counted."""
 
+import gc
 import json
 import os
 import statistics
@@ -32,7 +33,7 @@ from transformers import DynamicCache, StaticCache
 
 from hogwild_core import EngineConfig, HogwildEngine
 
-from .baselines import stock_attention, synchronize
+from .baselines import decode_logits, stock_attention, synchronize
 
 PROBLEM = ("Compute three things and add them up: (a) 17 × 24, (b) the sum of the whole numbers from 1 to 30, "
            "(c) 2 to the power 10. What is (a) + (b) + (c)?")
@@ -43,7 +44,7 @@ class PlainRun:
     ttft_ms: float                   # prefill of W rows + the first sampled token
     mean_step_ms: float
     wall_s: float
-    positions: int                   # positions each row attends to at the last step
+    mean_positions: float            # positions each row attends to, mean over the decode steps
 
 
 @dataclass
@@ -129,17 +130,13 @@ def plain_run(model, prompt: list[int], num_workers: int, steps: int, cache_kind
         ttft = time.perf_counter() - began
         for i in range(1, steps):
             t0 = time.perf_counter()
-            position = P + i - 1
-            mask = (torch.ones(W, position + 1, dtype=torch.long, device=device) if cache_kind == "dynamic"
-                    else None)
-            out = model(input_ids=tokens[:, None], attention_mask=mask,
-                        position_ids=torch.full((W, 1), position, dtype=torch.long, device=device),
-                        cache=cache, use_cache=True, logits_to_keep=1)
-            tokens = sample_top_p(out.logits[:, -1], temperature, top_p, generator)
+            logits = decode_logits(model, cache, tokens[:, None], P + i - 1)
+            tokens = sample_top_p(logits, temperature, top_p, generator)
             synchronize(device)
             times.append(time.perf_counter() - t0)
         wall = time.perf_counter() - began
-    return PlainRun(1000 * ttft, 1000 * statistics.mean(times) if times else float("nan"), wall, P + steps - 1)
+    return PlainRun(1000 * ttft, 1000 * statistics.mean(times) if times else float("nan"), wall,
+                    P + steps / 2 if steps > 1 else float(P))
 
 
 def run_whole(model, tokenizer, workers, budget: int, layout: str = "combined", seed: int = 0,
@@ -177,7 +174,7 @@ def child(method: str, num_workers: int, budget: int, model_name: str | None, th
     if threads:
         torch.set_num_threads(threads)
     model, tokenizer = load_model(model_name)
-    gc_collect()
+    gc.collect()
     loaded = _status_kb("VmRSS")
     _reset_peak()
     if method == "hogwild":
@@ -195,11 +192,6 @@ def child(method: str, num_workers: int, budget: int, model_name: str | None, th
                            min_new_tokens=budget, pad_token_id=tokenizer.eos_token_id)
     peak = _status_kb("VmHWM")
     return {"method": method, "W": num_workers, "loaded_kb": loaded, "peak_kb": peak}
-
-
-def gc_collect() -> None:
-    import gc
-    gc.collect()
 
 
 def peak_memory(workers, budget: int, model_name: str | None, threads: int | None) -> dict[tuple[str, int], float]:

@@ -98,9 +98,8 @@ def make_problem(tokenizer, num_tokens: int) -> str:
 
 def plain_prompt_ids(tokenizer, problem: str) -> list[int]:
     """What a user of `generate` feeds the model: the chat template around the problem."""
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": problem}], add_generation_prompt=True,
-                                        tokenize=True, return_dict=False)
-    return list(ids["input_ids"] if isinstance(ids, dict) or hasattr(ids, "keys") else ids)
+    return list(tokenizer.apply_chat_template([{"role": "user", "content": problem}], add_generation_prompt=True,
+                                              tokenize=True, return_dict=False))
 
 
 def independent_decoders(model, prompt_ids: list[int], num_rows: int, own_tokens: int, token: int):
