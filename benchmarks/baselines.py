@@ -82,16 +82,22 @@ def timed(device: torch.device, fn) -> float:
     return time.perf_counter() - began
 
 
+def linear_layers(model) -> list[nn.Module]:
+    """The model's linear layers: leaf modules with `in_features` (nn.Linear, or an int8 linear
+    that replaced one)."""
+    return [m for m in model.modules() if hasattr(m, "in_features") and not any(m.children())]
+
+
 class LinearFloor:
-    """Every nn.Linear of the model (projections, MLP, lm_head) applied once to a [W, 1, in] input:
-    the weight traffic no decoder of this model can avoid in a step at batch W."""
+    """Every linear layer of the model (projections, MLP, lm_head; float or int8) applied once to a
+    [W, 1, in] input: the weight traffic no decoder of this model can avoid in a step at batch W."""
 
     def __init__(self, model, num_rows: int):
-        self.layers = [m for m in model.modules() if isinstance(m, nn.Linear)]
+        self.layers = linear_layers(model)
         if not self.layers:
-            raise ValueError("the model has no nn.Linear layers to time")
-        weight = self.layers[0].weight
-        self.inputs = {n: torch.randn(num_rows, 1, n, dtype=weight.dtype, device=weight.device)
+            raise ValueError("the model has no linear layers to time")
+        embedding = model.get_input_embeddings().weight      # the activations' dtype and device
+        self.inputs = {n: torch.randn(num_rows, 1, n, dtype=embedding.dtype, device=embedding.device)
                        for n in {layer.in_features for layer in self.layers}}
 
     def __call__(self) -> None:

@@ -1,6 +1,7 @@
 """Command line: python -m benchmarks [--workers 1,2,4,8] [--contexts 256,1024,4096] [--rounds 8]
     [--warmup 2] [--run-budget 96] [--no-runs] [--peak-memory] [--profile] [--threads N]
-    [--device cpu|cuda] [--dtype float32|bfloat16] [--model PATH] [--seed 0] [--json out.json] [--quick]"""
+    [--device cpu|cuda] [--weights auto|int8|bfloat16|float16|float32] [--model NAME] [--seed 0]
+    [--json out.json] [--quick]"""
 
 import argparse
 import json
@@ -13,16 +14,14 @@ from dataclasses import asdict, dataclass
 import torch
 import transformers
 
-from hogwild_core import BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, ConfigError
+from hogwild_core import BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, ConfigError, HogwildError
 from hogwild_core.machine import machine_description
+from hogwild_core.weights import WEIGHT_FORMATS, format_of
 
 from . import report
 from .profiling import profile_case
 from .runs import peak_memory, run_whole
 from .steps import Case, run_steps
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
-
 
 @dataclass(frozen=True)
 class BenchSettings:
@@ -35,7 +34,7 @@ class BenchSettings:
     peak_memory: bool = False
     profile: bool = False
     device: str = "cpu"
-    dtype: str = "float32"
+    weights: str = "auto"
     threads: int | None = None
     seed: int = 0
 
@@ -54,11 +53,11 @@ class BenchSettings:
             raise ConfigError("--device cuda was asked for, but torch sees no CUDA device")
         if self.threads is not None and self.threads < 1:
             raise ConfigError(f"threads must be at least 1; got {self.threads}")
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}; got {self.dtype!r}")
+        if self.weights not in WEIGHT_FORMATS:
+            raise ConfigError(f"weights must be one of {', '.join(WEIGHT_FORMATS)}; got {self.weights!r}")
 
 
-def describe_machine(settings: BenchSettings) -> dict:
+def describe_machine(settings: BenchSettings, model) -> dict:
     try:
         load = " ".join(open("/proc/loadavg").read().split()[:3])
     except OSError:
@@ -66,7 +65,7 @@ def describe_machine(settings: BenchSettings) -> dict:
     info = {"cpu": machine_description(), "load average at start": load,
             "torch threads": torch.get_num_threads(), "python": platform.python_version(),
             "torch": torch.__version__, "transformers": transformers.__version__,
-            "device": settings.device, "dtype": settings.dtype}
+            "device": settings.device, "weights": format_of(model)}
     if settings.device == "cuda":
         info["gpu"] = torch.cuda.get_device_name()
     return info
@@ -86,10 +85,12 @@ def parse_args(argv=None) -> tuple[BenchSettings, argparse.Namespace]:
                    help="peak RSS of whole runs, one child process each (loads the model 2 x len(workers) times)")
     p.add_argument("--layout", default="combined")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", default="float32")
+    p.add_argument("--weights", default="auto", help="weight format, as load_model's weights= (default auto: "
+                   "int8 for the capable model on a CPU, float32 for the embedded one)")
     p.add_argument("--threads", type=int, default=None, help="torch threads for everything (default: torch's)")
     p.add_argument("--seed", type=int, default=0, help="seeds the ABBA order and the runs' sampling")
-    p.add_argument("--model", default=None, help="model path or hub id (default: the embedded SmolLM2-135M)")
+    p.add_argument("--model", default=None, help="a catalog model (e.g. qwen2.5-coder-1.5b), a path or a hub id "
+                   "(default: the embedded SmolLM2-135M)")
     p.add_argument("--profile", action="store_true", help="profile the worst DynamicCache miss (or the largest case)")
     p.add_argument("--json", default=None, help="write every figure to this file")
     p.add_argument("--quick", action="store_true", help="smoke run: context 256, 2 rounds, budget 24")
@@ -99,7 +100,7 @@ def parse_args(argv=None) -> tuple[BenchSettings, argparse.Namespace]:
                                      warmup=args.warmup, run_budget=args.run_budget).items() if v is not None}
     if args.no_runs:
         chosen["run_budget"] = 0
-    settings = BenchSettings(**{**quick, **chosen}, layout=args.layout, device=args.device, dtype=args.dtype,
+    settings = BenchSettings(**{**quick, **chosen}, layout=args.layout, device=args.device, weights=args.weights,
                              threads=args.threads, seed=args.seed, profile=args.profile,
                              peak_memory=args.peak_memory)
     return settings, args
@@ -120,7 +121,8 @@ def benchmark(model, tokenizer, settings: BenchSettings, model_name=None, log=pr
             runs = run_whole(model, tokenizer, settings.workers, settings.run_budget, settings.layout,
                              settings.seed, log=(lambda r: log(report.run_row(r))) if log else None)
         if settings.peak_memory and runs:
-            peaks = peak_memory(settings.workers, settings.run_budget, model_name, settings.threads)
+            peaks = peak_memory(settings.workers, settings.run_budget, model_name, settings.threads,
+                                settings.weights)
             for r in runs:
                 r.peak_mb = {"hogwild": peaks[("hogwild", r.num_workers)],
                              "generate": peaks[("generate", r.num_workers)]}
@@ -147,8 +149,12 @@ def main(argv=None) -> int:
     if settings.threads:
         torch.set_num_threads(settings.threads)
     began = time.perf_counter()
-    model, tokenizer = load_model(args.model, dtype=DTYPES[settings.dtype], device=settings.device)
-    machine = describe_machine(settings)
+    try:
+        model, tokenizer = load_model(args.model, weights=settings.weights, device=settings.device)
+    except HogwildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    machine = describe_machine(settings, model)
     print("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()))
     print(f"layout {settings.layout}; forced steps: {settings.rounds} ABBA rounds after {settings.warmup} warm-up "
           f"steps per case; whole runs: {settings.run_budget} work passes"

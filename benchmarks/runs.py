@@ -168,12 +168,13 @@ def _reset_peak() -> None:
         f.write("5")         # resets VmHWM (peak resident set) to the current RSS
 
 
-def child(method: str, num_workers: int, budget: int, model_name: str | None, threads: int | None) -> dict:
+def child(method: str, num_workers: int, budget: int, model_name: str | None, threads: int | None,
+          weights: str = "auto") -> dict:
     from hogwild_core import load_model
 
     if threads:
         torch.set_num_threads(threads)
-    model, tokenizer = load_model(model_name)
+    model, tokenizer = load_model(model_name, weights=weights)
     gc.collect()
     loaded = _status_kb("VmRSS")
     _reset_peak()
@@ -194,13 +195,14 @@ def child(method: str, num_workers: int, budget: int, model_name: str | None, th
     return {"method": method, "W": num_workers, "loaded_kb": loaded, "peak_kb": peak}
 
 
-def peak_memory(workers, budget: int, model_name: str | None, threads: int | None) -> dict[tuple[str, int], float]:
+def peak_memory(workers, budget: int, model_name: str | None, threads: int | None,
+                weights: str = "auto") -> dict[tuple[str, int], float]:
     """MB of peak RSS above the loaded model, per (method, W), each in a fresh process."""
     out = {}
     for W in workers:
         for method in ("hogwild", "generate"):
             command = [sys.executable, "-m", "benchmarks.runs", method, str(W), str(budget), model_name or "",
-                       str(threads or 0)]
+                       str(threads or 0), weights]
             done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "TQDM_DISABLE": "1"})
             if done.returncode != 0:
                 raise RuntimeError(f"memory child {method} W={W} failed: {done.stderr[-2000:]}")
@@ -210,5 +212,5 @@ def peak_memory(workers, budget: int, model_name: str | None, threads: int | Non
 
 
 if __name__ == "__main__":
-    method, W, budget, name, threads = sys.argv[1:6]
-    print(json.dumps(child(method, int(W), int(budget), name or None, int(threads) or None)))
+    method, W, budget, name, threads, weights = sys.argv[1:7]
+    print(json.dumps(child(method, int(W), int(budget), name or None, int(threads) or None, weights)))

@@ -4,6 +4,7 @@
   tied answer given by the lowest-numbered worker (Alice before Bob), so a vote is
   deterministic; unreadable answers (None) only win when no worker gave a readable one;
 * wilson_interval - 95% score interval of an accuracy (behaves at 0 and at n);
+* mcnemar_exact - two-sided exact McNemar test of two methods on the same problems;
 * first_correct_pass / wasted_tokens - the first pass after which a correct \\boxed{} stood in
   some worker's sampled text, and how many tokens the workers sampled after it;
 * collaboration - hogwild_core.metrics' report on the steps written up to a pass.
@@ -41,6 +42,16 @@ def wilson_interval(successes: int, n: int, z: float = 1.959964) -> tuple[float,
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
     return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mcnemar_exact(only_first: int, only_second: int) -> float:
+    """Two-sided exact McNemar p-value of paired outcomes, from the discordant pairs: how often only
+    the first method was right, and how often only the second."""
+    n = only_first + only_second
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(only_first, only_second) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
 
 
 def upto(pieces: list[Piece], last_pass: int) -> list[Piece]:

