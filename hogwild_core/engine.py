@@ -43,7 +43,7 @@ from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_v
 from .workers import GENERATING, STOPPED, STOPPING, Worker
 
 WORK, ANSWER, FINISHED = "work", "answer", "finished"
-_BOLD_NAME_AT_END = re.compile(r"\*\*\s?[A-Z][a-z]+$")
+_BOLD_NAME_AT_END = re.compile(r"\*\*\s?[A-Z][a-z]+(?:\s?\*\*)?\s?$")
 ANSWERER = 0  # Alice writes the final answer
 
 

@@ -175,12 +175,13 @@ _SENTENCE_END = re.compile(r"[.!?。](?:[*_\"'’”)\]$]*)$")
 
 def is_step_end(text: str) -> bool:
     """True if `text` (one step or paragraph) just reached a paragraph break that closes it:
-    "\\n\\n" after sentence-ending text, outside any open code block or display math."""
+    "\\n\\n" after sentence-ending text or after a closed display equation ("\\]", "$$"),
+    outside any open code block or display math."""
     stripped = text.rstrip(" \t")
     if not stripped.endswith("\n\n"):
         return False
     body = stripped.rstrip()
-    if not _SENTENCE_END.search(body):
+    if not (_SENTENCE_END.search(body) or body.endswith(("\\]", "$$"))):
         return False
     if body.count("```") % 2 == 1 or body.count("$$") % 2 == 1:
         return False

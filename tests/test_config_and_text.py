@@ -265,3 +265,11 @@ def test_no_worker_may_write_a_step_label_by_hand(W, tiny_models, tokenizer):
     assert set(bracket_tokens(tokenizer)) <= banned
     engine.step(force=[tokenizer.encode(" is", add_special_tokens=False)[0]] * W)
     assert not set(bracket_tokens(tokenizer)) & set(engine._banned(engine.workers[0]))
+
+
+@pytest.mark.parametrize("text, end", [
+    ("So the total is 54.\n\n", True), ("\\[\nx = \\frac{60}{3} = 20\n\\]\n\n", True), ("$$x = 2$$\n\n", True),
+    ("We set up\n\n", False), ("\\[\nx = 2\n\n", False), ("Done.\n", False),
+])
+def test_a_step_ends_after_a_sentence_or_a_closed_display_equation(text, end):
+    assert prompts.is_step_end(text) is end
