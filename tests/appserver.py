@@ -28,8 +28,10 @@ def running_app(log_path: Path, *args: str, env: dict | None = None):
     """Yield the app's URL once it answers; extra command-line args are passed to app.py, `env`
     adds environment variables."""
     port = free_port()
+    # HOGWILD_MODEL=default: the embedded model, even where the capable one was fetched (the
+    # app's own default, "auto", would pick it), so the tests see the page CI sees.
     env = dict(os.environ, GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               **(env or {}))
+               HOGWILD_MODEL="default", **(env or {}))
     env.pop("GRADIO_SERVER_NAME", None)
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--threads", "1", *args], cwd=ROOT,

