@@ -36,6 +36,15 @@ class SharedCache:
         keys[layer][:, start:end] = k
         self._values[segment][layer][:, start:end] = v
 
+    def reserve(self, segment: str, length: int) -> None:
+        """Room for `length` positions in every allocated layer of the segment, so that a pass's
+        writes never move storage that another worker of the same pass reads (one tensor per
+        segment within a pass). Layers not yet written stay unallocated (nothing reads them)."""
+        for store in (self._keys[segment], self._values[segment]):
+            for layer, stored in enumerate(store):
+                if stored is not None and stored.shape[1] < length:
+                    store[layer] = _grown(stored, length, stored)
+
     def read(self, layer: int, segment: str, length: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys, values of the segment's first `length` positions: [Hkv, length, D] views."""
         return self._keys[segment][layer][:, :length], self._values[segment][layer][:, :length]

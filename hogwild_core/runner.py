@@ -97,6 +97,8 @@ class Runner:
         """views[r], tokens[r]: writer r's view and its new tokens (view.num_new of them).
         Returns logits [R, V] (float32, model device) and, if collect, attention [L, R, num_blocks]
         on the CPU."""
+        for view in views:
+            cache.reserve(view.own, view.start + view.num_new)
         with torch.no_grad():
             if self.path == "fast":
                 return self._run_fast(cache, views, tokens, collect)
