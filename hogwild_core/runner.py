@@ -5,8 +5,11 @@ new keys/values into the shared cache (through `SharedCache.write`, whichever pa
 the last-token logits of every writer, on the model's device, and the attention mass per block
 if statistics are collected.
 
-* fast: all writers in one batched forward; attention is `attention.fast_attention` over the
-  stored segments in place (registered as the attention implementation "hogwild").
+* fast: all writers in one batched forward; attention runs over the stored segments in place
+  (registered as the attention implementation "hogwild"), by one of two kernels: "fused"
+  (`fused.py`: a few launches per layer; the default on CPU and CUDA) or "segments"
+  (`attention.py`: a few operators per read segment; the default elsewhere, and the fused
+  kernel's check). `Runner.kernel` names the one in use.
 * reference: one writer at a time, the model's stock eager attention over an ordinary
   DynamicCache assembled from the view (keys rotated to view positions); its new keys/values
   are read back from that cache and stored. Obviously correct, slow.
@@ -26,11 +29,18 @@ from transformers.masking_utils import AttentionMaskInterface
 
 from .attention import FastPlan, hogwild_attention
 from .cache import SharedCache
+from .fused import FusedPlan
 from .rope import shift_positions
 from .view import Part, View, block_spans
 
 FAST_IMPLEMENTATION = "hogwild"
 REFERENCE_IMPLEMENTATION = "eager"
+FAST_KERNELS = {"fused": FusedPlan, "segments": FastPlan}
+
+
+def default_kernel(device: torch.device) -> str:
+    """The fast path's kernel on a device: fused where its kernels are known to exist."""
+    return "fused" if device.type in ("cpu", "cuda") else "segments"
 
 
 def _no_mask(*args, **kwargs):
@@ -92,6 +102,7 @@ class Runner:
         self.model, self.inv_freq, self.path = model, inv_freq, path
         self.num_layers = model.config.num_hidden_layers
         self.device = model.get_input_embeddings().weight.device
+        self.kernel = default_kernel(self.device)
 
     def run(self, cache: SharedCache, views: list[View], tokens: list[list[int]], collect: bool):
         """views[r], tokens[r]: writer r's view and its new tokens (view.num_new of them).
@@ -103,7 +114,7 @@ class Runner:
             return self._run_reference(cache, views, tokens, collect)
 
     def _run_fast(self, cache, views, tokens, collect):
-        plan = FastPlan(views, cache, self.inv_freq, self.device, collect)
+        plan = FAST_KERNELS[self.kernel](views, cache, self.inv_freq, self.device, collect)
         R, T = len(views), plan.num_tokens
         meta = torch.tensor([t for row in tokens for t in row] + [v.start for v in views]
                             + [v.num_new for v in views], device=self.device)   # one host->device copy
