@@ -35,8 +35,8 @@ MUTATIONS = {
     "no causal mask over a worker's own new tokens": [
         ("attention.py", "reach = limit[row] + own[row] * (index + 1)[:, None]",
          "reach = limit[row] + own[row] * num_new[row][:, None]"),
-        ("fused.py", "self.reach = limit_t[row] + own_t[row] * (index + 1)[:, None]",
-         "self.reach = limit_t[row] + own_t[row] * num_new[row][:, None]")],
+        ("fused.py", "reach += [seen + (i + 1) * own for seen, own in zip(row_seen, row_own)]",
+         "reach += [seen + view.num_new * own for seen, own in zip(row_seen, row_own)]")],
 }
 # The fast path's two kernels (runner.FAST_KERNELS); a mutation must be caught on each.
 KERNELS = ("fused", "segments")
