@@ -48,7 +48,7 @@ from .view import View
 FORMS = {"cpu": "explicit", "cuda": "split"}     # by device; any other device: split, math kernel
 SPLIT_K_DEVICES = ("cuda",)
 SPLIT_BLOCKS = 256      # split-K: cut a long segment until a call has about this many (chunk, KV head) blocks
-MIN_CHUNK = 256         # split-K: positions per chunk, at least
+MIN_CHUNK = 512         # split-K: positions per chunk, at least
 MASK_ALIGN = 16         # mask rows start at multiples of 16 elements (the CUDA kernel needs 8)
 NEG_INF = float("-inf")
 
@@ -178,6 +178,12 @@ class FusedPlan:
         self._meta = torch.tensor(reach + delta + last, dtype=torch.long, device=device)   # one host->device copy
         self.last = self._meta[2 * T * S:]                                             # [R]
 
+    def fit_width(self, capacity: int) -> None:
+        """Explicit: read the pool's slots whole (a view, no copy) unless mostly empty; every
+        layer's pool has the same capacity (the same writes)."""
+        if capacity <= 2 * self.width + 16:
+            self.width = capacity
+
     # ---- the pass's tensors on a device ---------------------------------------------------
     def on(self, device: torch.device, dtype: torch.dtype, scaling: float, num_kv: int, group: int,
            head_dim: int) -> _OnDevice:
@@ -225,9 +231,11 @@ class FusedPlan:
 
     def _build_split(self, on: _OnDevice, reach, device, dtype, num_kv: int, G: int) -> None:
         S, T, nb = len(self.reads), self.num_tokens, self.num_big
-        lengths = torch.tensor([n for _, n in self.reads], device=device)
+        # what a row that sees nothing of a segment is shown instead: all of it (a slot: all its
+        # positions, even when its segment is empty)
+        shown = torch.tensor([n for _, n in self.reads[:nb]] + [self.width] * self.num_slots, device=device)
         empty = reach == 0
-        seen = torch.where(empty, lengths, reach) if self.empty else reach
+        seen = torch.where(empty, shown, reach) if self.empty else reach
         flags = []                    # per partial result: the rows that see nothing of it
         split_k = device.type in SPLIT_K_DEVICES
         for s in range(nb):
@@ -277,6 +285,8 @@ def fused_attention(module, query, key, value, scaling: float, plan: FusedPlan):
     num_kv = key.shape[1]
     G = num_heads // num_kv
     plan.cache.write_rows(layer, plan.rows, key[0], value[0])
+    if plan.num_slots and plan.form == "explicit" and not plan._on_device:
+        plan.fit_width(plan.cache.pool(layer)[0].shape[2])
     on = plan.on(query.device, query.dtype, scaling, num_kv, G, D)
     q = query[0].reshape(num_kv, 1, G, T, D)
     q = torch.addcmul(q * on.cos, q.roll(D // 2, -1), on.sin).reshape(num_kv, len(plan.reads), G * T, D)
@@ -311,8 +321,8 @@ def _explicit(plan: FusedPlan, on: _OnDevice, layer: int, q, num_kv: int, G: int
     weights = probs.to(q.dtype)
     attended, c0 = None, 0
     for vals in values:
-        part = torch.matmul(weights[..., c0:c0 + vals.shape[1]], vals)               # [Hkv, G*T, D]
-        attended = part if attended is None else attended + part
+        part = weights[..., c0:c0 + vals.shape[1]]
+        attended = torch.matmul(part, vals) if attended is None else torch.baddbmm(attended, part, vals)
         c0 += vals.shape[1]
     if plan.collect:
         mean = probs[:, on.last_rows].reshape(num_kv * G, len(plan.views), -1).mean(0)   # [R, N]
