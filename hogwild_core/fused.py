@@ -174,9 +174,10 @@ class FusedPlan:
         T = self.num_tokens
         self.masked = [any(reach[t * S + s] < self.reads[s][1] for t in range(T)) for s in range(S)]
         self.empty = 0 in reach
-        last = [t1 - 1 for _, _, t1 in self.writes]
-        self._meta = torch.tensor(reach + delta + last, dtype=torch.long, device=device)   # one host->device copy
-        self.last = self._meta[2 * T * S:]                                             # [R]
+        self._meta = torch.tensor(reach + delta, dtype=torch.long, device=device)     # one host->device copy
+        # [R] each writer's last token, on the CPU: it indexes the last hidden states wherever the
+        # model's last layer runs (a model split over devices too)
+        self.last = torch.tensor([t1 - 1 for _, _, t1 in self.writes])
 
     def fit_width(self, capacity: int) -> None:
         """Explicit: read the pool's slots whole (a view, no copy) unless mostly empty; every
