@@ -115,16 +115,12 @@ class Runner:
 
     def _run_fast(self, cache, views, tokens, collect):
         plan = FAST_KERNELS[self.kernel](views, cache, self.inv_freq, self.device, collect)
-        R, T = len(views), plan.num_tokens
-        meta = torch.tensor([t for row in tokens for t in row] + [v.start for v in views]
-                            + [v.num_new for v in views], device=self.device)   # one host->device copy
-        ids, start, num_new = meta[:T], meta[T:T + R], meta[T + R:]
-        index = torch.arange(T, device=self.device) - torch.repeat_interleave(torch.cumsum(num_new, 0) - num_new, num_new)
         # Segment-local positions: keys are stored as if their segment began at 0; each query is
         # moved to its view position by the plan's rotations.
-        positions = torch.repeat_interleave(start, num_new) + index                  # [T]
+        positions = [v.start + i for v in views for i in range(v.num_new)]
+        meta = torch.tensor([[t for row in tokens for t in row], positions], device=self.device)   # one copy
         with attention_implementation(self.model, FAST_IMPLEMENTATION):
-            out = self.model(input_ids=ids[None], position_ids=positions[None], use_cache=False,
+            out = self.model(input_ids=meta[:1], position_ids=meta[1:], use_cache=False,
                              logits_to_keep=plan.last, hogwild=plan)
         logits = out.logits[0].float()
         return logits, (plan.attention_by_layer(self.num_layers) if collect else None)
