@@ -179,17 +179,17 @@ class FusedPlan:
         # model's last layer runs (a model split over devices too)
         self.last = torch.tensor([t1 - 1 for _, _, t1 in self.writes])
 
-    def fit_width(self, capacity: int) -> None:
-        """Explicit: read the pool's slots whole (a view, no copy) unless mostly empty; every
-        layer's pool has the same capacity (the same writes)."""
-        if capacity <= 2 * self.width + 16:
-            self.width = capacity
-
     # ---- the pass's tensors on a device ---------------------------------------------------
     def on(self, device: torch.device, dtype: torch.dtype, scaling: float, num_kv: int, group: int,
-           head_dim: int) -> _OnDevice:
+           head_dim: int, layer: int) -> _OnDevice:
+        """Built at the first layer that runs on the device, after its writes."""
         key = (device, dtype, scaling, num_kv, group, head_dim)
         if key not in self._on_device:
+            if not self._on_device and self.form == "explicit" and self.num_slots:
+                # read the pool's slots whole (a view, no copy) unless they are mostly empty;
+                # every layer's pool has the same capacity (the same writes)
+                capacity = self.cache.pool(layer)[0].shape[2]
+                self.width = capacity if capacity <= 2 * self.width + 16 else self.width
             self._on_device[key] = self._build(device, dtype, scaling, num_kv, group, head_dim)
         return self._on_device[key]
 
@@ -286,9 +286,7 @@ def fused_attention(module, query, key, value, scaling: float, plan: FusedPlan):
     num_kv = key.shape[1]
     G = num_heads // num_kv
     plan.cache.write_rows(layer, plan.rows, key[0], value[0])
-    if plan.num_slots and plan.form == "explicit" and not plan._on_device:
-        plan.fit_width(plan.cache.pool(layer)[0].shape[2])
-    on = plan.on(query.device, query.dtype, scaling, num_kv, G, D)
+    on = plan.on(query.device, query.dtype, scaling, num_kv, G, D, layer)
     q = query[0].reshape(num_kv, 1, G, T, D)
     q = torch.addcmul(q * on.cos, q.roll(D // 2, -1), on.sin).reshape(num_kv, len(plan.reads), G * T, D)
     if plan.form == "explicit":

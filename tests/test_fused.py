@@ -170,7 +170,7 @@ def test_split_k_chunks(device, monkeypatch):
     views = decode_views(cache, "combined", 3, "decode")
     plan = fused.FusedPlan(views, cache, cache.inv_freq, torch.device(device), False)
     plan.form = "split"
-    calls = plan.on(torch.device(device), torch.float32, 0.25, 2, 2, 16).calls
+    calls = plan.on(torch.device(device), torch.float32, 0.25, 2, 2, 16, 0).calls
     assert calls[0].chunk and 300 % calls[0].chunk, "the prompt is chunked with a remainder"
     for kernel in (device, "math"):
         got, expected = both_kernels(cache, views, (4, 2, 16), torch.float32, device, "split", kernel)
