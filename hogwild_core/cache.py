@@ -90,7 +90,10 @@ class SharedCache:
         if rows.tokens is not None:
             k, v = k[:, rows.tokens], v[:, rows.tokens]
         self._reserve_pool(layer, rows.end, k)
-        index = (slice(None), rows.slots.to(k.device), rows.positions.to(k.device))
+        slots, positions = rows.slots, rows.positions
+        if slots.device != k.device:                # a layer on another device than the embedding
+            slots, positions = slots.to(k.device), positions.to(k.device)
+        index = (slice(None), slots, positions)
         self._pool_keys[layer][index] = k
         self._pool_values[layer][index] = v
 

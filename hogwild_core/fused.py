@@ -293,14 +293,20 @@ def fused_attention(module, query, key, value, scaling: float, plan: FusedPlan):
         attended = _explicit(plan, on, layer, q, num_kv, G)
     else:
         attended = _split(plan, on, layer, q, KERNELS[plan.kernel or kernel_for(query.device)], num_kv, G)
-    return attended.view(num_heads, T, D).transpose(0, 1)[None].contiguous(), None
+    # [1, T, H, D] as a view: the model's reshape to [1, T, H*D] makes the one copy
+    return attended.view(num_heads, T, D).transpose(0, 1)[None], None
 
 
 def _pool_scores(q, keys, pool: _Pool):
     """q [Hkv, S_pool, M, D] (each slot's rotation), keys [Hkv, S_pool, L, D] -> scores
     [Hkv, M, S_pool*L], each column scored against its own slot's rows (unmasked)."""
-    product = torch.matmul(q.flatten(1, 2), keys.flatten(1, 2).transpose(1, 2))     # [Hkv, S_pool*M, S_pool*L]
+    product = torch.bmm(q.flatten(1, 2), keys.flatten(1, 2).transpose(1, 2))        # [Hkv, S_pool*M, S_pool*L]
     return product.gather(1, pool.index)
+
+
+def _float(x: torch.Tensor) -> torch.Tensor:
+    """x in float32 (a float32 x as is: on the CPU even a no-op conversion costs a dispatch)."""
+    return x if x.dtype == torch.float32 else x.float()
 
 
 def _explicit(plan: FusedPlan, on: _OnDevice, layer: int, q, num_kv: int, G: int):
@@ -309,19 +315,21 @@ def _explicit(plan: FusedPlan, on: _OnDevice, layer: int, q, num_kv: int, G: int
     scores, values = [], []
     for s, (name, n) in enumerate(plan.reads[:nb]):
         keys, vals = plan.cache.read(layer, name, n)
-        part = torch.matmul(q[:, s], keys.transpose(1, 2)).float()                  # [Hkv, G*T, n]
+        part = _float(torch.bmm(q[:, s], keys.transpose(1, 2)))                      # [Hkv, G*T, n]
         scores.append(part if on.long_masks[s] is None else part + on.long_masks[s])
         values.append(vals)
     if plan.num_slots:
         keys, vals = plan.cache.pool(layer)
-        scores.append(_pool_scores(q[:, nb:], keys[:, :, :plan.width], on.pool).float() + on.pool.mask)
-        values.append(vals[:, :, :plan.width].flatten(1, 2))                         # [Hkv, S_pool*L, D]
+        if keys.shape[2] != plan.width:
+            keys, vals = keys[:, :, :plan.width], vals[:, :, :plan.width]
+        scores.append(_float(_pool_scores(q[:, nb:], keys, on.pool)) + on.pool.mask)
+        values.append(vals.flatten(1, 2))                                            # [Hkv, S_pool*L, D]
     probs = torch.softmax(torch.cat(scores, -1) if len(scores) > 1 else scores[0], -1)
-    weights = probs.to(q.dtype)
+    weights = probs if q.dtype == torch.float32 else probs.to(q.dtype)
     attended, c0 = None, 0
     for vals in values:
-        part = weights[..., c0:c0 + vals.shape[1]]
-        attended = torch.matmul(part, vals) if attended is None else torch.baddbmm(attended, part, vals)
+        part = weights.narrow(-1, c0, vals.shape[1])
+        attended = torch.bmm(part, vals) if attended is None else torch.baddbmm(attended, part, vals)
         c0 += vals.shape[1]
     if plan.collect:
         mean = probs[:, on.last_rows].reshape(num_kv * G, len(plan.views), -1).mean(0)   # [R, N]
