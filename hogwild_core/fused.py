@@ -104,9 +104,7 @@ def prefix_mask(reach: torch.Tensor, width: int, dtype: torch.dtype) -> torch.Te
 # ---- the plan --------------------------------------------------------------------------------
 @dataclass
 class _Pool:
-    """The pool flattened to columns slot * L + position, for one product of every slot's queries
-    against all slots' keys: the product row of each column, and the columns' mask."""
-    index: torch.Tensor               # [Hkv, M, S_pool * L]
+    """The pool's slots as columns slot * L + position (`_pool_scores`): their mask for M rows."""
     mask: torch.Tensor                # [M, S_pool * L] float32, 0 or -inf
 
 
@@ -186,10 +184,10 @@ class FusedPlan:
         key = (device, dtype, scaling, num_kv, group, head_dim)
         if key not in self._on_device:
             if not self._on_device and self.form == "explicit" and self.num_slots:
-                # read the pool's slots whole (a view, no copy) unless they are mostly empty;
-                # every layer's pool has the same capacity (the same writes)
+                # read the pool's slots whole (a view, no copy) unless that would add more than
+                # 16 columns of padding per slot; every layer's pool has the same capacity
                 capacity = self.cache.pool(layer)[0].shape[2]
-                self.width = capacity if capacity <= 2 * self.width + 16 else self.width
+                self.width = capacity if capacity <= self.width + 16 else self.width
             self._on_device[key] = self._build(device, dtype, scaling, num_kv, group, head_dim)
         return self._on_device[key]
 
@@ -212,7 +210,7 @@ class FusedPlan:
             on.long_masks = [prefix_mask(reach[:, s], n, torch.float32) if self.masked[s] else None
                              for s, (_, n) in enumerate(self.reads[:nb])]
             if self.num_slots:
-                on.pool = self._pool_columns(reach[:, nb:], num_kv, device)
+                on.pool = self._pool_columns(reach[:, nb:], device)
             if self.collect:
                 table = self.cache.table
                 ids = [b for name, n in self.reads[:nb] for b in table.column_blocks(name, n)]
@@ -221,14 +219,12 @@ class FusedPlan:
         self._build_split(on, reach, device, dtype, num_kv, G)
         return on
 
-    def _pool_columns(self, reach: torch.Tensor, num_kv: int, device) -> _Pool:
+    def _pool_columns(self, reach: torch.Tensor, device) -> _Pool:
         """reach: [M, S_pool] what each of M rows sees of each slot."""
         M, L, S = reach.shape[0], self.width, self.num_slots
         columns = torch.tensor([list(range(L)) * S, [s for s in range(S) for _ in range(L)]], device=device)
         position, slot = columns[0], columns[1]                                       # [S*L] each
-        mask = torch.zeros(M, S * L, device=device).masked_fill_(position >= reach[:, slot], NEG_INF)
-        index = slot * M + torch.arange(M, device=device)[:, None]
-        return _Pool(index[None].expand(num_kv, -1, -1), mask)
+        return _Pool(torch.zeros(M, S * L, device=device).masked_fill_(position >= reach[:, slot], NEG_INF))
 
     def _build_split(self, on: _OnDevice, reach, device, dtype, num_kv: int, G: int) -> None:
         S, T, nb = len(self.reads), self.num_tokens, self.num_big
@@ -266,7 +262,7 @@ class FusedPlan:
         on.entry_block = torch.tensor(entry_block, dtype=torch.long, device=device)
         assert on.entry_block.numel() == num_long
         if self.num_slots:
-            on.pool_last = self._pool_columns(reach[on.last_rows, nb:], num_kv, device)
+            on.pool_last = self._pool_columns(reach[on.last_rows, nb:], device)
         on.reach = reach
 
     # ---- results ----------------------------------------------------------------------------
@@ -297,11 +293,13 @@ def fused_attention(module, query, key, value, scaling: float, plan: FusedPlan):
     return attended.view(num_heads, T, D).transpose(0, 1)[None], None
 
 
-def _pool_scores(q, keys, pool: _Pool):
+def _pool_scores(q, keys):
     """q [Hkv, S_pool, M, D] (each slot's rotation), keys [Hkv, S_pool, L, D] -> scores
-    [Hkv, M, S_pool*L], each column scored against its own slot's rows (unmasked)."""
-    product = torch.bmm(q.flatten(1, 2), keys.flatten(1, 2).transpose(1, 2))        # [Hkv, S_pool*M, S_pool*L]
-    return product.gather(1, pool.index)
+    [Hkv, M, S_pool*L] (unmasked): one batched product over (KV head, slot), columns slot-major."""
+    H, S, M, D = q.shape
+    L = keys.shape[2]
+    scores = torch.bmm(q.reshape(H * S, M, D), keys.reshape(H * S, L, D).transpose(1, 2))   # [Hkv*S_pool, M, L]
+    return scores.view(H, S, M, L).transpose(1, 2).reshape(H, M, S * L)
 
 
 def _float(x: torch.Tensor) -> torch.Tensor:
@@ -322,7 +320,7 @@ def _explicit(plan: FusedPlan, on: _OnDevice, layer: int, q, num_kv: int, G: int
         keys, vals = plan.cache.pool(layer)
         if keys.shape[2] != plan.width:
             keys, vals = keys[:, :, :plan.width], vals[:, :, :plan.width]
-        scores.append(_float(_pool_scores(q[:, nb:], keys, on.pool)) + on.pool.mask)
+        scores.append(_float(_pool_scores(q[:, nb:], keys)) + on.pool.mask)
         values.append(vals.flatten(1, 2))                                            # [Hkv, S_pool*L, D]
     probs = torch.softmax(torch.cat(scores, -1) if len(scores) > 1 else scores[0], -1)
     weights = probs if q.dtype == torch.float32 else probs.to(q.dtype)
@@ -397,7 +395,7 @@ def _split_mass(plan: FusedPlan, on: _OnDevice, layer: int, q, lse, weights, num
         mass.index_add_(1, columns, probs.view(num_kv * G, R, n).mean(0))
     if plan.num_slots:                      # the pool's scores for the last rows
         keys = plan.cache.pool(layer)[0][:, :, :plan.width]
-        scores = _pool_scores(q[:, nb:, rows], keys, on.pool_last).float() + on.pool_last.mask
+        scores = _pool_scores(q[:, nb:, rows], keys).float() + on.pool_last.mask
         probs = torch.exp(scores - total[..., None])
         mass.index_add_(1, on.blocks, probs.reshape(num_kv * G, R, -1).mean(0))
     return mass[:, :plan.num_blocks]
