@@ -263,8 +263,9 @@ def measure_shape(shape: str, settings: CheckSettings, tokenizer, deadline: floa
                 case = Case(model, tokenizer, W, context, "combined", settings.warmup)
                 hog = [case.hogwild() for _ in range(settings.warmup + settings.steps)][settings.warmup:]
                 result = CaseResult(shape, W, context, case.view_length(), 1000 * statistics.median(hog))
-            except Exception as exc:
+            except Exception as exc:      # out of memory included: the next case starts clean
                 skipped.append(f"{shape} W={W} context {context}: {type(exc).__name__}: {exc}")
+                _free(settings.device)
                 continue
             kv = case.engine.view_kv(0)
             methods = [(f"sdpa, {W} sequences", W, "sdpa")] if W > 1 else []
