@@ -265,6 +265,7 @@ def measure_shape(shape: str, settings: CheckSettings, tokenizer, deadline: floa
                 result = CaseResult(shape, W, context, case.view_length(), 1000 * statistics.median(hog))
             except Exception as exc:      # out of memory included: the next case starts clean
                 skipped.append(f"{shape} W={W} context {context}: {type(exc).__name__}: {exc}")
+                case = None
                 _free(settings.device)
                 continue
             kv = case.engine.view_kv(0)
