@@ -1,4 +1,4 @@
-"""The fast path's attention: every writer's queries against the shared segments, in place.
+"""The fast path's segment attention: every writer's queries against the shared segments, in place.
 
 All writers' new tokens are flattened into one sequence of T tokens. In each layer the new
 keys/values are written once into their segments (through `SharedCache.write`); then each query
@@ -9,6 +9,11 @@ float mask hides what a writer may not see; one softmax runs across all segments
 
 `FastPlan` holds this pass's metadata as small integer tensors and builds the rotations and the
 mask from them on the model's device, with tensor ops (no Python loop over tokens or blocks).
+
+This is the plain form of the fast path, a few operators per read segment and layer; `fused.py`
+computes the same attention in a few kernel launches and is checked against this one. Both plans
+answer `attend(...)`, which the registered attention function calls, and share the pass's
+bookkeeping (`segments_read`, `token_spans`).
 """
 
 import torch
@@ -18,6 +23,23 @@ from .rope import apply_rotation, rotation
 from .view import View
 
 
+def segments_read(views: list[View], cache: SharedCache) -> list[tuple[str, int]]:
+    """(segment, length after this pass's writes) of every non-empty segment, in storage order."""
+    lengths = cache.table.lengths()
+    for view in views:
+        lengths[view.own] += view.num_new
+    return [(name, n) for name, n in lengths.items() if n > 0]
+
+
+def token_spans(views: list[View]) -> tuple[list[tuple[View, int, int]], int]:
+    """(view, first token, end token) of each writer in the pass's flat sequence, and its length T."""
+    spans, t = [], 0
+    for view in views:
+        spans.append((view, t, t + view.num_new))
+        t += view.num_new
+    return spans, t
+
+
 class FastPlan:
     """Everything one fast forward pass needs, built once per pass (not per layer)."""
 
@@ -25,16 +47,8 @@ class FastPlan:
                  device: torch.device, collect: bool):
         self.views, self.cache, self.collect = views, cache, collect
         self.num_blocks = len(cache.records())
-        lengths = cache.table.lengths()
-        for view in views:
-            lengths[view.own] += view.num_new
-        # Segments read, in storage order, with their lengths after this pass's writes.
-        self.reads = [(name, n) for name, n in lengths.items() if n > 0]
-        self.writes, t = [], 0       # (view, first token, end token) in the flat sequence
-        for view in views:
-            self.writes.append((view, t, t + view.num_new))
-            t += view.num_new
-        self.num_tokens = t
+        self.reads = segments_read(views, cache)
+        self.writes, self.num_tokens = token_spans(views)
         self.column_start = [sum(n for _, n in self.reads[:s]) for s in range(len(self.reads))]
         self._build(inv_freq.to(device), device)
         self._on_device: dict[tuple, tuple] = {}
@@ -85,6 +99,9 @@ class FastPlan:
         """[L, R, num_blocks] on the CPU, gathered once after the pass."""
         return torch.stack([self.layer_attention[layer].float().cpu() for layer in range(num_layers)])
 
+    def attend(self, module, query, key, value, scaling: float):
+        return fast_attention(module, query, key, value, scaling, self)
+
 
 def fast_attention(module, query, key, value, scaling: float, plan: FastPlan):
     """query: [1, H, T, D]; key, value: [1, Hkv, T, D] -> attn_output [1, T, H, D]."""
@@ -117,10 +134,11 @@ def fast_attention(module, query, key, value, scaling: float, plan: FastPlan):
 
 def hogwild_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     """The attention function registered as "hogwild"; the engine sets it only around its own
-    fast forward calls, which always pass their plan as the keyword `hogwild`."""
+    fast forward calls, which always pass their plan (a FastPlan or a fused.FusedPlan) as the
+    keyword `hogwild`."""
     plan = kwargs.get("hogwild")
     if plan is None:
         raise RuntimeError("the 'hogwild' attention runs only inside HogwildEngine's forward passes")
     if scaling is None:
         scaling = query.shape[-1] ** -0.5
-    return fast_attention(module, query, key, value, scaling, plan)
+    return plan.attend(module, query, key, value, scaling)

@@ -5,8 +5,11 @@ new keys/values into the shared cache (through `SharedCache.write`, whichever pa
 the last-token logits of every writer, on the model's device, and the attention mass per block
 if statistics are collected.
 
-* fast: all writers in one batched forward; attention is `attention.fast_attention` over the
-  stored segments in place (registered as the attention implementation "hogwild").
+* fast: all writers in one batched forward; attention runs over the stored segments in place
+  (registered as the attention implementation "hogwild"), by one of two kernels: "fused"
+  (`fused.py`: a few launches per layer; the default on CPU and CUDA) or "segments"
+  (`attention.py`: a few operators per read segment; the default elsewhere, and the fused
+  kernel's check). `Runner.kernel` names the one in use.
 * reference: one writer at a time, the model's stock eager attention over an ordinary
   DynamicCache assembled from the view (keys rotated to view positions); its new keys/values
   are read back from that cache and stored. Obviously correct, slow.
@@ -26,11 +29,18 @@ from transformers.masking_utils import AttentionMaskInterface
 
 from .attention import FastPlan, hogwild_attention
 from .cache import SharedCache
+from .fused import FusedPlan
 from .rope import shift_positions
 from .view import Part, View, block_spans
 
 FAST_IMPLEMENTATION = "hogwild"
 REFERENCE_IMPLEMENTATION = "eager"
+FAST_KERNELS = {"fused": FusedPlan, "segments": FastPlan}
+
+
+def default_kernel(device: torch.device) -> str:
+    """The fast path's kernel on a device: fused where its kernels are known to exist."""
+    return "fused" if device.type in ("cpu", "cuda") else "segments"
 
 
 def _no_mask(*args, **kwargs):
@@ -92,6 +102,7 @@ class Runner:
         self.model, self.inv_freq, self.path = model, inv_freq, path
         self.num_layers = model.config.num_hidden_layers
         self.device = model.get_input_embeddings().weight.device
+        self.kernel = default_kernel(self.device)
 
     def run(self, cache: SharedCache, views: list[View], tokens: list[list[int]], collect: bool):
         """views[r], tokens[r]: writer r's view and its new tokens (view.num_new of them).
@@ -105,17 +116,13 @@ class Runner:
             return self._run_reference(cache, views, tokens, collect)
 
     def _run_fast(self, cache, views, tokens, collect):
-        plan = FastPlan(views, cache, self.inv_freq, self.device, collect)
-        R, T = len(views), plan.num_tokens
-        meta = torch.tensor([t for row in tokens for t in row] + [v.start for v in views]
-                            + [v.num_new for v in views], device=self.device)   # one host->device copy
-        ids, start, num_new = meta[:T], meta[T:T + R], meta[T + R:]
-        index = torch.arange(T, device=self.device) - torch.repeat_interleave(torch.cumsum(num_new, 0) - num_new, num_new)
+        plan = FAST_KERNELS[self.kernel](views, cache, self.inv_freq, self.device, collect)
         # Segment-local positions: keys are stored as if their segment began at 0; each query is
         # moved to its view position by the plan's rotations.
-        positions = torch.repeat_interleave(start, num_new) + index                  # [T]
+        positions = [v.start + i for v in views for i in range(v.num_new)]
+        meta = torch.tensor([[t for row in tokens for t in row], positions], device=self.device)   # one copy
         with attention_implementation(self.model, FAST_IMPLEMENTATION):
-            out = self.model(input_ids=ids[None], position_ids=positions[None], use_cache=False,
+            out = self.model(input_ids=meta[:1], position_ids=meta[1:], use_cache=False,
                              logits_to_keep=plan.last, hogwild=plan)
         logits = out.logits[0].float()
         return logits, (plan.attention_by_layer(self.num_layers) if collect else None)

@@ -29,11 +29,17 @@ MUTATIONS = {
          "shift_positions(shift_positions(moved_k, history_start, self.inv_freq), history_start, self.inv_freq)")],
     "a worker sees another's same-pass token": [
         ("attention.py", "for name, _ in self.reads:", "for name, length_after in self.reads:"),
-        ("attention.py", "(part.length if part else 0)", "(length_after if part else 0)")],
+        ("attention.py", "(part.length if part else 0)", "(length_after if part else 0)"),
+        ("fused.py", "for name, _ in self.reads:", "for name, length_after in self.reads:"),
+        ("fused.py", "(part.length if part else 0)", "(length_after if part else 0)")],
     "no causal mask over a worker's own new tokens": [
         ("attention.py", "reach = limit[row] + own[row] * (index + 1)[:, None]",
-         "reach = limit[row] + own[row] * num_new[row][:, None]")],
+         "reach = limit[row] + own[row] * num_new[row][:, None]"),
+        ("fused.py", "reach += [seen + (i + 1) * own for seen, own in zip(row_seen, row_own)]",
+         "reach += [seen + view.num_new * own for seen, own in zip(row_seen, row_own)]")],
 }
+# The fast path's two kernels (runner.FAST_KERNELS); a mutation must be caught on each.
+KERNELS = ("fused", "segments")
 _COUNTER = itertools.count()
 
 
@@ -53,8 +59,9 @@ def mutant(edits, where: Path):
         sys.path.remove(str(where))
 
 
-def caught(name: str | None, model, tokenizer) -> bool:
-    """True if the oracle test fails on the mutated engine (name None: the unmutated control)."""
+def caught(name: str | None, model, tokenizer, kernel: str = "fused") -> bool:
+    """True if the oracle test fails on the mutated engine running the fast path's `kernel`
+    (name None: the unmutated control)."""
     from hogwild_core import runner
     from tests.drive import SCRIPT_TEXT
     from tests.test_oracle import check_against_oracle, ids_of
@@ -65,6 +72,7 @@ def caught(name: str | None, model, tokenizer) -> bool:
             config = package.EngineConfig(num_workers=8, layout="combined", attention="fast", max_new_tokens=14,
                                           max_answer_tokens=3, check_interval=5, collect_logits=True)
             engine = package.HogwildEngine(model, tokenizer, config)
+            engine.runner.kernel = kernel
             check_against_oracle(engine, model, tokenizer, ids_of(tokenizer, SCRIPT_TEXT))
         except AssertionError:
             return True
@@ -86,15 +94,16 @@ def main() -> int:
     gguf = default_model_file()
     tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name, local_files_only=True)
     model = make_tiny_model("llama", len(tokenizer), 2)
-    if caught(None, model, tokenizer):
+    if any(caught(None, model, tokenizer, kernel) for kernel in KERNELS):
         print("the unmutated copy fails: fix that first")
         return 2
     survivors = []
     for name in MUTATIONS:
-        ok = caught(name, model, tokenizer)
-        print(f"{'caught ' if ok else 'SURVIVED'}  {name}", flush=True)
-        if not ok:
-            survivors.append(name)
+        for kernel in KERNELS:
+            ok = caught(name, model, tokenizer, kernel)
+            print(f"{'caught ' if ok else 'SURVIVED'}  {name} ({kernel} kernel)", flush=True)
+            if not ok:
+                survivors.append((name, kernel))
     return 1 if survivors else 0
 
 

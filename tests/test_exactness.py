@@ -116,13 +116,16 @@ def test_single_worker_contiguous_is_plain_decoding(arch, attention, tiny_models
 
 
 def test_wrong_rotation_is_detected(tiny_models, tokenizer, monkeypatch):
-    """The comparison above can fail: shifting the fast path's rotations by one position breaks it."""
+    """The comparison above can fail: shifting the fast path's rotations by one position breaks it
+    (in both of its kernels, segments and fused)."""
     import hogwild_core.attention as attention
+    import hogwild_core.fused as fused
 
     model = tiny_models("llama", 1)
     plain = plain_eager(model)
     real_rotation = attention.rotation
-    monkeypatch.setattr(attention, "rotation", lambda deltas, inv: real_rotation(deltas + 1, inv))
+    for module in (attention, fused):
+        monkeypatch.setattr(module, "rotation", lambda deltas, inv: real_rotation(deltas + 1, inv))
     engine = HogwildEngine(model, tokenizer, make_config(2, "combined", "fast"))
     worst = 0.0
     for (ev,) in run_lockstep([engine], PROBLEM, script_ids(tokenizer)):

@@ -2,15 +2,18 @@
 
 import pytest
 
-from tests.mutations import MUTATIONS, caught
+from tests.mutations import KERNELS, MUTATIONS, caught
 
 pytestmark = pytest.mark.slow
 
 
-def test_the_unmutated_copy_passes(tiny_models, tokenizer):
-    assert not caught(None, tiny_models("llama", 2), tokenizer), "the control copy fails: a catch would prove nothing"
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_the_unmutated_copy_passes(kernel, tiny_models, tokenizer):
+    assert not caught(None, tiny_models("llama", 2), tokenizer, kernel), \
+        "the control copy fails: a catch would prove nothing"
 
 
+@pytest.mark.parametrize("kernel", KERNELS)
 @pytest.mark.parametrize("name", list(MUTATIONS))
-def test_mutation_is_caught(name, tiny_models, tokenizer):
-    assert caught(name, tiny_models("llama", 2), tokenizer), f"the tests did not notice: {name}"
+def test_mutation_is_caught(name, kernel, tiny_models, tokenizer):
+    assert caught(name, tiny_models("llama", 2), tokenizer, kernel), f"the tests did not notice: {name} ({kernel})"
