@@ -1,6 +1,8 @@
 """Text handling around the model: encoding the prompt and inserted text, decoding each worker's
-tokens incrementally, and the end-of-sequence ids. The prompt *wording* lives in prompts.py."""
+tokens incrementally, cutting text from outside into paragraphs, and the end-of-sequence ids.
+The prompt *wording* lives in prompts.py."""
 
+import re
 import threading
 import weakref
 
@@ -39,10 +41,14 @@ class TextCodec:
     def decode(self, ids) -> str:
         return self.tokenizer.decode(list(ids))
 
-    def prompt_ids(self, problem: str, num_workers: int, layout: str) -> list[int]:
+    def prompt_ids(self, problem: str, num_workers: int, layout: str, external: tuple[str, ...] = ()) -> list[int]:
         """The chat-formatted prompt. The problem is user text: markers such as "<|im_end|>" in
-        it are tokenized as plain text, never as the model's special tokens."""
-        messages = prompts.build_messages(problem, num_workers, layout, user_text=PLACEHOLDER)
+        it are tokenized as plain text, never as the model's special tokens. `external`: names of
+        the workers whose text comes from outside; the last len(external) of num_workers. The
+        model workers' prompt is the one of a team of the others, with a note about them."""
+        messages = prompts.build_messages(problem, num_workers - len(external), layout, user_text=PLACEHOLDER)
+        if external:
+            messages[0]["content"] += prompts.external_worker_note(tuple(external), layout)
         if self.has_chat_template:
             with self.lock:
                 text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -78,6 +84,12 @@ class Detokenizer:
         return text[len(context):]
 
 
+def paragraphs(text: str) -> list[str]:
+    """The paragraphs of text given to an external worker: split at blank lines, each stripped,
+    empty ones dropped (single line breaks stay inside a paragraph)."""
+    return [part.strip() for part in re.split(r"\n[ \t]*\n", text) if part.strip()]
+
+
 def eos_ids(model, tokenizer) -> frozenset[int]:
     ids = set()
     for source in (getattr(model, "generation_config", None), model.config, tokenizer):
@@ -89,11 +101,11 @@ def eos_ids(model, tokenizer) -> frozenset[int]:
     return frozenset(ids)
 
 
-def name_labels(tokenizer) -> dict[int, set[tuple[int, ...]]]:
-    """Per worker, the token sequences of its name opened in bold ("**Bob", " **Bob", ...), as
-    they tokenize after the bold marker: a worker may not write another's label."""
+def name_labels(tokenizer, names: tuple[str, ...] = prompts.WORKER_NAMES) -> dict[int, set[tuple[int, ...]]]:
+    """Per name (by its index in `names`), the token sequences of the name opened in bold ("**Bob",
+    " **Bob", ...), as they tokenize after the bold marker: a worker may not write another's label."""
     labels: dict[int, set[tuple[int, ...]]] = {}
-    for w, name in enumerate(prompts.WORKER_NAMES):
+    for w, name in enumerate(names):
         labels[w] = set()
         for context in ("**", " **", "\n**", "\n\n**", ":**", ".**"):
             lead = tokenizer.encode(context, add_special_tokens=False)

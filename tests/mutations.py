@@ -6,7 +6,8 @@ Each mutation is one source edit that the first design's tests could not see. Th
 package of its own (`hogwild_mutant_<n>` in a fresh temporary directory, so nothing on disk is
 shared with other test processes), imported beside the real `hogwild_core` and run in-process
 against the naive oracle on one case that exercises everything the mutations touch (combined
-layout, W=8, fast path: history moves, inserted prompts, multi-token passes)."""
+layout, W=8 of which the last is an external worker given text mid-run, fast path: history
+moves, inserted prompts, multi-token passes)."""
 
 import importlib
 import itertools
@@ -33,6 +34,12 @@ MUTATIONS = {
     "no causal mask over a worker's own new tokens": [
         ("attention.py", "reach = limit[row] + own[row] * (index + 1)[:, None]",
          "reach = limit[row] + own[row] * num_new[row][:, None]")],
+    "an external worker's finished step never moves into the history": [
+        ("engine.py", "if worker.take(token) and has_history(self.config.layout):",
+         "if worker.take(token) and False:")],
+    "an external worker is sampled like a model worker": [
+        ("engine.py", "if w.status == GENERATING and not w.external and not w.num_pending]",
+         "if w.status == GENERATING and not w.num_pending]")],
 }
 _COUNTER = itertools.count()
 
@@ -56,16 +63,17 @@ def mutant(edits, where: Path):
 def caught(name: str | None, model, tokenizer) -> bool:
     """True if the oracle test fails on the mutated engine (name None: the unmutated control)."""
     from hogwild_core import runner
-    from tests.drive import SCRIPT_TEXT
+    from tests.drive import SCRIPT_TEXT, VISITOR_TEXTS
     from tests.test_oracle import check_against_oracle, ids_of
 
     with tempfile.TemporaryDirectory(prefix="hogwild-mutant-") as tmp:
         package = mutant(MUTATIONS[name] if name else [], Path(tmp))
         try:
             config = package.EngineConfig(num_workers=8, layout="combined", attention="fast", max_new_tokens=14,
-                                          max_answer_tokens=3, check_interval=5, collect_logits=True)
+                                          max_answer_tokens=3, check_interval=5, collect_logits=True,
+                                          external_workers=("You",))
             engine = package.HogwildEngine(model, tokenizer, config)
-            check_against_oracle(engine, model, tokenizer, ids_of(tokenizer, SCRIPT_TEXT))
+            check_against_oracle(engine, model, tokenizer, ids_of(tokenizer, SCRIPT_TEXT), writes=VISITOR_TEXTS)
         except AssertionError:
             return True
         finally:
