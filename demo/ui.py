@@ -67,7 +67,7 @@ def load_examples(path: Path = ASSETS / "examples.json") -> list[dict]:
 
 def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Cadence(),
              concurrency_limit: int = 1, gallery_folder: Path = GALLERY,
-             eval_folder: Path = EVAL_ROOT) -> gr.Blocks:
+             eval_folder: Path = EVAL_ROOT, model_note: str = "") -> gr.Blocks:
     examples = load_examples()
     entries, _ = load_gallery(gallery_folder)
     opening = _opening(entries[0]) if entries else Frame()
@@ -78,6 +78,7 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
                    fill_width=True) as app:
         session = gr.State(Session, delete_callback=callbacks.close_session)
         gr.HTML(HEADER, js_on_load=None, elem_id="header")
+        gr.HTML(render.model_note_html(model_note), js_on_load=None, elem_id="model-note", visible=bool(model_note))
         # Two tabs (gr.Tab fills in the gr.Tabs around it): the page as it was, and saved evaluations.
         with gr.Tab("Run and replay", id="run-tab", elem_id="run-tab"):
             with gr.Row(equal_height=False, elem_id="main"):

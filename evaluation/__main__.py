@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from hogwild_core.machine import machine_description
 
 from .methods import METHOD_NAMES, build_methods
@@ -31,7 +33,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--limit", type=int, default=None, help="first N problems of each task set")
     p.add_argument("--budgets", type=_ints, default=[32, 64, 128, 256], help="lock-step passes, e.g. 32,64,128")
     p.add_argument("--workers", type=_ints, default=[2, 4], help="worker counts for the parallel methods")
-    p.add_argument("--methods", default=",".join(METHOD_NAMES), help=f"comma-separated: {', '.join(METHOD_NAMES)}")
+    p.add_argument("--methods", default="single,independent,combined",
+                   help=f"comma-separated: {', '.join(METHOD_NAMES)} (planned: the combined layout with the split "
+                        "given in the prompt, an ablation)")
+    p.add_argument("--single-also", type=_ints, default=[],
+                   help="team sizes the single worker is also probed for (W x each budget), beyond --workers")
     p.add_argument("--model", default=None, help="name, local path or hub id (default: embedded SmolLM2-135M)")
     p.add_argument("--device", default=None, help="e.g. cuda")
     p.add_argument("--device-map", default=None, help='e.g. "auto" to spread a large model over GPUs')
@@ -40,6 +46,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "independent workers with the same prompt write the same text")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (and the multi-part selection)")
     p.add_argument("--max-answer-tokens", type=int, default=48)
+    p.add_argument("--engine", action="append", default=[], metavar="FIELD=VALUE",
+                   help="another EngineConfig field for every run, e.g. redundancy_check=false (repeatable)")
     p.add_argument("--out", type=Path, default=Path("eval-results"))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--report-only", action="store_true", help="rebuild the table and figure from OUT")
@@ -55,9 +63,30 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def settings_of(args) -> dict:
-    return {"model": args.model or "default", "budgets": args.budgets, "temperature": args.temperature,
-            "max_answer_tokens": args.max_answer_tokens, "machine": machine_description(),
-            "date": time.strftime("%Y-%m-%d")}
+    settings = {"model": args.model or "default", "budgets": args.budgets, "temperature": args.temperature,
+                "max_answer_tokens": args.max_answer_tokens, "machine": machine_description(),
+                "date": time.strftime("%Y-%m-%d")}
+    if args.engine:
+        settings["engine"] = dict(engine_overrides(args.engine))
+    return settings
+
+
+def engine_overrides(pairs: list[str]) -> tuple[tuple[str, object], ...]:
+    """["redundancy_check=false", "repeat_ngram=0"] -> (("redundancy_check", False), ("repeat_ngram", 0))."""
+    out = []
+    for pair in pairs:
+        field, _, text = pair.partition("=")
+        value = {"true": True, "false": False}.get(text.lower(), text)
+        if isinstance(value, str):
+            try:
+                value = int(text)
+            except ValueError:
+                try:
+                    value = float(text)
+                except ValueError:
+                    pass
+        out.append((field.strip(), value))
+    return tuple(out)
 
 
 def run(args) -> list[dict]:
@@ -65,29 +94,35 @@ def run(args) -> list[dict]:
     import torch
     from tqdm import tqdm
 
-    from hogwild_core import load_model
+    from hogwild_core import PromptCache, load_model
 
     from .runner import RunSettings, run_task
 
-    methods = build_methods(args.methods, args.workers)
+    try:
+        methods = build_methods(args.methods, args.workers)
+    except ValueError as exc:
+        raise SystemExit(f"python -m evaluation: {exc}") from None
     tasks = [t for name in args.tasks for t in load_tasks(name, args.limit, args.seed)]
     store = ResultStore(args.out)
     store.check_settings(settings_of(args))
     done = store.done_keys()
     todo = [(t, m) for t in tasks for m in methods
             if key_of({"task_set": t.task_set, "problem_id": t.id, "method": m.name, "layout": m.layout,
-                       "workers": m.num_workers, "seed": args.seed}) not in done]
+                       "workers": m.num_workers, "split": m.split, "seed": args.seed}) not in done]
     print(f"{len(tasks)} problems x {len(methods)} methods: {len(todo)} runs to do, "
           f"{len(tasks) * len(methods) - len(todo)} already in {store.path}", file=sys.stderr)
     if todo:
         if args.threads:
             torch.set_num_threads(args.threads)
         model, tokenizer = load_model(args.model, device=args.device, device_map=args.device_map)
-        settings = RunSettings(tuple(args.budgets), args.temperature, args.seed, args.max_answer_tokens)
+        team_sizes = tuple(sorted({m.num_workers for m in methods if m.num_workers > 1} | set(args.single_also)))
+        settings = RunSettings(tuple(args.budgets), args.temperature, args.seed, args.max_answer_tokens, team_sizes,
+                               engine_overrides(args.engine))
+        prompt_cache = PromptCache()
         with tqdm(todo, desc="runs", unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
             for task, method in bar:
                 bar.set_postfix_str(f"{task.task_set}/{task.id[:12]} {method.label}")
-                record = run_task(model, tokenizer, task, method, settings)
+                record = run_task(model, tokenizer, task, method, settings, prompt_cache)
                 record = {"task_set": task.task_set, "problem_id": task.id, "seed": args.seed,
                           "model": args.model or "default", "problem": task.problem, "parts": task.parts,
                           "reference": task.answer, **record}
@@ -96,20 +131,38 @@ def run(args) -> list[dict]:
     return [r for r in store.load() if r["task_set"] in wanted]
 
 
-def report(records: list[dict], out: Path) -> None:
+def report(records: list[dict], out: Path, budgets: list[int] | None = None) -> None:
+    """table.csv/json (every method row on the problems where all methods ran), paired.csv
+    (each Hogwild! row against each baseline of its W, on the problems both ran), and the
+    figures. Methods that ran on fewer problems (an ablation on a subset) are tabled with the
+    baselines on that subset: one table per set of problems."""
     from .figure import accuracy_figure
-    from .table import build_table, complete_only
+    from .table import build_table, complete_for, paired_table
 
-    complete = complete_only(records)
-    if len(complete) < len(records):
-        print(f"left out {len(records) - len(complete)} runs of problems not every method has run on yet",
-              file=sys.stderr)
-    table = build_table(complete)
+    methods_by_problem: dict[tuple, set] = {}
+    for r in records:
+        methods_by_problem.setdefault((r["task_set"], r["problem_id"]), set()).add(
+            (r["method"], r["layout"], r["workers"], r.get("split", "chosen")))
+    groups = sorted({frozenset(m) for m in methods_by_problem.values()}, key=len, reverse=True)
+    tables = []
+    for group in groups:
+        subset = complete_for(records, set(group))
+        if subset:
+            table = build_table(subset, budgets)
+            table.insert(0, "problems", len({(r["task_set"], r["problem_id"]) for r in subset}))
+            tables.append(table)
+    if not tables:
+        print("no complete problems yet", file=sys.stderr)
+        return
+    table = pd.concat(tables, ignore_index=True)
     table.to_csv(out / "table.csv", index=False)
     table.to_json(out / "table.json", orient="records", indent=1)
-    figures = {"accuracy": accuracy_figure(table)}
-    if table["part_accuracy"].notna().any():
-        figures["part_accuracy"] = accuracy_figure(table, "Share of parts right vs. budget", y="part_accuracy")
+    paired = paired_table(records, budgets)
+    paired.to_csv(out / "paired.csv", index=False)
+    main_table = tables[0]
+    figures = {"accuracy": accuracy_figure(main_table, "All parts right vs. budget")}
+    if main_table["part_accuracy"].notna().any():
+        figures["part_accuracy"] = accuracy_figure(main_table, "Questions right vs. budget", y="part_accuracy")
     for name, figure in figures.items():
         figure.write_html(out / f"{name}.html", include_plotlyjs="cdn")
         try:
@@ -117,9 +170,12 @@ def report(records: list[dict], out: Path) -> None:
             figure.write_image(out / f"{name}.png", width=1000, height=520)
         except Exception:       # no kaleido (or no browser for it): the HTML is the figure
             pass
-    shown = table[["task_set", "method", "layout", "W", "budget", "n", "accuracy", "ci_low", "ci_high",
-                   "part_accuracy", "mean_tokens", "mean_seconds", "mean_redundancy"]]
-    print(shown.to_string(index=False))
+    shown = table[["problems", "task_set", "row", "budget", "n", "accuracy", "ci_low", "ci_high",
+                   "part_accuracy", "part_ci_low", "part_ci_high", "mean_tokens", "mean_seconds", "mean_redundancy"]]
+    with pd.option_context("display.width", 200, "display.max_rows", 500):
+        print(shown.to_string(index=False))
+        if len(paired):
+            print(paired.to_string(index=False))
 
 
 def main(argv=None) -> int:
@@ -129,7 +185,7 @@ def main(argv=None) -> int:
         records = ResultStore(args.out).load()
     else:
         records = run(args)
-    report(records, args.out)
+    report(records, args.out, args.budgets)
     print(f"{len(records)} runs in {args.out} ({time.perf_counter() - began:.0f} s, "
           f"{platform.machine()}, python {platform.python_version()})", file=sys.stderr)
     return 0

@@ -1,5 +1,7 @@
-"""table -> plotly Figure: accuracy against budget, one line per method / layout / W, the 95%
-Wilson interval as a band, one panel per task set (as in the paper's Figure 3).
+"""table -> plotly Figure: accuracy against budget, one line per method row, the 95% interval as
+a band, one panel per task set, in the shape of the paper's Figure 3: the single worker at the
+same passes, and in black the single worker given W x the tokens (the same compute as a team of
+W), dashed per W; upper bounds (independent, any) dotted.
 
 Lines are nudged sideways a little (the hover shows the true budget) so that methods with the
 same accuracy stay visible instead of hiding each other."""
@@ -12,12 +14,23 @@ from .table import line_label
 # Okabe-Ito, colour-blind safe; the same order as the demo's workers.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
 NUDGE = 0.025            # relative x offset between neighbouring lines (log axis)
-TITLES = {"accuracy": "accuracy", "part_accuracy": "share of parts right"}
+TITLES = {"accuracy": "all parts right", "part_accuracy": "questions right (per question)"}
+DASHES = ("dash", "longdash", "dashdot", "longdashdot")
 
 
 def _rgba(hex_colour: str, alpha: float) -> str:
     r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+def _style(label: str, i: int) -> tuple[str, str]:
+    """(colour, dash) of a line: the equal-compute single worker black and dashed, upper bounds dotted."""
+    if label.startswith("single, "):
+        size = int(label.split(", ")[1].split("x")[0])
+        return "#000000", DASHES[(size - 2) % len(DASHES)]
+    if label == "single":
+        return "#000000", "solid"
+    return COLOURS[i % len(COLOURS)], "dot" if label.endswith((", any", "(any)")) else "solid"
 
 
 def accuracy_figure(table, title: str = "Accuracy vs. budget", y: str = "accuracy") -> go.Figure:
@@ -34,8 +47,7 @@ def accuracy_figure(table, title: str = "Accuracy vs. budget", y: str = "accurac
             line = part[part.apply(line_label, axis=1) == label].sort_values("budget")
             if line.empty:
                 continue
-            colour = COLOURS[i % len(COLOURS)]
-            dash = "dot" if label.startswith("independent (any)") else "solid"
+            colour, dash = _style(label, i)
             budgets = list(line["budget"])
             x = [b * (1 + NUDGE * (i - (len(labels) - 1) / 2)) for b in budgets]
             figure.add_trace(go.Scatter(

@@ -7,9 +7,8 @@ run serves all budgets. If every worker stops (EOS) before a budget, the run is 
 that point and the remaining budgets reuse that answer. If the context fills up first, the engine
 moves to Alice's final answer by itself; that answer serves the remaining budgets.
 
-Only the engine's public API is used: start, step, num_steps, fork, finish, done, answers, and
-the StepEvent's tokens / appended / phase. Reading a worker's transcript as text pieces is the
-one exception, kept in `transcript_pieces`.
+Only the engine's public API is used: start, step, num_steps, fork, finish, done, answers,
+transcript, decode, and the StepEvent's tokens / pieces / phase.
 """
 
 import time
@@ -29,6 +28,8 @@ class RunSettings:
     temperature: float = 0.0
     seed: int = 0
     max_answer_tokens: int = 48
+    team_sizes: tuple[int, ...] = ()     # W of the team methods: the single run is also probed at W x budget
+    engine_overrides: tuple[tuple[str, object], ...] = ()   # other EngineConfig fields, for ablations
 
     def __post_init__(self):
         if not self.budgets or any(b < 1 for b in self.budgets) or sorted(set(self.budgets)) != list(self.budgets):
@@ -45,23 +46,27 @@ class PassTape:
         self.passes: list[list[int]] = [[] for _ in range(num_workers)]
 
     def record(self, event, when: int) -> None:
-        for w, tokens in enumerate(event.appended):
-            self.passes[w] += [when] * len(tokens)
+        """The tokens each worker gained after this pass's forward: the sampled token and what was
+        inserted because of it (text inserted before the pass, such as the opener, came earlier)."""
+        for w, pieces in enumerate(event.pieces):
+            first = next((i for i, piece in enumerate(pieces) if not piece.inserted), len(pieces))
+            self.passes[w] += [when] * sum(len(piece.token_ids) for piece in pieces[first:])
 
 
 def transcript_pieces(engine: HogwildEngine, tape: PassTape) -> list[list[scoring.Piece]]:
-    """Each worker's transcript as (text, inserted, pass) pieces. The single place that reads
-    engine.workers[w].transcript / .inserted; tokens written before the first pass (the opener)
-    count as pass 0."""
+    """Each worker's transcript as (text, inserted, pass) pieces; tokens written before the first
+    pass (the opener) count as pass 0."""
     pieces_by_worker = []
-    for w, worker in enumerate(engine.workers):
-        ids = list(worker.transcript)
+    for w in range(engine.config.num_workers):
+        transcript = engine.transcript(w)
+        ids = list(transcript.tokens)
         inserted = [False] * len(ids)
-        for start, end in worker.inserted:
+        for start, end in transcript.inserted:
             inserted[start:end] = [True] * (end - start)
         # The opener (inserted before the first pass) is pass 0; anything after the recorded
         # passes (an answer the engine wrote by itself) gets a pass no budget reaches.
-        head = worker.inserted[0][1] if worker.inserted and worker.inserted[0][0] == 0 else 0
+        spans = transcript.inserted
+        head = spans[0][1] if spans and spans[0][0] == 0 else 0
         recorded = tape.passes[w][:len(ids) - head]
         passes = [0] * head + recorded + [AFTER_RUN] * (len(ids) - head - len(recorded))
         pieces: list[scoring.Piece] = []
@@ -106,22 +111,28 @@ def own_answer(engine: HogwildEngine, answerers: list[int]) -> tuple[list[str | 
 
 
 def judge(method: Method, task: Task, answers: list[str | None]) -> dict:
+    """The method's answer (an independent team's: the majority vote) and its verdicts; for
+    independent workers also each worker's own verdicts (any-correct, mean per-worker accuracy)."""
     num_parts = len(task.answer) if isinstance(task.answer, list) else 1
     chosen = scoring.majority_vote(answers, num_parts) if method.name == "independent" else answers[0]
     verdicts = [is_correct(a, task.answer) for a in answers]
     result = {"answers": answers, "answer": chosen, "correct": is_correct(chosen, task.answer),
-              "any_correct": any(verdicts)}
+              "any_correct": any(verdicts), "worker_correct": verdicts}
     if num_parts > 1:
         result["part_correct"] = part_correct(chosen, task.answer)
+        result["worker_part_correct"] = [part_correct(a, task.answer) for a in answers]
     return result
 
 
-def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings) -> dict:
-    """Run `method` on `task` once, probing at each budget; returns the JSON-ready record."""
-    config = EngineConfig(num_workers=method.num_workers, layout=method.layout,
-                          max_new_tokens=max(settings.budgets), temperature=settings.temperature,
-                          seed=settings.seed, max_answer_tokens=settings.max_answer_tokens)
-    engine = HogwildEngine(model, tokenizer, config)
+def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings, prompt_cache=None) -> dict:
+    """Run `method` on `task` once, probing at each budget; returns the JSON-ready record.
+    prompt_cache: a PromptCache of this model (runs with the same rules share their prompt prefix)."""
+    budgets = method.budgets(settings.budgets, settings.team_sizes)
+    config = EngineConfig(num_workers=method.num_workers, layout=method.layout, split=method.split,
+                          max_new_tokens=max(budgets), temperature=settings.temperature,
+                          seed=method.seed(settings.seed), max_answer_tokens=settings.max_answer_tokens,
+                          **dict(settings.engine_overrides))
+    engine = HogwildEngine(model, tokenizer, config, prompt_cache=prompt_cache)
     W = method.num_workers
     began = time.perf_counter()
     engine.start(task.problem)
@@ -130,7 +141,7 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
     ended_at = None                      # pass after which every worker had stopped (or the context was full)
     context_full_at = None
     probes, cached, seconds_total = [], None, 0.0
-    for budget in settings.budgets:
+    for budget in budgets:
         while ended_at is None and engine.num_steps < budget:
             began = time.perf_counter()
             event = engine.step()
@@ -139,7 +150,7 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
                 context_full_at = ended_at = engine.num_steps
                 break
             tape.record(event, engine.num_steps)
-            stopped |= {w for w in range(W) if event.tokens[w] is not None and not event.appended[w]}
+            stopped |= {w for w in range(W) if event.tokens[w] is not None and event.tokens[w] in engine.eos_ids}
             if len(stopped) == W:
                 ended_at = engine.num_steps
         if cached is None or cached[0] != engine.num_steps:      # a new cut (not a run that ended)
@@ -157,6 +168,8 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
         entry["tokens"] = scoring.sampled_tokens(pieces, last_pass=last)
         entry["wasted_tokens"] = scoring.wasted_tokens(pieces, task.answer, last)
         entry["metrics"] = scoring.collaboration(pieces, last, task.parts, entry["correct"])
-    return {"method": method.name, "layout": method.layout, "workers": W, "seconds_total": round(seconds_total, 3),
+    return {"method": method.name, "layout": method.layout, "workers": W, "split": method.split,
+            "engine_seed": config.seed, "team_sizes": list(settings.team_sizes) if method.name == "single" else [],
+            "seconds_total": round(seconds_total, 3),
             "ended_at": ended_at, "context_full_at": context_full_at, "first_correct_pass": scoring.first_correct_pass(pieces, task.answer),
             "probes": probes, "pieces": pieces}

@@ -10,12 +10,13 @@ from pathlib import Path
 
 RESULTS = "results.jsonl"
 SETTINGS = "settings.json"
-KEY_FIELDS = ("task_set", "problem_id", "method", "layout", "workers", "seed")
+KEY_FIELDS = ("task_set", "problem_id", "method", "layout", "workers", "split", "seed")
+KEY_DEFAULTS = {"split": "chosen"}   # records from before the field existed
 DESCRIPTIVE = ("machine", "date")    # where and when: recorded in settings.json, never compared
 
 
 def key_of(record: dict) -> tuple:
-    return tuple(record[f] for f in KEY_FIELDS)
+    return tuple(record[f] if f in record else KEY_DEFAULTS[f] for f in KEY_FIELDS)
 
 
 class ResultStore:

@@ -1,26 +1,101 @@
-"""Records -> one tidy table: a row per (task set, method, layout, W, budget).
+"""Records -> tidy tables: accuracy per (task set, method row, budget), and paired comparisons.
 
-Independent workers give two rows: "independent (vote)" (majority vote, the method) and
-"independent (any)" (some worker was right: an upper bound, not a method)."""
+Method rows. A single-worker record gives "single" at each budget B (B passes) and, for each team
+size W it was probed for, "single, Wx tokens" at B (its probe at W x B passes: the same total
+tokens as a team of W at B, the paper's equal-compute line). An independent record gives "vote"
+(majority of W answers; only W >= 3: at W = 2 it is a tie-break, not a vote), "any" (some worker
+right: an upper bound, not a method) and "mean worker" (each worker's own accuracy, averaged).
+A Hogwild! record gives its layout (and "planned split" for the ablation).
+
+Two accuracies: "all parts" (a problem counts if every part is right; problems are independent
+draws, so the Wilson interval applies) and, for multi-part problems, "per question" (the paper's
+GSM8K x 5 scoring: the share of questions right; questions of one problem are not independent,
+so its interval is a bootstrap over problems).
+
+Paired comparisons (`paired_table`): at each budget, each Hogwild! row against each baseline row
+of the same W on the problems both ran: the exact McNemar test on all-parts outcomes, and the
+per-question difference with a paired bootstrap interval over problems."""
+
+import random
 
 import pandas as pd
 
-from .scoring import wilson_interval
+from .scoring import mcnemar_exact, wilson_interval
 
 METRICS = ("redundancy", "impersonations", "copied_prompts", "self_repeats", "parts_started")
-COLUMNS = ("task_set", "method", "layout", "W", "budget", "n", "correct", "accuracy", "ci_low", "ci_high",
-           "part_accuracy", "part_ci_low", "part_ci_high", "mean_tokens", "mean_seconds", "mean_wasted_tokens", "mean_passes",
+COLUMNS = ("task_set", "method", "layout", "W", "split", "row", "budget", "passes_used", "n", "correct",
+           "accuracy", "ci_low", "ci_high", "part_accuracy", "part_ci_low", "part_ci_high",
+           "mean_tokens", "mean_seconds", "mean_wasted_tokens", "mean_passes",
            *(f"mean_{m}" for m in METRICS), "distinct_first_parts")
+BOOTSTRAP_SAMPLES = 2000
 
 
-def _rows(record: dict):
-    """(method label, probe, correct) rows of one record."""
+# ---- outcomes: (row, budget) -> per problem --------------------------------------------------------
+def _probe_at(record: dict, passes: int) -> dict | None:
+    return next((p for p in record["probes"] if p["budget"] == passes), None)
+
+
+def _outcomes(probe: dict, kind: str) -> tuple[bool, float | None]:
+    """(all parts right, share of questions right or None) of one probe for one row kind."""
+    parts = probe.get("part_correct")
+    if kind == "any":
+        worker_parts = probe.get("worker_part_correct")
+        share = (None if not worker_parts else
+                 sum(any(w[q] for w in worker_parts) for q in range(len(worker_parts[0]))) / len(worker_parts[0]))
+        return bool(probe["any_correct"]), share
+    if kind == "mean worker":
+        verdicts = probe.get("worker_correct") or [probe["correct"]]
+        worker_parts = probe.get("worker_part_correct")
+        share = None if not worker_parts else sum(sum(w) / len(w) for w in worker_parts) / len(worker_parts)
+        return sum(verdicts) / len(verdicts), share          # a fraction of workers: a mean, not a count
+    return bool(probe["correct"]), (sum(parts) / len(parts) if parts else None)
+
+
+def rows_of(record: dict, budgets: list[int] | None = None):
+    """(row name, W of the comparison, budget, probe, kind) rows of one record."""
+    budgets = budgets or sorted({p["budget"] for p in record["probes"]})
+    W = record["workers"]
+    if record["method"] == "single":
+        sizes = sorted(set(record.get("team_sizes") or []))
+        for b in budgets:
+            if (probe := _probe_at(record, b)) is not None:
+                yield "single", 1, b, probe, "answer"
+            for size in sizes:
+                if (probe := _probe_at(record, size * b)) is not None:
+                    yield f"single, {size}x tokens", size, b, probe, "answer"
+        return
     for probe in record["probes"]:
+        if probe["budget"] not in budgets:
+            continue
         if record["method"] == "independent":
-            yield "independent (vote)", probe, probe["correct"]
-            yield "independent (any)", probe, probe["any_correct"]
+            if W >= 3:
+                yield f"independent W={W}, vote", W, probe["budget"], probe, "answer"
+            yield f"independent W={W}, any", W, probe["budget"], probe, "any"
+            yield f"independent W={W}, mean worker", W, probe["budget"], probe, "mean worker"
         else:
-            yield record["method"], probe, probe["correct"]
+            planned = ", planned split" if record.get("split") == "planned" else ""
+            yield f"hogwild {record['layout']} W={W}{planned}", W, probe["budget"], probe, "answer"
+
+
+def outcomes_by_row(records: list[dict], budgets: list[int] | None = None) -> dict:
+    """(task set, row, W, budget) -> {problem id: (all parts, per question, probe)}."""
+    table: dict = {}
+    for record in records:
+        for row, W, budget, probe, kind in rows_of(record, budgets):
+            key = (record["task_set"], row, W, budget)
+            table.setdefault(key, {})[record["problem_id"]] = (*_outcomes(probe, kind), probe, record)
+    return table
+
+
+# ---- intervals ---------------------------------------------------------------------------------------
+def bootstrap_interval(values: list[float], samples: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> tuple[float, float]:
+    """95% percentile interval of the mean of `values` (one per problem), resampling problems."""
+    if not values:
+        return (0.0, 1.0)
+    rng = random.Random(seed)
+    n = len(values)
+    means = sorted(sum(rng.choice(values) for _ in range(n)) / n for _ in range(samples))
+    return means[int(0.025 * samples)], means[int(0.975 * samples) - 1]
 
 
 def _mean(values) -> float | None:
@@ -31,34 +106,43 @@ def _mean(values) -> float | None:
 def complete_only(records: list[dict]) -> list[dict]:
     """Records of the problems every method of their task set has run on: an interrupted
     evaluation must not compare methods on different problems."""
-    methods: dict[str, set] = {}
+    return complete_for(records, None)
+
+
+def complete_for(records: list[dict], methods: set | None) -> list[dict]:
+    """Records of the given methods ((method, layout, workers, split) tuples; None: all there are)
+    on the problems where every one of them has run."""
+    def method_of(r):
+        return (r["method"], r["layout"], r["workers"], r.get("split", "chosen"))
+    chosen = [r for r in records if methods is None or method_of(r) in methods]
+    wanted: dict[str, set] = {}
     seen: dict[tuple, set] = {}
-    for r in records:
-        method = (r["method"], r["layout"], r["workers"], r["seed"])
-        methods.setdefault(r["task_set"], set()).add(method)
-        seen.setdefault((r["task_set"], r["problem_id"]), set()).add(method)
-    return [r for r in records if seen[(r["task_set"], r["problem_id"])] == methods[r["task_set"]]]
+    for r in chosen:
+        wanted.setdefault(r["task_set"], set()).add(method_of(r))
+        seen.setdefault((r["task_set"], r["problem_id"]), set()).add(method_of(r))
+    if methods is not None:
+        wanted = {task_set: set(methods) for task_set in wanted}
+    return [r for r in chosen if seen[(r["task_set"], r["problem_id"])] == wanted[r["task_set"]]]
 
 
-def build_table(records: list[dict]) -> pd.DataFrame:
-    groups: dict[tuple, list] = {}
-    for record in records:
-        for method, probe, correct in _rows(record):
-            key = (record["task_set"], method, record["layout"], record["workers"], probe["budget"])
-            groups.setdefault(key, []).append((probe, bool(correct)))
+# ---- the tables -----------------------------------------------------------------------------------------
+def build_table(records: list[dict], budgets: list[int] | None = None) -> pd.DataFrame:
     rows = []
-    for (task_set, method, layout, W, budget), items in sorted(groups.items()):
-        probes = [p for p, _ in items]
-        n, correct = len(items), sum(c for _, c in items)
-        low, high = wilson_interval(correct, n)
-        parts = [x for p in probes for x in p.get("part_correct") or []]
-        # parts of one problem are not independent draws: this interval is on the optimistic side
-        part_low, part_high = wilson_interval(sum(parts), len(parts)) if parts else (None, None)
-        # with one worker "every worker started a different part" says nothing
+    for (task_set, row, W, budget), by_problem in sorted(outcomes_by_row(records, budgets).items()):
+        items = list(by_problem.values())
+        probes = [probe for _, _, probe, _ in items]
+        record = items[0][3]
+        n = len(items)
+        correct = sum(all_right for all_right, _, _, _ in items)
+        low, high = wilson_interval(round(correct), n)
+        shares = [share for _, share, _, _ in items if share is not None]
+        part_low, part_high = bootstrap_interval(shares) if shares else (None, None)
         distinct = [p["metrics"].get("distinct_first_parts") for p in probes] if W > 1 else []
-        row = {"task_set": task_set, "method": method, "layout": layout, "W": W, "budget": budget, "n": n,
-               "correct": correct, "accuracy": round(correct / n, 4), "ci_low": round(low, 4),
-               "ci_high": round(high, 4), "part_accuracy": _mean(parts),
+        out = {"task_set": task_set, "method": record["method"], "layout": record["layout"], "W": W,
+               "split": record.get("split", "chosen"), "row": row, "budget": budget,
+               "passes_used": probes[0]["budget"], "n": n, "correct": round(correct, 4),
+               "accuracy": round(correct / n, 4), "ci_low": round(low, 4), "ci_high": round(high, 4),
+               "part_accuracy": _mean(shares),
                "part_ci_low": None if part_low is None else round(part_low, 4),
                "part_ci_high": None if part_high is None else round(part_high, 4),
                "mean_tokens": _mean(p["tokens"] for p in probes),
@@ -67,14 +151,46 @@ def build_table(records: list[dict]) -> pd.DataFrame:
                "mean_passes": _mean(p["passes"] for p in probes),
                "distinct_first_parts": _mean(d for d in distinct if d is not None)}
         for m in METRICS:
-            row[f"mean_{m}"] = _mean(p["metrics"].get(m) for p in probes)
-        rows.append(row)
+            out[f"mean_{m}"] = _mean(p["metrics"].get(m) for p in probes)
+        rows.append(out)
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
+def paired_table(records: list[dict], budgets: list[int] | None = None) -> pd.DataFrame:
+    """Each Hogwild! row against each baseline row of its W (single, single Wx tokens,
+    independent vote / any / mean worker) at each budget, on the problems both have."""
+    outcomes = outcomes_by_row(records, budgets)
+    rows = []
+    for (task_set, row, W, budget), mine in sorted(outcomes.items()):
+        if not row.startswith("hogwild"):
+            continue
+        for (other_set, base, base_W, base_budget), theirs in sorted(outcomes.items()):
+            if other_set != task_set or base_budget != budget or base.startswith("hogwild"):
+                continue
+            if not (base == "single" or base_W == W):
+                continue
+            common = sorted(set(mine) & set(theirs))
+            if not common:
+                continue
+            a = [bool(mine[p][0]) for p in common]
+            b = [theirs[p][0] for p in common]
+            only_mine = sum(x and not y for x, y in zip(a, b) if isinstance(y, bool))
+            only_theirs = sum(y and not x for x, y in zip(a, b) if isinstance(y, bool))
+            exact = all(isinstance(y, bool) for y in b)
+            diffs = [mine[p][1] - theirs[p][1] for p in common
+                     if mine[p][1] is not None and theirs[p][1] is not None]
+            low, high = bootstrap_interval(diffs) if diffs else (None, None)
+            rows.append({"task_set": task_set, "budget": budget, "hogwild": row, "baseline": base, "n": len(common),
+                         "hogwild_all_parts": round(sum(a) / len(a), 4),
+                         "baseline_all_parts": round(sum(float(y) for y in b) / len(b), 4),
+                         "only_hogwild_right": only_mine if exact else None,
+                         "only_baseline_right": only_theirs if exact else None,
+                         "mcnemar_p": round(mcnemar_exact(only_mine, only_theirs), 4) if exact else None,
+                         "per_question_diff": _mean(diffs),
+                         "diff_ci_low": None if low is None else round(low, 4),
+                         "diff_ci_high": None if high is None else round(high, 4)})
+    return pd.DataFrame(rows)
+
+
 def line_label(row) -> str:
-    if row["method"] == "single":
-        return "single"
-    if row["method"] == "hogwild":
-        return f"hogwild {row['layout']} W={row['W']}"
-    return f"{row['method']} W={row['W']}"
+    return row["row"]

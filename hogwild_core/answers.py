@@ -11,9 +11,12 @@ What counts as the same answer:
 * numbers: "1,897", "$1897", "1897.0", "\\$1,897", "1897 dollars", "\\text{1897}" are 1897;
   "\\frac{3}{4}", "\\dfrac34", "3/4", "0.75" agree; "25%" matches 25 (and 0.25); simple arithmetic
   ("9*2", "16-3-4 = 9") is evaluated, and with "=" the right-most side counts;
-* against a numeric reference, text that is not one number counts as the last number in it
-  (the usual GSM8K convention); against any other reference both are compared as normalised
-  text (spaces, \\left/\\right, \\text{}, \\dfrac, a trailing period dropped);
+* against a numeric reference, text that is not one number counts only if it holds exactly one
+  number ("Janet makes $18 a day" is 18); a hedge holds several and counts as no answer: two
+  candidates ("2 or 3"), a range ("between 20 and 24"), an enumeration ("1, 2, 3, ..., 24"), or
+  working ("9 eggs x $2 = $18 so 18"); so does a placeholder ("<number>"); against any other
+  reference both are compared as normalised text (spaces, \\left/\\right, \\text{}, \\dfrac, a
+  trailing period dropped);
 * lists: "3, 5, 7", "[3,5,7]", "(a) 3 (b) 5", "a) 3; b) 5", "3 and 5"; a comma before exactly
   three digits with no space is a thousands separator unless that would leave too few parts.
 """
@@ -145,9 +148,11 @@ def parse_number(text: str | int | float | None) -> Fraction | None:
     return _evaluate(text)
 
 
-def last_number(text: str) -> Fraction | None:
-    numbers = _NUMBER.findall(_drop_thousands(_strip_latex(text)))
-    return _evaluate(numbers[-1]) if numbers else None
+def only_number(text: str) -> Fraction | None:
+    """The one number written in `text`, or None if it holds none or several different ones."""
+    values = {_evaluate(n) for n in _NUMBER.findall(_drop_thousands(_strip_latex(text)))}
+    values.discard(None)
+    return values.pop() if len(values) == 1 else None
 
 
 def normalize_text(text: str) -> str:
@@ -157,8 +162,8 @@ def normalize_text(text: str) -> str:
 
 
 def value_of(text, numeric: bool = True) -> Fraction | str | None:
-    """A single answer as a number if it is one (or, when a number is expected, ends in one),
-    else normalised text."""
+    """A single answer as a number if it is one (or, when a number is expected, holds exactly
+    one), else normalised text."""
     if text is None:
         return None
     number = parse_number(text)
@@ -166,9 +171,9 @@ def value_of(text, numeric: bool = True) -> Fraction | str | None:
         return number
     text = str(text)
     if numeric:
-        number = last_number(text)
-        if number is not None:
-            return number
+        number = only_number(text)
+        if number is not None or _NUMBER.search(text):
+            return number              # None for a hedge: several numbers are no answer
     return normalize_text(text) or None
 
 

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import ConfigError
-from .prompts import WORKER_NAMES
+from .prompts import SPLITS, WORKER_NAMES
 
 LAYOUTS = ("contiguous", "interleaved", "combined")        # the paper's layouts
 BASELINE_LAYOUTS = ("independent",)                        # W workers that share only the prompt
@@ -23,6 +23,7 @@ EXTERNAL_NAME = re.compile(r"\w(?:[\w' .-]{0,22}[\w.])?")
 class EngineConfig:
     num_workers: int = 2
     layout: str = "combined"
+    split: str = "chosen"              # "chosen": the workers share the work out themselves; "planned": we do
     max_new_tokens: int = 512          # tokens each worker may generate before the final answer
     temperature: float = 0.5           # 0 = greedy; > 0 so that workers with identical views diverge
     top_p: float = 0.95
@@ -45,6 +46,8 @@ class EngineConfig:
         if self.layout not in LAYOUTS + BASELINE_LAYOUTS:
             raise ConfigError(
                 f"layout must be one of {', '.join(LAYOUTS + BASELINE_LAYOUTS)}; got {_shown(self.layout)}")
+        if self.split not in SPLITS:
+            raise ConfigError(f"split must be one of {', '.join(SPLITS)}; got {_shown(self.split)}")
         if self.attention not in ATTENTION_PATHS:
             raise ConfigError(f"attention must be 'fast' or 'reference'; got {_shown(self.attention)}")
         _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS)

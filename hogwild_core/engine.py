@@ -25,6 +25,7 @@ each worker's state in `workers.py`, text in `text.py`, both forward paths in `r
 """
 
 import copy
+import re
 import time
 from dataclasses import dataclass
 from typing import Iterator
@@ -37,16 +38,18 @@ from .cache import SharedCache
 from .config import EngineConfig
 from .errors import ConfigError, EngineStateError, PromptError
 from .events import StepEvent
+from .prompt_cache import PromptCache
 from .rope import check_model_supported, inv_freq_of
 from .runner import Runner
 from .sampling import (ban_tokens, copy_continuations, extend_table, ngram_table, sample,
                        worker_generators)
-from .text import Detokenizer, TextCodec, eos_ids, heading_tokens, name_labels, paragraphs
+from .text import Detokenizer, TextCodec, bracket_tokens, eos_ids, heading_tokens, name_labels, paragraphs
 from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_view, has_history,
                    segment_names, worker_segment, worker_view)
 from .workers import GENERATING, STOPPED, STOPPING, Worker
 
 WORK, ANSWER, FINISHED = "work", "answer", "finished"
+_BOLD_NAME_AT_END = re.compile(r"\*\*\s?[A-Z][a-z]+$")
 ANSWERER = 0  # Alice writes the final answer
 
 
@@ -67,8 +70,12 @@ class _SeenView:
 
 
 class HogwildEngine:
-    def __init__(self, model, tokenizer, config: EngineConfig | None = None):
+    def __init__(self, model, tokenizer, config: EngineConfig | None = None,
+                 prompt_cache: PromptCache | None = None):
+        """prompt_cache: keys/values of prompt prefixes shared by the runs of this model (see
+        prompt_cache.py); without one every run computes its whole prompt."""
         self.config = config if config is not None else EngineConfig()
+        self.prompt_cache = prompt_cache
         if not isinstance(self.config, EngineConfig):
             raise ConfigError("config must be an EngineConfig")
         check_model_supported(model)
@@ -88,6 +95,7 @@ class HogwildEngine:
         with self.codec.lock:
             self._name_labels = name_labels(tokenizer)
             self._heading_ids = heading_tokens(tokenizer)
+            self._bracket_ids = bracket_tokens(tokenizer)
             # a model worker may not write an external worker's label either
             self._external_labels = [label for labels in name_labels(tokenizer, self.config.external_workers).values()
                                      for label in labels]
@@ -99,7 +107,9 @@ class HogwildEngine:
         if not isinstance(problem, str) or not problem.strip():
             raise PromptError("the problem text is empty")
         cfg, W = self.config, self.config.num_workers
-        self.prompt_ids = self.codec.prompt_ids(problem, W, cfg.layout, cfg.external_workers)
+        before, middle, after = self.codec.prompt_parts(problem, W, cfg.layout, cfg.split, cfg.external_workers)
+        self.prompt_ids = before + middle + after
+        self._prompt_prefix = len(before)
         self._problem_grams = ngram_table(self.codec.problem_ids(problem), cfg.copy_ngram) if cfg.copy_ngram else {}
         reserve = self._reserve()
         if len(self.prompt_ids) + reserve + 64 > self.max_context:
@@ -116,7 +126,7 @@ class HogwildEngine:
             worker = Worker(w, name, worker_segment(w), Detokenizer(self.codec), external=w >= M)
             self._cache.open_block(CURRENT_KIND, w, worker.segment)
             if not worker.external:
-                worker.insert(self.codec.encode(prompts.worker_opener(w, M, cfg.layout, problem)))
+                worker.insert(self.codec.encode(prompts.worker_opener(w, M, cfg.layout, problem, cfg.split)))
             self.workers.append(worker)
         self._seen = {w: self._snapshot(self._view_of(w, 0)) for w in range(W)}
 
@@ -199,7 +209,7 @@ class HogwildEngine:
     def fork(self) -> "HogwildEngine":
         """An independent copy of the run so far: same model and tokenizer, its own cache,
         workers and random streams. Stepping either one never changes the other."""
-        shared = (self.model, self.tokenizer, self.inv_freq, self.config, self.runner, self.codec)
+        shared = (self.model, self.tokenizer, self.inv_freq, self.config, self.runner, self.codec, self.prompt_cache)
         return copy.deepcopy(self, {id(x): x for x in shared})
 
     @property
@@ -300,13 +310,23 @@ class HogwildEngine:
         return len(self._final_tokens) + self.config.max_answer_tokens + 32
 
     def _write_setup(self) -> None:
-        """Write the prompt (in chunks) and the shared headers, each in its writer's own view: a
-        header is written as if it followed the prompt directly."""
-        cache, chunk = self._cache, self.config.prefill_chunk
+        """Write the prompt and the shared headers, each in its writer's own view: a header is
+        written as if it followed the prompt directly. The prompt goes in two stages, the prefix
+        before the problem (reused from the prompt cache when it holds it) and then the rest,
+        each in chunks of at most prefill_chunk tokens, with or without a cache alike."""
+        cache = self._cache
         cache.open_block(PROMPT_KIND, None, PROMPT)
-        for i in range(0, len(self.prompt_ids), chunk):
-            ids = self.prompt_ids[i:i + chunk]
-            self._write([build_view([PROMPT], cache.table.lengths(), PROMPT, len(ids))], [ids])
+        prefix = tuple(self.prompt_ids[:self._prompt_prefix])
+        stored = self.prompt_cache.get(prefix) if self.prompt_cache is not None and prefix else None
+        if stored is not None:
+            for layer, (k, v) in enumerate(stored):
+                cache.write(layer, PROMPT, 0, k, v)
+            cache.append(PROMPT, list(prefix))
+        else:
+            self._write_prompt(0, len(prefix))
+            if self.prompt_cache is not None and prefix:
+                self.prompt_cache.put(prefix, [cache.read(layer, PROMPT, len(prefix)) for layer in range(self.num_layers)])
+        self._write_prompt(len(prefix), len(self.prompt_ids))
         if self.config.layout == "combined":
             headers = [(HEADER_OTHERS, self.codec.encode(prompts.HEADER_OTHERS_TEXT)),
                        (HEADER_OWN, self.codec.encode(prompts.HEADER_OWN_TEXT))]
@@ -315,6 +335,12 @@ class HogwildEngine:
                 cache.open_block(HEADER_KIND, None, name)
             self._write([build_view([PROMPT, name], lengths, name, len(ids)) for name, ids in headers],
                         [ids for _, ids in headers])
+
+    def _write_prompt(self, start: int, end: int) -> None:
+        chunk = self.config.prefill_chunk
+        for i in range(start, end, chunk):
+            ids = self.prompt_ids[i:min(i + chunk, end)]
+            self._write([build_view([PROMPT], self._cache.table.lengths(), PROMPT, len(ids))], [ids])
 
     def _write(self, views: list[View], new: list[list[int]]) -> None:
         self.runner.run(self._cache, views, new, collect=False)
@@ -451,19 +477,19 @@ class HogwildEngine:
         return any(metrics.near_duplicate(just_finished, step, min_length=8) for step in others)
 
     def _banned(self, worker: Worker) -> list[int]:
-        """Tokens the worker may not write next (work phase): a copy of copy_ngram tokens of the
-        problem (small models restate the question step after step), a repeat of repeat_ngram of
-        its own tokens (a loop); with several workers, also the tokens that would complete another
-        worker's bold name label ("**Bob": small models continue the history's pattern and write
-        steps as someone else) and markdown heading tokens (which fake the workspace's sections)."""
+        """Tokens the worker may not write next (work phase), the same for every method and W: a
+        copy of copy_ngram tokens of the problem (small models restate the question step after
+        step), a repeat of repeat_ngram of its own tokens (a loop), markdown heading tokens (they
+        fake the workspace's sections), and step labels written by hand: the token completing any
+        other name's bold label ("**Bob") and a bracket after a bold capitalised word ("**David"
+        + " [": small models continue the history's pattern and write steps as someone, real or
+        invented). The engine writes every step label itself."""
         cfg = self.config
         banned = list(copy_continuations(self._problem_grams, worker.transcript, cfg.copy_ngram))
         if cfg.repeat_ngram:
             banned += copy_continuations(worker.own_grams, worker.transcript, cfg.repeat_ngram)
-        if len(self.workers) == 1:
-            return banned
+        banned += self._heading_ids
         tail = worker.transcript[-8:]
-        banned += self._heading_ids   # nor a "###" heading: those mark the workspace's sections
         for label in self._external_labels:
             k = len(label) - 1
             if k <= len(tail) and tuple(tail[len(tail) - k:]) == label[:-1]:
@@ -475,6 +501,8 @@ class HogwildEngine:
                 k = len(label) - 1
                 if k <= len(tail) and tuple(tail[len(tail) - k:]) == label[:-1]:
                     banned.append(label[-1])
+        if _BOLD_NAME_AT_END.search(worker.step_text[-40:]):
+            banned += self._bracket_ids
         return banned
 
     def _event(self, phase, writers, logits, attention, tokens, flushed, seconds) -> StepEvent:

@@ -20,14 +20,27 @@ _LAYOUT_NOTES = {
                 "and then your own.",
 }
 
-# A worked example of the behaviour we want, on a problem unlike any real one (different
-# numbers, different objects), so that copying it cannot produce a plausible answer.
-_EXAMPLE = (
-    "Example of good teamwork (another problem: \"How many legs do 3 spiders and 5 ants have?\"):\n\n"
-    "**Alice [1]:** Plan: I count the spiders' legs, Bob counts the ants' legs.\n\n"
-    "**Bob [1]:** Ants have 6 legs each, so 5 ants have 5 × 6 = 30 legs.\n\n"
+SPLITS = ("chosen", "planned")     # who splits the work: the workers (the paper's protocol), or us (an ablation)
+
+# Worked examples of the behaviour we want, on a problem unlike any real one. The team reads the
+# team version, a single worker (and each independent worker) the same solution written alone.
+_EXAMPLE_PROBLEM = "How many legs do 3 spiders and 5 ants have?"
+_TEAM_EXAMPLE = (
+    "**Alice [1]:** I'll count the spiders' legs; Bob, can you take the ants?\n\n"
+    "**Bob [1]:** Yes, I take the ants: ants have 6 legs each, so 5 ants have 5 × 6 = 30 legs.\n\n"
     "**Alice [2]:** Spiders have 8 legs each: 3 × 8 = 24. With Bob's 30, that is 24 + 30 = 54 legs.\n\n"
     "**Bob [2]:** Alice already added them up, so I check instead: 24 + 30 = 54. Agreed."
+)
+_SOLO_EXAMPLE = (
+    "**Alice [1]:** Spiders have 8 legs each: 3 × 8 = 24 legs.\n\n"
+    "**Alice [2]:** Ants have 6 legs each: 5 × 6 = 30 legs.\n\n"
+    "**Alice [3]:** Together: 24 + 30 = 54 legs. I check: 24 + 30 = 54."
+)
+# Rules every method reads; the team adds those that only make sense with others.
+_COMMON_RULES = (
+    "- One short paragraph per step, one idea or calculation each, with the numbers written out.\n"
+    "- Do not copy the question: go straight to the calculation.\n"
+    "- Work until every question is answered and checked."
 )
 
 _PART_LABEL = re.compile(r"(?:^|\s)\(([a-h])\)\s", re.M)
@@ -81,28 +94,38 @@ def _plan(problem: str, num_workers: int) -> str | None:
         "another part or combine the results."
 
 
-def system_prompt(num_workers: int, layout: str, problem: str = "") -> str:
-    names = list(WORKER_NAMES[:num_workers])
+def _example(team: bool) -> str:
+    example = _TEAM_EXAMPLE if team else _SOLO_EXAMPLE
+    return f"Example (another problem: \"{_EXAMPLE_PROBLEM}\"):\n\n{example}"
+
+
+def system_prompt(num_workers: int, layout: str, problem: str = "", split: str = "chosen") -> str:
+    """The rules and the worked example. One worker and independent workers read the common rules
+    and the example solved alone; a team also reads how the workspace works and how to share the
+    work: by default the workers choose their own split (the paper's protocol); split="planned"
+    gives them ours when the problem has labelled parts (an ablation)."""
     if num_workers == 1 or layout == "independent":
-        return ("You are Alice, a careful problem solver. Reason step by step, in short paragraphs, "
-                "one calculation per paragraph, with the numbers written out.")
+        return ("You are Alice, a careful problem solver. Reason step by step.\n\n"
+                f"Rules:\n{_COMMON_RULES}\n\n{_example(team=False)}")
+    names = list(WORKER_NAMES[:num_workers])
     team = ", ".join(names[:-1]) + f" and {names[-1]}"
-    plan = _plan(problem, num_workers)
-    split = (f"- Split the work as planned: {plan}" if plan else
-             f"- Split the work: {names[0]} proposes a plan in her first step; everyone takes a different "
-             "part of it.")
+    plan = _plan(problem, num_workers) if split == "planned" else None
+    if plan:
+        share = f"- Split the work as planned: {plan}"
+    else:
+        share = ("- Decide together how to share the work: in your first step, say which part you take. If "
+                 "someone already took a part, take another one, or check their result.")
     return (
         f"You are {team}: {num_workers} assistants solving one problem together, at the same time, in a "
         f"shared workspace. Each of you sees what the others write as they write it. {_LAYOUT_NOTES[layout]}\n\n"
         "Rules:\n"
-        f"{split}\n"
+        f"{share}\n"
         "- Never redo what another assistant is doing or has done: use their result instead.\n"
         "- If you notice you are doing the same as someone else, stop, say so, and switch to something "
         "nobody is doing.\n"
-        "- Write only as yourself: never write another assistant's name as a label.\n"
-        "- Do not copy the question: go straight to the calculation.\n"
-        "- One short paragraph per step, one idea or calculation each, with the numbers written out.\n\n"
-        f"{_EXAMPLE}"
+        "- Write only as yourself: the workspace labels your steps, never write a name label yourself.\n"
+        f"{_COMMON_RULES}\n\n"
+        f"{_example(team=True)}"
     )
 
 
@@ -110,11 +133,12 @@ def step_prefix(name: str, step: int) -> str:
     return f"**{name} [{step}]:**"
 
 
-def worker_opener(w: int, num_workers: int, layout: str = "combined", problem: str = "") -> str:
-    """The first words of worker w: its label, and where the problem has labelled parts, the start
-    of a sentence about the part it owns. No full sentence a model could parrot step after step."""
+def worker_opener(w: int, num_workers: int, layout: str = "combined", problem: str = "",
+                  split: str = "chosen") -> str:
+    """The first words of worker w: its label; with split="planned" and labelled parts, the start of
+    a sentence about the part we gave it. No full sentence a model could parrot step after step."""
     name = WORKER_NAMES[w]
-    if num_workers == 1 or layout == "independent":
+    if num_workers == 1 or layout == "independent" or split != "planned":
         return step_prefix(name, 1)
     labels = _labels(problem)
     if labels:
@@ -124,15 +148,14 @@ def worker_opener(w: int, num_workers: int, layout: str = "combined", problem: s
         if mine:
             return step_prefix(name, 1) + f" For {labels[mine[0]]},"
         return step_prefix(name, 1) + " To check the others' results,"
-    if w == 0:
-        return step_prefix(name, 1) + " Plan:"
     return step_prefix(name, 1)
 
 
-def build_messages(problem: str, num_workers: int, layout: str, user_text: str | None = None) -> list[dict]:
+def build_messages(problem: str, num_workers: int, layout: str, user_text: str | None = None,
+                   split: str = "chosen") -> list[dict]:
     """The chat messages. The system prompt reads the problem (for its parts); `user_text`, if
     given, stands in for the problem in the user message (the engine tokenizes the problem apart)."""
-    return [{"role": "system", "content": system_prompt(num_workers, layout, problem)},
+    return [{"role": "system", "content": system_prompt(num_workers, layout, problem, split)},
             {"role": "user", "content": problem.strip() if user_text is None else user_text}]
 
 

@@ -41,12 +41,22 @@ class TextCodec:
     def decode(self, ids) -> str:
         return self.tokenizer.decode(list(ids))
 
-    def prompt_ids(self, problem: str, num_workers: int, layout: str, external: tuple[str, ...] = ()) -> list[int]:
+    def prompt_ids(self, problem: str, num_workers: int, layout: str, split: str = "chosen",
+                   external: tuple[str, ...] = ()) -> list[int]:
         """The chat-formatted prompt. The problem is user text: markers such as "<|im_end|>" in
-        it are tokenized as plain text, never as the model's special tokens. `external`: names of
-        the workers whose text comes from outside; the last len(external) of num_workers. The
-        model workers' prompt is the one of a team of the others, with a note about them."""
-        messages = prompts.build_messages(problem, num_workers - len(external), layout, user_text=PLACEHOLDER)
+        it are tokenized as plain text, never as the model's special tokens."""
+        before, middle, after = self.prompt_parts(problem, num_workers, layout, split, external)
+        return before + middle + after
+
+    def prompt_parts(self, problem: str, num_workers: int, layout: str, split: str = "chosen",
+                     external: tuple[str, ...] = ()) -> tuple[list[int], list[int], list[int]]:
+        """The prompt as (template before the problem, the problem, template after it). The first
+        part holds the system prompt: the same for every problem with one set of rules (the
+        prefix a PromptCache keeps). `external`: names of the workers whose text comes from
+        outside, the last len(external) of num_workers; the system prompt is the one of a team of
+        the others, with a note about them."""
+        messages = prompts.build_messages(problem, num_workers - len(external), layout, user_text=PLACEHOLDER,
+                                          split=split)
         if external:
             messages[0]["content"] += prompts.external_worker_note(tuple(external), layout)
         if self.has_chat_template:
@@ -55,7 +65,7 @@ class TextCodec:
         else:
             text = prompts.render_plain(messages)
         before, _, after = text.partition(PLACEHOLDER)
-        return self.encode(before) + self.problem_ids(problem) + self.encode(after)
+        return self.encode(before), self.problem_ids(problem), self.encode(after)
 
     def problem_ids(self, problem: str) -> list[int]:
         with self.lock:
@@ -126,3 +136,11 @@ def heading_tokens(tokenizer) -> list[int]:
             if set(tokenizer.decode([last]).strip()) == {"#"} and len(tokenizer.decode([last]).strip()) >= 2:
                 found.add(last)
     return sorted(found)
+
+
+def bracket_tokens(tokenizer) -> list[int]:
+    """Ids of tokens whose text starts with "[" (with or without a leading space): what turns a
+    bold name into a step label ("**David" + " [" + "2]:**"). Read from the vocabulary's own
+    spellings (byte-level "Ġ" or SentencePiece "▁" for the space), without decoding 150k tokens."""
+    return sorted(i for token, i in tokenizer.get_vocab().items()
+                  if token.startswith(("[", "Ġ[", "▁[")) and i not in tokenizer.all_special_ids)

@@ -106,16 +106,37 @@ def test_problem_parts(problem, parts):
     assert prompts.problem_parts(problem) == parts
 
 
-def test_a_problem_with_parts_gets_an_explicit_split():
+def test_by_default_the_workers_choose_their_split():
+    """The paper's protocol: the prompt says how the workspace works and asks the workers to share
+    the work out; it never assigns parts, and every worker opens with its label alone."""
     problem = "(a) 2+2? (b) 3+3? (c) 4+4? (d) 5+5? (e) 6+6?"
     text = prompts.system_prompt(2, "combined", problem)
-    assert "Alice: part (a) and part (c) and part (e). Bob: part (b) and part (d)." in text
+    assert "Decide together how to share the work" in text and "part (a)" not in text
     assert [prompts.worker_opener(w, 3, "combined", problem) for w in range(3)] == [
+        "**Alice [1]:**", "**Bob [1]:**", "**Carol [1]:**"]
+    assert prompts.system_prompt(2, "combined", problem) == prompts.system_prompt(2, "combined", "other")
+
+
+def test_the_planned_split_ablation_gives_each_worker_its_part():
+    problem = "(a) 2+2? (b) 3+3? (c) 4+4? (d) 5+5? (e) 6+6?"
+    text = prompts.system_prompt(2, "combined", problem, split="planned")
+    assert "Alice: part (a) and part (c) and part (e). Bob: part (b) and part (d)." in text
+    assert [prompts.worker_opener(w, 3, "combined", problem, "planned") for w in range(3)] == [
         "**Alice [1]:** For part (a),", "**Bob [1]:** For part (b),", "**Carol [1]:** For part (c),"]
-    assert prompts.worker_opener(5, 6, "combined", problem) == "**Frank [1]:** To check the others' results,"
-    # without parts: Alice opens with a plan, the others with their label only
-    assert prompts.worker_opener(0, 2, "combined", "Sum 1..10") == "**Alice [1]:** Plan:"
-    assert prompts.worker_opener(1, 2, "combined", "Sum 1..10") == "**Bob [1]:**"
+    assert prompts.worker_opener(5, 6, "combined", problem, "planned") == "**Frank [1]:** To check the others' results,"
+    # without parts there is nothing to plan: the same as the default
+    assert prompts.system_prompt(2, "combined", "Sum 1..10", "planned") == prompts.system_prompt(2, "combined")
+    assert prompts.worker_opener(1, 2, "combined", "Sum 1..10", "planned") == "**Bob [1]:**"
+
+
+def test_every_method_reads_the_same_rules_and_example():
+    solo = prompts.system_prompt(1, "contiguous")
+    assert solo == prompts.system_prompt(4, "independent")
+    team = prompts.system_prompt(2, "combined")
+    for line in ("- One short paragraph per step", "- Do not copy the question", "- Work until every question"):
+        assert line in solo and line in team
+    assert "3 spiders and 5 ants" in solo and "3 spiders and 5 ants" in team
+    assert "Bob" not in solo and "**Bob [1]:**" in team
 
 
 def test_greedy_and_seeded_sampling():
@@ -216,3 +237,28 @@ def test_the_detokenizer_gives_text_piece_by_piece(tokenizer):
         pieces.append(detokenizer.add(ids[i:i + 2]))
     assert "".join(pieces) == tokenizer.decode(ids) == text
     assert all("\ufffd" not in piece for piece in pieces)
+
+
+def test_split_is_checked():
+    assert EngineConfig(split="planned").split == "planned"
+    with pytest.raises(ConfigError, match="split must be one of chosen, planned"):
+        EngineConfig(split="mine")
+
+
+@pytest.mark.parametrize("W", [1, 3])
+def test_no_worker_may_write_a_step_label_by_hand(W, tiny_models, tokenizer):
+    """After a bold capitalised word ("**David") a bracket is banned, with any W, and the token
+    that completes another worker's bold name is banned too: the engine writes labels itself."""
+    from hogwild_core import HogwildEngine
+    from hogwild_core.text import bracket_tokens
+
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(num_workers=W, max_new_tokens=20))
+    engine.start("What is 2 + 3?")
+    for text in (" so", " **", "David"):
+        ids = tokenizer.encode(text, add_special_tokens=False)
+        for t in ids:
+            engine.step(force=[t] * W)
+    banned = set(engine._banned(engine.workers[0]))
+    assert set(bracket_tokens(tokenizer)) <= banned
+    engine.step(force=[tokenizer.encode(" is", add_special_tokens=False)[0]] * W)
+    assert not set(bracket_tokens(tokenizer)) & set(engine._banned(engine.workers[0]))

@@ -109,7 +109,7 @@ def test_a_locked_store_refuses_other_models():
     from hogwild_core import ModelLoadError
 
     with pytest.raises(ModelLoadError, match="lock-model"):
-        ModelStore(allow_custom=False).get("org/other")
+        ModelStore(locked_to="default").get("org/other")
 
 
 def _wiring():
@@ -239,7 +239,8 @@ def test_the_page_offers_fetched_models_most_capable_first(tmp_path, monkeypatch
             f.truncate(spec.size)                   # sparse: right size, no real bytes
     assert store.choices() == ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "default"]
     assert store.choices("org/model") == ["org/model", "qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "default"]
-    assert ModelStore(allow_custom=False).choices() == ["default"]
+    assert ModelStore(locked_to="default").choices() == ["default"]
+    assert ModelStore(locked_to="qwen2.5-coder-1.5b").choices() == ["qwen2.5-coder-1.5b"]
     assert not store.is_loaded("qwen2.5-coder-1.5b")    # offering a model does not load it
     picker = next(b for b in build_ui(store).blocks.values() if getattr(b, "elem_id", None) == "model")
     assert [value for _, value in picker.choices] == store.choices() and picker.value == "default"

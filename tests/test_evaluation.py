@@ -3,6 +3,7 @@ passes, probing never changes the run, voting, the answer checker (on outputs Sm
 really wrote), resuming, the metrics on hand-made transcripts, the table and the figure."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -11,10 +12,10 @@ from evaluation import __main__ as cli
 from evaluation.figure import accuracy_figure
 from evaluation.methods import Method, build_methods
 from evaluation.runner import PassTape, RunSettings, probe, run_task, transcript_pieces
-from evaluation.scoring import (collaboration, first_correct_pass, majority_vote, sampled_tokens,
+from evaluation.scoring import (collaboration, first_correct_pass, majority_vote, mcnemar_exact, sampled_tokens,
                                 wasted_tokens, wilson_interval)
 from evaluation.store import ResultStore
-from evaluation.table import build_table, complete_only
+from evaluation.table import build_table, complete_only, paired_table
 from evaluation.tasks import Task, load_tasks, multipart_problem
 from hogwild_core import EngineConfig, HogwildEngine
 from hogwild_core.answers import canonical, extract_answer, is_correct, part_correct
@@ -89,7 +90,7 @@ def test_a_run_whose_context_fills_up_answers_later_budgets_as_the_engine_did(to
     from transformers import AutoModelForCausalLM
 
     config = tiny_config("llama", len(tokenizer), 1)
-    config.max_position_embeddings = 320
+    config.max_position_embeddings = 420         # the prompt takes about 300
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(config).eval()
     record = run_task(model, tokenizer, TASK, Method("independent", "independent", 2),
@@ -141,7 +142,7 @@ REAL_OUTPUTS = [
     ("(a) 20, (b) 8.", ["20", "8"], True),
     ("(a) 20 students, (b) 20 students, (c) 40 students, (d) 2 students, (e) 2 students, (f) 2 students, (g)",
      ["20", "20"], True),
-    ("(a) 20, (b) 8, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1", ["20", "8"], False),   # (b) reads as its last number
+    ("(a) 20, (b) 8, 3, 2, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1", ["20", "8"], False),   # (b) is a hedge: many numbers
     ("(b) (7)", ["3", "7"], False),
     ("(1)", ["150", "398"], False),
     # Qwen2.5-Coder-1.5B-Instruct, docs/eval/qwen1.5b-multipart-2 (bare lists, no labels)
@@ -150,6 +151,15 @@ REAL_OUTPUTS = [
     ("480", ["24", "480"], False),                           # one part's number only
     ("Alice [1] <720/120>, Bob [1] <52 + 28 - 52/4>", ["2", "60"], False),   # the workers' labels as parts
     ("Alice [1] <720/120>, Bob [1] <52 + 28 - 52/4>", ["6", "77"], False),   # expressions are not evaluated
+    ("(a) <number>, (b) <number", ["24", "480"], False),     # the old task prompt's placeholder, copied
+    ("(a) <number>", ["60", "48"], False),
+    ("10 + 17 + 18 + ... + 1 + 21 = 42.", "24", False),
+]
+# Hedged answers hold several candidates: they count as no answer, whichever candidate is right.
+HEDGES = [
+    ("2 or 3", "3"), ("2 or 3", "2"), ("between 20 and 24", "24"), ("between 20 and 24", "20"),
+    ("1, 2, 3, ..., 24", "24"), ("20 to 24 minutes", "24"), ("9 eggs, so $18", "18"),
+    ("(a) 5 or 6, (b) 7", ["6", "7"]), ("either 12 or 15", "15"),
 ]
 
 
@@ -167,7 +177,9 @@ REAL_OUTPUTS = [
     ("(a) 3, (b) 5", ["3", "5"], True), ("a) 3; b) 5", ["3", "5"], True), ("3 and 5", ["3", "5"], True),
     ("(a) 1,200 (b) 5", ["1200", "5"], True), ("1,200, 5", ["1200", "5"], True), ("[20,300]", ["20", "300"], True),
     ("(b) 5 (a) 3", ["3", "5"], True), ("3, 6", ["3", "5"], False), ("3", ["3", "5"], False),
-] + REAL_OUTPUTS)
+    ("Janet makes $18 every day", "18", True), ("9 eggs x $2 = $18", "18", True),
+    ("18, 3, 70,000, 540, 20", ["18", "3", "70000", "540", "20"], True),
+] + REAL_OUTPUTS + [(text, reference, False) for text, reference in HEDGES])
 def test_is_correct(predicted, reference, expected):
     assert is_correct(predicted, reference) is expected
 
@@ -258,28 +270,40 @@ def test_wilson_interval():
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
-def _record(method, layout, W, correct, any_correct=None, problem="0"):
+def _record(method, layout, W, correct, any_correct=None, problem="0", budgets=(8, 16), team_sizes=(), workers=None):
     probes = [{"budget": b, "passes": b, "seconds": 1.0, "answers": ["7"], "answer": "7", "correct": c,
-               "any_correct": c if any_correct is None else any_correct[i], "tokens": b * W, "wasted_tokens": 0,
+               "any_correct": c if any_correct is None else any_correct[i],
+               "worker_correct": workers[i] if workers else [c] * W, "tokens": b * W, "wasted_tokens": 0,
                "metrics": {"redundancy": 0.5, "impersonations": 1, "copied_prompts": 0, "self_repeats": 0,
                            "parts_started": None, "distinct_first_parts": None}}
-              for i, (b, c) in enumerate(zip((8, 16), correct))]
+              for i, (b, c) in enumerate(zip(budgets, correct))]
     return {"task_set": "toy", "problem_id": problem, "seed": 0, "method": method, "layout": layout,
-            "workers": W, "probes": probes, "pieces": []}
+            "workers": W, "split": "chosen", "team_sizes": list(team_sizes), "probes": probes, "pieces": []}
 
 
-def test_table_and_figure():
-    records = [_record("single", "contiguous", 1, [False, True], problem=p) for p in "01"]
-    records += [_record("independent", "independent", 2, [False, False], any_correct=[True, True])]
+def test_table_rows_baselines_and_figure():
+    records = [_record("single", "contiguous", 1, [False, True, True], problem=p, budgets=(8, 16, 32),
+                       team_sizes=(2,)) for p in "01"]
+    records += [_record("independent", "independent", 2, [False, False], any_correct=[True, True],
+                        workers=[[True, False], [False, True]])]
+    records += [_record("independent", "independent", 3, [True, False])]
     records += [_record("hogwild", "combined", 2, [True, True])]
-    table = build_table(records)
-    single16 = table[(table.method == "single") & (table.budget == 16)].iloc[0]
+    table = build_table(records, budgets=[8, 16])
+    rows = set(table.row)
+    assert rows == {"single", "single, 2x tokens", "independent W=2, any", "independent W=2, mean worker",
+                    "independent W=3, vote", "independent W=3, any", "independent W=3, mean worker",
+                    "hogwild combined W=2"}                    # no vote of two workers
+    single16 = table[(table.row == "single") & (table.budget == 16)].iloc[0]
     assert single16.n == 2 and single16.accuracy == 1.0 and single16.ci_low < 1.0 == single16.ci_high
-    assert set(table.method) == {"single", "independent (vote)", "independent (any)", "hogwild"}
-    assert table[table.method == "independent (any)"].accuracy.tolist() == [1.0, 1.0]
+    equal_compute = table[table.row == "single, 2x tokens"]
+    assert equal_compute.budget.tolist() == [8, 16] and equal_compute.passes_used.tolist() == [16, 32]
+    assert table[table.row == "independent W=2, any"].accuracy.tolist() == [1.0, 1.0]
+    assert table[table.row == "independent W=2, mean worker"].accuracy.tolist() == [0.5, 0.5]
     figure = accuracy_figure(table)
     lines = [t for t in figure.data if t.mode == "lines+markers"]
-    assert len(lines) == 4 and len(figure.data) == 8          # a line and a band each
+    assert len(lines) == 8 and len(figure.data) == 16          # a line and a band each
+    equal = next(t for t in lines if t.name == "single, 2x tokens")
+    assert equal.line.color == "#000000" and equal.line.dash == "dash"
     assert [c[0] for c in lines[0].customdata] == [8, 16]    # true budgets (x is nudged apart)
     assert all(abs(x / b - 1) < 0.1 for x, b in zip(lines[0].x, (8, 16)))
     parts = accuracy_figure(table, y="part_accuracy")         # no multi-part rows: an empty figure
@@ -292,9 +316,69 @@ def test_part_accuracy_of_multi_part_problems():
     record["probes"][1]["part_correct"] = [True, True]
     table = build_table([record])
     assert table.part_accuracy.tolist() == [0.5, 1.0]
-    assert (table.part_ci_low < table.part_accuracy).all()
+    assert (table.part_ci_low <= table.part_accuracy).all()
     lines = [t for t in accuracy_figure(table, y="part_accuracy").data if t.mode == "lines+markers"]
     assert list(lines[0].y) == [0.5, 1.0]
+
+
+def test_paired_table_counts_discordant_problems_and_bootstraps_the_question_difference():
+    records = []
+    # 10 problems: hogwild right on 6, single right on 2 of those and on one more
+    for i in range(10):
+        hog, single = i < 6, i in (0, 1, 7)
+        h = _record("hogwild", "combined", 2, [hog], problem=str(i), budgets=(8,))
+        s = _record("single", "contiguous", 1, [single], problem=str(i), budgets=(8,))
+        h["probes"][0]["part_correct"] = [hog, True]
+        s["probes"][0]["part_correct"] = [single, False]
+        records += [h, s]
+    paired = paired_table(records, budgets=[8])
+    row = paired[(paired.hogwild == "hogwild combined W=2") & (paired.baseline == "single")].iloc[0]
+    assert row.n == 10 and row.only_hogwild_right == 4 and row.only_baseline_right == 1
+    assert row.mcnemar_p == pytest.approx(mcnemar_exact(4, 1)) and row.mcnemar_p == pytest.approx(0.375)
+    assert row.per_question_diff == pytest.approx((0.6 + 1.0) / 2 - (0.3 + 0.0) / 2)
+    assert row.diff_ci_low < row.per_question_diff < row.diff_ci_high
+
+
+def test_mcnemar_exact():
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(5, 0) == pytest.approx(2 / 32)
+    assert mcnemar_exact(3, 3) == 1.0
+    assert mcnemar_exact(10, 2) == pytest.approx(2 * sum(math.comb(12, i) for i in range(3)) / 2 ** 12)
+
+
+def test_methods_have_their_own_seeds_and_the_single_run_is_probed_for_equal_compute():
+    methods = build_methods(["single", "independent", "combined", "planned"], [2, 4])
+    seeds = {m.label: m.seed(0) for m in methods}
+    assert seeds["single"] != seeds["independent W=2"] and seeds["single"] != seeds["hogwild combined W=2"]
+    single = methods[0]
+    assert single.budgets((64, 128), (2, 4)) == (64, 128, 256, 512)
+    assert methods[1].budgets((64, 128), (2, 4)) == (64, 128)
+    planned = [m for m in methods if m.split == "planned"]
+    assert [m.label for m in planned] == ["hogwild combined W=2, planned split", "hogwild combined W=4, planned split"]
+    with pytest.raises(ValueError, match="unknown method"):
+        build_methods(["solo"], [2])
+
+
+def test_independent_workers_never_write_the_single_run_again(tokenizer, tiny_models):
+    model = tiny_models("llama", 1)
+    single = run_task(model, tokenizer, TASK, Method("single", "contiguous", 1), RunSettings((12,), temperature=0.8))
+    team = run_task(model, tokenizer, TASK, Method("independent", "independent", 2),
+                    RunSettings((12,), temperature=0.8))
+    alone = "".join(p[0] for p in single["pieces"][0])
+    assert all("".join(p[0] for p in worker) != alone for worker in team["pieces"])
+    assert single["engine_seed"] != team["engine_seed"]
+
+
+def test_gsm8k_times_five_evaluation_and_development_sets_share_no_question():
+    evaluation = load_tasks("gsm8k-x5", 32)
+    development = load_tasks("gsm8k-x5-dev", 32)
+    assert len({q for t in evaluation for q in t.parts} & {q for t in development for q in t.parts}) == 0
+    task = evaluation[0]
+    assert len(task.answer) == 5 and len(set(task.parts)) == 5
+    assert task.problem.startswith("Solve the following 5 questions. Finish with their 5 answers in order, "
+                                   "separated by commas, in one \\boxed{}.")
+    assert "<number>" not in task.problem and "Question 5: " in task.problem
+    assert [t.id for t in load_tasks("gsm8k-x5", 3)] == [t.id for t in evaluation[:3]]     # stable
 
 
 def test_only_problems_every_method_ran_on_are_compared():
@@ -359,6 +443,8 @@ def test_the_whole_pipeline_on_the_default_model(tmp_path):
     assert cli.main(argv) == 0
     records = ResultStore(tmp_path).load()
     assert len(records) == 6
-    assert all([p["passes"] for p in r["probes"]] == [8, 16] or r["ended_at"] for r in records)
+    for r in records:          # the single worker is also probed at 2 x each budget (the equal-compute line)
+        assert [p["passes"] for p in r["probes"]] == ([8, 16, 32] if r["method"] == "single" else [8, 16]) \
+            or r["ended_at"]
     table = json.loads((tmp_path / "table.json").read_text())
     assert {row["budget"] for row in table} == {8, 16} and all(row["n"] == 3 for row in table)
