@@ -30,6 +30,7 @@ from demo.callbacks import Cadence, Session, run, send_line
 from demo.models import ModelStore
 from demo.settings import RunSettings
 from hogwild_core import metrics
+from hogwild_core.weights import format_of
 from hogwild_core.prompts import problem_parts
 
 GALLERY = Path(__file__).resolve().parent.parent / "assets" / "gallery"
@@ -56,7 +57,8 @@ def problem_and_answer(name: str) -> tuple[str, str]:
     return PROBLEMS[name]
 
 
-def machine() -> str:
+def machine(weights: str = "float32") -> str:
+    """The machine line of an entry; `weights`: the format the model ran in (weights.format_of)."""
     name = "unknown CPU"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -66,7 +68,7 @@ def machine() -> str:
                     break
     except OSError:
         pass
-    return f"{name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), CPU float32"
+    return f"{name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), CPU {weights}"
 
 
 def report_of(trace: dict, problem: str) -> dict:
@@ -135,7 +137,8 @@ def main(argv=None, store: ModelStore | None = None) -> dict:
     sampled = sum(t is not None for step in trace["steps"] for t in step["tokens"])
     entry = {
         "file": out.name, "title": args.title or settings.label, "caption": args.caption,
-        "model": args.model, "machine": machine(), "date": datetime.date.today().isoformat(),
+        "model": args.model, "machine": machine(format_of(store.get(args.model)[0])),
+        "date": datetime.date.today().isoformat(),
         "tokens_per_second": round(sampled / max(trace["elapsed"], 1e-9), 2),
         "seconds": round(wall, 1), "expected_answer": expected, "answer": trace["answer"],
         "metrics": report_of(trace, problem), "featured": args.featured,
