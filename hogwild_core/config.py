@@ -29,9 +29,10 @@ class EngineConfig:
     top_p: float = 0.95
     seed: int = 0
     check_interval: int = 0            # every N steps, ask "am I doing redundant work?" (0 = never)
-    redundancy_check: bool = True      # ask it at once when a finished step repeats another worker's
-    copy_ngram: int = 6                # never copy this many tokens of the problem in a row (0 = off)
-    repeat_ngram: int = 12             # never repeat this many of one's own tokens in a row (0 = off)
+    redundancy_check: bool = False     # ask it at once when a finished step repeats another worker's (the 1.5B
+                                       # model then looped on the question itself: docs/evaluation.md)
+    copy_ngram: int = 12               # never copy this many tokens of the problem in a row (0 = off)
+    repeat_ngram: int = 12             # never repeat this many tokens in a row of one's own or of a worker one sees (0 = off)
     max_answer_tokens: int = 48        # budget for the forced \boxed{...} answer
     collect_attention: bool = False    # attention mass per block in every event (costs a host copy)
     collect_logits: bool = False       # last-token logits [W, V] in every event (costs a host copy)

@@ -49,7 +49,7 @@ from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_v
 from .workers import GENERATING, STOPPED, STOPPING, Worker
 
 WORK, ANSWER, FINISHED = "work", "answer", "finished"
-_BOLD_NAME_AT_END = re.compile(r"\*\*\s?[A-Z][a-z]+$")
+_BOLD_NAME_AT_END = re.compile(r"\*\*\s?[A-Z][a-z]+(?:\s?\*\*)?\s?$")
 ANSWERER = 0  # Alice writes the final answer
 
 
@@ -479,7 +479,8 @@ class HogwildEngine:
     def _banned(self, worker: Worker) -> list[int]:
         """Tokens the worker may not write next (work phase), the same for every method and W: a
         copy of copy_ngram tokens of the problem (small models restate the question step after
-        step), a repeat of repeat_ngram of its own tokens (a loop), markdown heading tokens (they
+        step), a repeat of repeat_ngram tokens of its own (a loop) or of a worker it can read (a
+        copy of someone's work: independent workers read nobody), markdown heading tokens (they
         fake the workspace's sections), and step labels written by hand: the token completing any
         other name's bold label ("**Bob") and a bracket after a bold capitalised word ("**David"
         + " [": small models continue the history's pattern and write steps as someone, real or
@@ -487,7 +488,9 @@ class HogwildEngine:
         cfg = self.config
         banned = list(copy_continuations(self._problem_grams, worker.transcript, cfg.copy_ngram))
         if cfg.repeat_ngram:
-            banned += copy_continuations(worker.own_grams, worker.transcript, cfg.repeat_ngram)
+            seen = [worker] if cfg.layout == "independent" else self.workers     # whose text it can read
+            for source in seen:
+                banned += copy_continuations(source.own_grams, worker.transcript, cfg.repeat_ngram)
         banned += self._heading_ids
         tail = worker.transcript[-8:]
         for label in self._external_labels:

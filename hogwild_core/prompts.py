@@ -135,11 +135,16 @@ def step_prefix(name: str, step: int) -> str:
 
 def worker_opener(w: int, num_workers: int, layout: str = "combined", problem: str = "",
                   split: str = "chosen") -> str:
-    """The first words of worker w: its label; with split="planned" and labelled parts, the start of
-    a sentence about the part we gave it. No full sentence a model could parrot step after step."""
+    """The first words of worker w: its label; in a team that chooses its split, Alice's label opens
+    a proposal; with split="planned" and labelled parts, the start of a sentence about the part we
+    gave it. No full sentence a model could parrot step after step."""
     name = WORKER_NAMES[w]
-    if num_workers == 1 or layout == "independent" or split != "planned":
+    if num_workers == 1 or layout == "independent":
         return step_prefix(name, 1)
+    if split != "planned":
+        # The workers choose: Alice opens the discussion (as in the authors' prompts), the others
+        # read her proposal as it is written and answer it; what the split is, they decide.
+        return step_prefix(name, 1) + (" Here is how we can split the work:" if w == 0 else "")
     labels = _labels(problem)
     if labels:
         mine = assignment(len(labels), num_workers)[w]
@@ -170,12 +175,13 @@ _SENTENCE_END = re.compile(r"[.!?。](?:[*_\"'’”)\]$]*)$")
 
 def is_step_end(text: str) -> bool:
     """True if `text` (one step or paragraph) just reached a paragraph break that closes it:
-    "\\n\\n" after sentence-ending text, outside any open code block or display math."""
+    "\\n\\n" after sentence-ending text or after a closed display equation ("\\]", "$$"),
+    outside any open code block or display math."""
     stripped = text.rstrip(" \t")
     if not stripped.endswith("\n\n"):
         return False
     body = stripped.rstrip()
-    if not _SENTENCE_END.search(body):
+    if not (_SENTENCE_END.search(body) or body.endswith(("\\]", "$$"))):
         return False
     if body.count("```") % 2 == 1 or body.count("$$") % 2 == 1:
         return False

@@ -113,7 +113,9 @@ def test_by_default_the_workers_choose_their_split():
     text = prompts.system_prompt(2, "combined", problem)
     assert "Decide together how to share the work" in text and "part (a)" not in text
     assert [prompts.worker_opener(w, 3, "combined", problem) for w in range(3)] == [
-        "**Alice [1]:**", "**Bob [1]:**", "**Carol [1]:**"]
+        "**Alice [1]:** Here is how we can split the work:", "**Bob [1]:**", "**Carol [1]:**"]
+    assert prompts.worker_opener(0, 1, "contiguous", problem) == "**Alice [1]:**"
+    assert prompts.worker_opener(0, 3, "independent", problem) == "**Alice [1]:**"
     assert prompts.system_prompt(2, "combined", problem) == prompts.system_prompt(2, "combined", "other")
 
 
@@ -127,6 +129,7 @@ def test_the_planned_split_ablation_gives_each_worker_its_part():
     # without parts there is nothing to plan: the same as the default
     assert prompts.system_prompt(2, "combined", "Sum 1..10", "planned") == prompts.system_prompt(2, "combined")
     assert prompts.worker_opener(1, 2, "combined", "Sum 1..10", "planned") == "**Bob [1]:**"
+    assert prompts.worker_opener(0, 2, "combined", "Sum 1..10", "planned") == "**Alice [1]:**"
 
 
 def test_every_method_reads_the_same_rules_and_example():
@@ -262,3 +265,11 @@ def test_no_worker_may_write_a_step_label_by_hand(W, tiny_models, tokenizer):
     assert set(bracket_tokens(tokenizer)) <= banned
     engine.step(force=[tokenizer.encode(" is", add_special_tokens=False)[0]] * W)
     assert not set(bracket_tokens(tokenizer)) & set(engine._banned(engine.workers[0]))
+
+
+@pytest.mark.parametrize("text, end", [
+    ("So the total is 54.\n\n", True), ("\\[\nx = \\frac{60}{3} = 20\n\\]\n\n", True), ("$$x = 2$$\n\n", True),
+    ("We set up\n\n", False), ("\\[\nx = 2\n\n", False), ("Done.\n", False),
+])
+def test_a_step_ends_after_a_sentence_or_a_closed_display_equation(text, end):
+    assert prompts.is_step_end(text) is end

@@ -308,3 +308,20 @@ def test_no_long_copy_of_the_problem_nor_of_ones_own_text(tiny_models, tokenizer
     assert ids[5] not in engine._banned(engine.workers[1]) or ids[5] in engine.workers[1].transcript
     with pytest.raises(ConfigError):
         EngineConfig(copy_ngram=2)
+
+
+@pytest.mark.parametrize("layout, banned", [("combined", True), ("contiguous", True), ("independent", False)])
+def test_no_long_copy_of_a_worker_one_can_read(layout, banned, tiny_models, tokenizer):
+    """A worker may not write repeat_ngram tokens in a row that another worker it reads already
+    wrote (the 1.5B model copied a partner's step word for word); independent workers read nobody."""
+    sentence = " For every twenty five phone calls he makes, one more person comes in to see the cars today"
+    ids = tokenizer.encode(sentence, add_special_tokens=False)
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer,
+                           EngineConfig(num_workers=2, layout=layout, repeat_ngram=8, max_new_tokens=60))
+    filler = tokenizer.encode(" so", add_special_tokens=False)[0]
+    engine.start("How many calls?")
+    for t in ids:                       # Alice writes the sentence while Bob writes filler
+        engine.step(force=[t, filler])
+    for t in ids[:7]:                   # then Bob follows it for 7 tokens
+        engine.step(force=[filler, t])
+    assert (ids[7] in engine._banned(engine.workers[1])) is banned
