@@ -462,7 +462,10 @@ class HogwildEngine:
             worker.insert(self.codec.encode(prompts.step_prefix(worker.name, worker.num_reasoning_steps)))
             worker.label_due = False
         for token in self.codec.encode((" " if labelled else "") + paragraph + "\n\n"):
-            if worker.take(token) and has_history(self.config.layout):
+            ended = worker.take(token)
+            if self.config.repeat_ngram:     # the model workers may not copy it either (see _banned)
+                extend_table(worker.own_grams, worker.transcript, self.config.repeat_ngram)
+            if ended and has_history(self.config.layout):
                 worker.step_ends.append(len(worker.transcript))
                 worker.label_due = True
 

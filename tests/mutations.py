@@ -35,8 +35,8 @@ MUTATIONS = {
         ("attention.py", "reach = limit[row] + own[row] * (index + 1)[:, None]",
          "reach = limit[row] + own[row] * num_new[row][:, None]")],
     "an external worker's finished step never moves into the history": [
-        ("engine.py", "if worker.take(token) and has_history(self.config.layout):",
-         "if worker.take(token) and False:")],
+        ("engine.py", "if ended and has_history(self.config.layout):",
+         "if ended and False:")],
     "an external worker is sampled like a model worker": [
         ("engine.py", "if w.status == GENERATING and not w.external and not w.num_pending]",
          "if w.status == GENERATING and not w.num_pending]")],

@@ -145,7 +145,7 @@ def test_the_prompt_tells_the_model_workers_and_splits_the_work_among_them(tiny_
     prompt = engine.decode(engine.prompt_ids)
     assert prompts.external_worker_note(YOU, "combined").strip() in prompt
     assert "You are Alice and Bob: 2 assistants" in prompt
-    assert [engine.worker_text(w) for w in range(3)] == ["**Alice [1]:**", "**Bob [1]:**", ""]
+    assert [engine.worker_text(w) for w in range(3)] == [prompts.worker_opener(0, 2), prompts.worker_opener(1, 2), ""]
     planned = engine_for(tiny_models, tokenizer, split="planned")     # our split: among the model workers
     planned.start(PROBLEM)
     assert "Alice: part (a) and part (c). Bob: part (b)." in planned.decode(planned.prompt_ids)
@@ -175,3 +175,13 @@ def test_a_fork_keeps_the_visitor(tiny_models, tokenizer):
     step_scripted(branch, tokenizer, 2)
     assert branch.worker_text(2) == engine.worker_text(2) == "**You [1]:** It is 13.\n\n"
     assert engine.workers[2].num_written == 0 and branch.workers[2].num_written > 0
+
+
+def test_model_workers_may_not_copy_the_visitors_line_word_for_word(tiny_models, tokenizer):
+    engine = engine_for(tiny_models, tokenizer, repeat_ngram=4)
+    engine.start(PROBLEM)
+    engine.write(2, "Part (c) is six plus seven, thirteen.")
+    line = list(engine.transcript(2).tokens)
+    worker = engine.workers[0]
+    worker.transcript.extend(line[-5:-2])            # Alice has written three tokens of the line
+    assert line[-2] in engine._banned(worker)
