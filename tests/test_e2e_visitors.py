@@ -25,7 +25,7 @@ ALICE_ALONE = ("Add 17 and 25.", 1, "contiguous", 24, 0.0, 1.0, 0, 0, "default",
 THREE_WORKERS = ("Multiply 6 by 7.", 3, "interleaved", 24, 0.0, 1.0, 0, 0, "default", False)
 LONG = ("Count from 1 to 500, one number per line.", 4, "combined", 1024, 0.0, 1.0, 0, 0, "default", False)
 SHORT = ("What is 2+2?", 1, "combined", 16, 0.0, 1.0, 0, 0, "default", False)
-JOINED = ("Compute (a) 2 + 3, (b) 4 + 5 and (c) 6 + 7.", 3, "combined", 160, 0.0, 1.0, 0, 0, "default", True)
+JOINED = ("Compute (a) 2 + 3, (b) 4 + 5 and (c) 6 + 7.", 3, "combined", 96, 0.0, 1.0, 0, 0, "default", True)
 LINE = "I take part (c): 6 + 7 = 13. Alice, check part (b)."
 RUN, SEND = "/run_clicked", "/send_line"
 LANES, HISTORY, VIEW = 3, 4, 7       # positions in the run's outputs
@@ -187,7 +187,7 @@ def test_a_visitor_joins_their_run_while_another_runs(server, visitor):
     """One visitor runs three model workers; another joins a run of their own as "You" and sends a
     line mid-run: it reaches their lane and history, and nothing of it reaches the other run."""
     url, _, _ = server
-    other = visitor(url).submit(*THREE_WORKERS[:3], 256, *THREE_WORKERS[4:], api_name=RUN)
+    other = visitor(url).submit(*THREE_WORKERS[:3], 192, *THREE_WORKERS[4:], api_name=RUN)
     wait_until(lambda: started(other), 30, "the other visitor's run")
     joiner = visitor(url)
     assert "Nothing is running" in joiner.predict(LINE, api_name=SEND)[0]
@@ -197,10 +197,10 @@ def test_a_visitor_joins_their_run_while_another_runs(server, visitor):
     assert not other.done(), "the other visitor's run should still be going"
     assert "Sent" in message and box == ""
     assert LINE in lanes or "reading the prompt" in message       # at once, or with the first pass
-    joined = result_of(job.result(timeout=120))
+    joined = result_of(job.result(timeout=300))
     assert "Finished after" in joined["steps"]
     assert re.findall(r"<b>(\w+)</b>", joined["lanes"]) == ["Alice", "Bob", "You"]
     assert LINE in joined["lanes"] and LINE in joined["history"] and "You · block" in joined["history"]
-    alone = result_of(other.result(timeout=120))
+    alone = result_of(other.result(timeout=300))
     assert "Finished after" in alone["steps"] and LINE not in alone["lanes"] + alone["history"]
     assert "Nothing is running" in joiner.predict("Too late.", api_name=SEND)[0]
