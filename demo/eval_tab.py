@@ -17,13 +17,14 @@ from evaluation.figure import accuracy_figure
 
 from . import render
 from .callbacks import Session, close_session
-from .evaluations import (EVAL_ROOT, NOT_RECORDED, EvalError, Evaluation, display_table, list_evaluations,
-                          load_evaluation, log_of_trace, probe_of, row_label, run_label, runs_of_row, summary_line,
+from .evaluations import (EVAL_ROOT, NOT_RECORDED, EvalError, Evaluation, display_paired, display_table, list_evaluations,
+                          load_evaluation, log_of_trace, probe_of, row_label, row_passes, run_label, runs_of_row, summary_line,
                           trace_of_run, write_trace_dict)
 
 INTRO = ("**Saved evaluations** (made with `python -m evaluation`; see docs/evaluation.md): accuracy against "
-         "budget, counted over the problems every method has run on. Click a table row (or pick one below) to "
-         "open its runs: the workers' text up to that budget's cut and the answer forced there.")
+         "budget, each part of the table counted over the problems every one of its methods has run on (an "
+         "ablation run on fewer problems has its own part). Click a table row (or pick one below) to open its "
+         "runs: the workers' text up to that row's cut and the answer forced there.")
 EMPTY_LANES = '<div class="hw-panel hw-muted">Choose a row and a problem to see its workers\' lanes.</div>'
 LANE_IDS = "eval-lane"
 
@@ -38,6 +39,7 @@ class EvalTab:
     message: gr.HTML
     figure: gr.Plot
     table: gr.Dataframe
+    paired: gr.Dataframe
     row: gr.Dropdown
     run: gr.Dropdown
     download: gr.DownloadButton
@@ -51,7 +53,8 @@ class EvalTab:
 
     @property
     def everything(self) -> list:
-        return [self.choice, self.loaded, self.summary, self.figure, self.table, self.row, self.run, *self.panels]
+        return [self.choice, self.loaded, self.summary, self.figure, self.table, self.paired, self.row, self.run,
+                *self.panels]
 
 
 def build_evaluation_tab(root: Path = EVAL_ROOT) -> gr.Tab:
@@ -65,6 +68,10 @@ def build_evaluation_tab(root: Path = EVAL_ROOT) -> gr.Tab:
         table = gr.Dataframe(interactive=False, elem_id="eval-table", max_height=420, wrap=True,
                              label="Per method and budget (95% Wilson interval; tokens: sampled by all workers, "
                                    "mean per run); click a row to open its runs")
+        paired = gr.Dataframe(interactive=False, elem_id="eval-paired", max_height=320, wrap=True,
+                              label="Paired on the same problems: each Hogwild! row against each baseline of its W "
+                                    "at each budget (exact McNemar on all parts right; per-question difference with "
+                                    "a bootstrap interval over problems)")
         with gr.Row(equal_height=True):
             row = gr.Dropdown([], label="Row: method · budget", elem_id="eval-row", interactive=True, scale=2)
             run = gr.Dropdown([], label="Problem", elem_id="eval-run", interactive=True, scale=2)
@@ -74,7 +81,7 @@ def build_evaluation_tab(root: Path = EVAL_ROOT) -> gr.Tab:
         answer = gr.HTML("", elem_id="eval-answer", js_on_load=None)
         lanes = gr.HTML(EMPTY_LANES, elem_id="eval-lanes", js_on_load=None)
         ui = EvalTab(choice, gr.State(None), gr.State(Session, delete_callback=close_session), summary, message,
-                     figure, table, row, run, download, note, answer, lanes)
+                     figure, table, paired, row, run, download, note, answer, lanes)
 
     events = dict(concurrency_limit=4, concurrency_id="evaluation", show_progress="minimal")
     def evaluation_opened(name):
@@ -99,18 +106,22 @@ def evaluation_chosen(name: str | None, root: Path = EVAL_ROOT, refresh: bool = 
         name = names[0] if names else None
     choice = gr.update(choices=names, value=name) if refresh or name else gr.skip()
     if name is None:
-        return [choice, None, "", _blank_figure(), None, gr.update(choices=[], value=None),
+        return [choice, None, "", _blank_figure(), None, None, gr.update(choices=[], value=None),
                 gr.update(choices=[], value=None), *_cleared(f"No saved evaluations under {root}.")]
     try:
         ev = load_evaluation(name, root)
     except EvalError as exc:
-        return [choice, None, "", _blank_figure(), None, gr.update(choices=[], value=None),
+        return [choice, None, "", _blank_figure(), None, None, gr.update(choices=[], value=None),
                 gr.update(choices=[], value=None), *_cleared(str(exc))]
     rows = [(row_label(ev.table, i), i) for i in range(len(ev.table))]
     summary = f'<div class="hw-eval-line">{escape(summary_line(ev))}</div>'
     message = "" if rows else "No problem has been run by every method yet: nothing to tabulate."
-    return [choice, ev, summary, accuracy_figure(ev.table, title=f"{name}: accuracy vs. budget"),
-            display_table(ev.table), gr.update(choices=rows, value=None), gr.update(choices=[], value=None),
+    main = ev.table[ev.table["group"] == 0] if len(ev.table) else ev.table
+    y = "part_accuracy" if len(main) and main["part_accuracy"].notna().any() else "accuracy"
+    title = f"{name}: {'questions right' if y == 'part_accuracy' else 'accuracy'} vs. budget"
+    return [choice, ev, summary, accuracy_figure(main, title=title, y=y),
+            display_table(ev.table), display_paired(ev.paired), gr.update(choices=rows, value=None),
+            gr.update(choices=[], value=None),
             *_cleared(message, "info")]
 
 
@@ -125,8 +136,8 @@ def row_chosen(ev: Evaluation | None, index, files: Session) -> list:
         return [gr.skip(), gr.update(choices=[], value=None), *_cleared("Choose an evaluation first.")]
     try:
         runs = runs_of_row(ev, index)
-        budget = int(ev.table.iloc[index]["budget"])
-        choices = [(run_label(r, budget), i) for i, r in enumerate(runs)]
+        passes = row_passes(ev, index)
+        choices = [(run_label(r, passes), i) for i, r in enumerate(runs)]
     except EvalError as exc:
         return [gr.skip(), gr.update(choices=[], value=None), *_cleared(str(exc))]
     if not runs:
@@ -142,8 +153,8 @@ def run_chosen(ev: Evaluation | None, index, run, files: Session) -> list:
         runs = runs_of_row(ev, index)
         if not 0 <= run < len(runs):
             raise EvalError("that problem is not in this row")
-        record, budget = runs[run], int(ev.table.iloc[index]["budget"])
-        trace = trace_of_run(record, budget, ev.settings, ev.name)
+        record, budget = runs[run], row_passes(ev, index)
+        trace = trace_of_run(record, budget, ev.settings, ev.name, row=str(ev.table.iloc[index]["row"]))
         log = log_of_trace(trace)
     except (EvalError, KeyError, TypeError, ValueError) as exc:
         return _cleared(f"This run cannot be shown: {exc}")

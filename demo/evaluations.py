@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.store import RESULTS, SETTINGS
-from evaluation.table import build_table, complete_only, line_label
+from evaluation.table import grouped_table, line_label, paired_table, problem_groups
 from hogwild_core import MAX_WORKERS, WORKER_NAMES, EngineConfig
 
 from .records import RunLog
@@ -30,8 +30,10 @@ NOT_RECORDED = ("converted from an evaluation record, which keeps each worker's 
                 "attention, cache blocks or sizes, per-pass times or the forced answer's text: the attention "
                 "charts, cache view and shared history are empty, token ids are -1, the KV cache size reads 0, "
                 "the layer count reads 1 and the time is the budget's total (passes plus forced answer) spread evenly over the passes")
-TABLE_COLUMNS = ["task set", "method", "budget", "n", "correct", "accuracy", "95% CI", "parts right",
-                 "tokens", "seconds", "redundancy"]
+TABLE_COLUMNS = ["problems", "task set", "method", "budget", "n", "all parts right", "accuracy", "95% CI",
+                 "questions right", "95% CI (questions)", "tokens", "seconds", "redundancy"]
+PAIRED_COLUMNS = ["task set", "budget", "Hogwild!", "baseline", "n", "Hogwild! all parts", "baseline all parts",
+                  "only Hogwild! right", "only baseline right", "McNemar p", "questions: difference", "95% CI"]
 
 
 class EvalError(ValueError):
@@ -42,10 +44,12 @@ class EvalError(ValueError):
 class Evaluation:
     name: str
     settings: dict
-    records: list[dict]          # complete problems only: what the table counts
-    table: pd.DataFrame          # evaluation.table.build_table of those records
+    records: list[dict]          # every readable record
+    table: pd.DataFrame          # evaluation.table.grouped_table of them (a part per set of problems)
+    paired: pd.DataFrame         # evaluation.table.paired_table of them
+    groups: list[tuple[set, set]]  # table group -> (methods, problems), as evaluation.table.problem_groups
     num_problems: int
-    num_left_out: int            # records of problems not every method has run yet
+    num_left_out: int            # records of problems on which no whole set of methods has run yet
     num_skipped_lines: int       # cut-off or unreadable lines of results.jsonl
 
 
@@ -104,13 +108,15 @@ def load_evaluation(name: str, root: Path = EVAL_ROOT) -> Evaluation:
     if not isinstance(settings, dict):
         raise EvalError(f"{name}/settings.json is not a JSON object")
     records, skipped = read_records(folder / RESULTS)
-    complete = complete_only(records)
+    budgets = settings.get("budgets") if isinstance(settings.get("budgets"), list) else None
     try:
-        table = build_table(complete)
+        groups = problem_groups(records)
+        table, paired = grouped_table(records, budgets), paired_table(records, budgets)
     except (KeyError, TypeError, ValueError) as exc:
         raise EvalError(f"{name}/results.jsonl holds records this page cannot tabulate ({exc!r})") from None
-    problems = {(r["task_set"], r["problem_id"]) for r in complete}
-    return Evaluation(name, settings, complete, table, len(problems), len(records) - len(complete), skipped)
+    problems = {p for _, group in groups for p in group}
+    counted = [r for r in records if (r["task_set"], r["problem_id"]) in problems]
+    return Evaluation(name, settings, counted, table, paired, groups, len(problems), len(records) - len(counted), skipped)
 
 
 def summary_line(ev: Evaluation) -> str:
@@ -135,20 +141,38 @@ def _task_sets(ev: Evaluation) -> str:
     return f" in {len(names)} task sets" if len(names) > 1 else ""
 
 
-def display_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The table as shown: one row per line label and budget, rounded, the interval as text."""
-    def interval(low, high):
-        return "" if pd.isna(low) else f"[{low:.2f}, {high:.2f}]"
+def _interval(low, high) -> str:
+    return "" if pd.isna(low) else f"[{low:.2f}, {high:.2f}]"
 
-    rows = [{"task set": r["task_set"], "method": line_label(r), "budget": int(r["budget"]), "n": int(r["n"]),
-             "correct": int(r["correct"]), "accuracy": round(r["accuracy"], 2),
-             "95% CI": interval(r["ci_low"], r["ci_high"]),
-             "parts right": None if pd.isna(r["part_accuracy"]) else round(r["part_accuracy"], 2),
+
+def _rounded(value, digits: int = 2):
+    return None if pd.isna(value) else round(float(value), digits)
+
+
+def display_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The table as shown: one row per method row and budget, rounded, the intervals as text."""
+    rows = [{"problems": int(r["problems"]), "task set": r["task_set"], "method": line_label(r),
+             "budget": int(r["budget"]), "n": int(r["n"]), "all parts right": _rounded(r["correct"]),
+             "accuracy": round(r["accuracy"], 2), "95% CI": _interval(r["ci_low"], r["ci_high"]),
+             "questions right": _rounded(r["part_accuracy"]),
+             "95% CI (questions)": _interval(r["part_ci_low"], r["part_ci_high"]),
              "tokens": None if pd.isna(r["mean_tokens"]) else round(r["mean_tokens"]),
-             "seconds": None if pd.isna(r["mean_seconds"]) else round(r["mean_seconds"], 1),
-             "redundancy": None if pd.isna(r["mean_redundancy"]) else round(r["mean_redundancy"], 2)}
+             "seconds": _rounded(r["mean_seconds"], 1), "redundancy": _rounded(r["mean_redundancy"])}
             for _, r in table.iterrows()]
     return pd.DataFrame(rows, columns=TABLE_COLUMNS)
+
+
+def display_paired(paired: pd.DataFrame) -> pd.DataFrame:
+    """The paired comparisons as shown."""
+    rows = [{"task set": r["task_set"], "budget": int(r["budget"]), "Hogwild!": r["hogwild"], "baseline": r["baseline"],
+             "n": int(r["n"]), "Hogwild! all parts": _rounded(r["hogwild_all_parts"]),
+             "baseline all parts": _rounded(r["baseline_all_parts"]),
+             "only Hogwild! right": None if pd.isna(r["only_hogwild_right"]) else int(r["only_hogwild_right"]),
+             "only baseline right": None if pd.isna(r["only_baseline_right"]) else int(r["only_baseline_right"]),
+             "McNemar p": _rounded(r["mcnemar_p"], 3), "questions: difference": _rounded(r["per_question_diff"]),
+             "95% CI": _interval(r["diff_ci_low"], r["diff_ci_high"])}
+            for _, r in paired.iterrows()] if len(paired) else []
+    return pd.DataFrame(rows, columns=PAIRED_COLUMNS)
 
 
 def row_label(table: pd.DataFrame, i: int) -> str:
@@ -157,14 +181,22 @@ def row_label(table: pd.DataFrame, i: int) -> str:
 
 
 def runs_of_row(ev: Evaluation, i: int) -> list[dict]:
-    """The records behind table row i (independent (vote) and (any) share theirs), by problem."""
+    """The records behind table row i (an independent team's vote, any and mean-worker rows share
+    theirs; both single-worker rows share the single run's), on the row's problems, by problem."""
     if not 0 <= i < len(ev.table):
         raise EvalError(f"the table has no row {i}")
     row = ev.table.iloc[i]
-    method = "independent" if str(row["method"]).startswith("independent") else row["method"]
-    runs = [r for r in ev.records if r["task_set"] == row["task_set"] and r["method"] == method
-            and r["layout"] == row["layout"] and r["workers"] == row["W"]]
+    _, problems = ev.groups[int(row["group"])]
+    runs = [r for r in ev.records if r["task_set"] == row["task_set"] and r["method"] == row["method"]
+            and r["layout"] == row["layout"] and r.get("split", "chosen") == row["split"]
+            and (r["workers"] == row["W"] or r["method"] == "single")
+            and (r["task_set"], r["problem_id"]) in problems]
     return sorted(runs, key=lambda r: (str(r["problem_id"]), r["seed"]))
+
+
+def row_passes(ev: Evaluation, i: int) -> int:
+    """Where row i's runs were cut: its budget, or W x the budget for the equal-compute single row."""
+    return int(ev.table.iloc[i]["passes_used"])
 
 
 def probe_of(record: dict, budget: int) -> dict:
@@ -181,7 +213,8 @@ def run_label(record: dict, budget: int) -> str:
     return f"problem {record['problem_id']}{seed} · {verdict} · answer {probe['answer']!r}"
 
 
-def trace_of_run(record: dict, budget: int, settings: dict | None = None, name: str = "") -> dict:
+def trace_of_run(record: dict, budget: int, settings: dict | None = None, name: str = "",
+                 row: str | None = None) -> dict:
     """One run cut at `budget` as a trace dict (demo.traces format): one work step per pass made,
     each worker's pieces of that pass (the opener, pass 0, goes with the first), the answer read
     at the cut. Fields an evaluation does not record hold placeholders, named in meta.prompt_note."""
@@ -206,7 +239,7 @@ def trace_of_run(record: dict, budget: int, settings: dict | None = None, name: 
                     "temperature": settings.get("temperature", 0.0), "top_p": EngineConfig.top_p,
                     "seed": record["seed"], "check_interval": 0, "model": model,
                     "max_answer_tokens": settings.get("max_answer_tokens", EngineConfig.max_answer_tokens)}
-    label = f"evaluation {name}: problem {record['problem_id']}, {line_label(_row_of(record))}, budget {budget}"
+    label = f"evaluation {name}: problem {record['problem_id']}, {row or _row_of(record)}, {budget} passes"
     meta = {"settings": run_settings, "model": model, "worker_names": list(WORKER_NAMES[:W]),
             "num_layers": 1, "label": label.replace("evaluation : ", "evaluation: "), "prompt_note": NOT_RECORDED}
     # a replay says where a trace was recorded; without this it would read as a live run's times
@@ -220,9 +253,14 @@ def trace_of_run(record: dict, budget: int, settings: dict | None = None, name: 
             "steps": steps}
 
 
-def _row_of(record: dict) -> dict:
-    method = "independent (vote)" if record["method"] == "independent" else record["method"]
-    return {"method": method, "layout": record["layout"], "W": record["workers"]}
+def _row_of(record: dict) -> str:
+    """The run's method as a short label (when no table row names it)."""
+    if record["method"] == "single":
+        return "single"
+    if record["method"] == "independent":
+        return f"independent W={record['workers']}"
+    planned = ", planned split" if record.get("split") == "planned" else ""
+    return f"hogwild {record['layout']} W={record['workers']}{planned}"
 
 
 def write_trace_dict(trace: dict, path: str) -> str:

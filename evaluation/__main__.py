@@ -132,34 +132,21 @@ def run(args) -> list[dict]:
 
 
 def report(records: list[dict], out: Path, budgets: list[int] | None = None) -> None:
-    """table.csv/json (every method row on the problems where all methods ran), paired.csv
-    (each Hogwild! row against each baseline of its W, on the problems both ran), and the
-    figures. Methods that ran on fewer problems (an ablation on a subset) are tabled with the
-    baselines on that subset: one table per set of problems."""
+    """table.csv/json (every method row, on each set of problems the same methods ran on),
+    paired.csv (each Hogwild! row against each baseline of its W, on the problems both ran), and
+    the figures (of the largest set of problems)."""
     from .figure import accuracy_figure
-    from .table import build_table, complete_for, paired_table
+    from .table import grouped_table, paired_table
 
-    methods_by_problem: dict[tuple, set] = {}
-    for r in records:
-        methods_by_problem.setdefault((r["task_set"], r["problem_id"]), set()).add(
-            (r["method"], r["layout"], r["workers"], r.get("split", "chosen")))
-    groups = sorted({frozenset(m) for m in methods_by_problem.values()}, key=len, reverse=True)
-    tables = []
-    for group in groups:
-        subset = complete_for(records, set(group))
-        if subset:
-            table = build_table(subset, budgets)
-            table.insert(0, "problems", len({(r["task_set"], r["problem_id"]) for r in subset}))
-            tables.append(table)
-    if not tables:
+    table = grouped_table(records, budgets)
+    if table.empty:
         print("no complete problems yet", file=sys.stderr)
         return
-    table = pd.concat(tables, ignore_index=True)
     table.to_csv(out / "table.csv", index=False)
     table.to_json(out / "table.json", orient="records", indent=1)
     paired = paired_table(records, budgets)
     paired.to_csv(out / "paired.csv", index=False)
-    main_table = tables[0]
+    main_table = table[table["problems"] == table["problems"].iloc[0]]
     figures = {"accuracy": accuracy_figure(main_table, "All parts right vs. budget")}
     if main_table["part_accuracy"].notna().any():
         figures["part_accuracy"] = accuracy_figure(main_table, "Questions right vs. budget", y="part_accuracy")

@@ -156,6 +156,42 @@ def build_table(records: list[dict], budgets: list[int] | None = None) -> pd.Dat
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
+def problem_groups(records: list[dict]) -> list[tuple[set, set]]:
+    """[(methods, problems)]: each set of methods that ran together on some problem, with every
+    problem on which all of them ran; the most problems first (the main comparison), then the
+    most methods. A set seen on one problem only, inside a larger set, is a run cut off mid-problem
+    (its remaining methods not run yet): it is no group of its own."""
+    methods_by_problem: dict[tuple, frozenset] = {}
+    for r in records:
+        key = (r["task_set"], r["problem_id"])
+        methods_by_problem[key] = methods_by_problem.get(key, frozenset()) | {
+            (r["method"], r["layout"], r["workers"], r.get("split", "chosen"))}
+    seen = list(methods_by_problem.values())
+    cut_off = {g for g in seen if seen.count(g) == 1 and any(g < other for other in seen)}
+    out = []
+    for group in set(seen) - cut_off:
+        problems = {(r["task_set"], r["problem_id"]) for r in complete_for(records, set(group))}
+        if problems:
+            out.append((set(group), problems))
+    return sorted(out, key=lambda g: (-len(g[1]), -len(g[0]), sorted(g[0])))
+
+
+def grouped_table(records: list[dict], budgets: list[int] | None = None) -> pd.DataFrame:
+    """build_table once per set of problems that the same methods ran on (an ablation run on a
+    subset is tabled with the baselines on that subset), largest set first; columns "group" (its
+    index) and "problems" (how many problems it covers). `problem_groups` gives the sets."""
+    tables = []
+    for methods, _ in problem_groups(records):
+        subset = complete_for(records, methods)
+        table = build_table(subset, budgets)
+        table.insert(0, "problems", len({(r["task_set"], r["problem_id"]) for r in subset}))
+        table.insert(0, "group", len(tables))
+        tables.append(table)
+    if not tables:
+        return pd.DataFrame(columns=["group", "problems", *COLUMNS])
+    return pd.concat(tables, ignore_index=True)
+
+
 def paired_table(records: list[dict], budgets: list[int] | None = None) -> pd.DataFrame:
     """Each Hogwild! row against each baseline row of its W (single, single Wx tokens,
     independent vote / any / mean worker) at each budget, on the problems both have."""

@@ -22,20 +22,6 @@ _LAYOUT_NOTES = {
 
 SPLITS = ("chosen", "planned")     # who splits the work: the workers (the paper's protocol), or us (an ablation)
 
-# Worked examples of the behaviour we want, on a problem unlike any real one. The team reads the
-# team version, a single worker (and each independent worker) the same solution written alone.
-_EXAMPLE_PROBLEM = "How many legs do 3 spiders and 5 ants have?"
-_TEAM_EXAMPLE = (
-    "**Alice [1]:** I'll count the spiders' legs; Bob, can you take the ants?\n\n"
-    "**Bob [1]:** Yes, I take the ants: ants have 6 legs each, so 5 ants have 5 × 6 = 30 legs.\n\n"
-    "**Alice [2]:** Spiders have 8 legs each: 3 × 8 = 24. With Bob's 30, that is 24 + 30 = 54 legs.\n\n"
-    "**Bob [2]:** Alice already added them up, so I check instead: 24 + 30 = 54. Agreed."
-)
-_SOLO_EXAMPLE = (
-    "**Alice [1]:** Spiders have 8 legs each: 3 × 8 = 24 legs.\n\n"
-    "**Alice [2]:** Ants have 6 legs each: 5 × 6 = 30 legs.\n\n"
-    "**Alice [3]:** Together: 24 + 30 = 54 legs. I check: 24 + 30 = 54."
-)
 # Rules every method reads; the team adds those that only make sense with others.
 _COMMON_RULES = (
     "- One short paragraph per step, one idea or calculation each, with the numbers written out.\n"
@@ -94,19 +80,15 @@ def _plan(problem: str, num_workers: int) -> str | None:
         "another part or combine the results."
 
 
-def _example(team: bool) -> str:
-    example = _TEAM_EXAMPLE if team else _SOLO_EXAMPLE
-    return f"Example (another problem: \"{_EXAMPLE_PROBLEM}\"):\n\n{example}"
-
-
 def system_prompt(num_workers: int, layout: str, problem: str = "", split: str = "chosen") -> str:
-    """The rules and the worked example. One worker and independent workers read the common rules
-    and the example solved alone; a team also reads how the workspace works and how to share the
-    work: by default the workers choose their own split (the paper's protocol); split="planned"
-    gives them ours when the problem has labelled parts (an ablation)."""
+    """The rules. One worker and independent workers read the common rules; a team also reads how
+    the workspace works and how to share the work: by default the workers choose their own split
+    (the paper's protocol); split="planned" gives them ours when the problem has labelled parts
+    (an ablation). No worked example: on the development set the 1.5B model copied the example's
+    objects and sentences into its work ("each spider can bring in 1 person", "Bob, can you take
+    the ants?"), whichever method read it."""
     if num_workers == 1 or layout == "independent":
-        return ("You are Alice, a careful problem solver. Reason step by step.\n\n"
-                f"Rules:\n{_COMMON_RULES}\n\n{_example(team=False)}")
+        return f"You are Alice, a careful problem solver. Reason step by step.\n\nRules:\n{_COMMON_RULES}"
     names = list(WORKER_NAMES[:num_workers])
     team = ", ".join(names[:-1]) + f" and {names[-1]}"
     plan = _plan(problem, num_workers) if split == "planned" else None
@@ -124,8 +106,7 @@ def system_prompt(num_workers: int, layout: str, problem: str = "", split: str =
         "- If you notice you are doing the same as someone else, stop, say so, and switch to something "
         "nobody is doing.\n"
         "- Write only as yourself: the workspace labels your steps, never write a name label yourself.\n"
-        f"{_COMMON_RULES}\n\n"
-        f"{_example(team=True)}"
+        f"{_COMMON_RULES}"
     )
 
 

@@ -133,7 +133,9 @@ def test_the_trace_replays_in_the_main_tab_without_attention(root, tmp_path):
 def test_the_tab_opens_a_row_and_its_runs(root):
     opened = eval_tab.evaluation_chosen(None, root, refresh=True)
     ev = opened[1]
-    assert opened[0]["value"] == "small" and ev.name == "small" and len(opened) == 12
+    assert opened[0]["value"] == "small" and ev.name == "small" and len(opened) == 13
+    paired = opened[5]
+    assert list(paired["baseline"]) == ["single", "single"] and list(paired["budget"]) == [2, 4]
     index = next(i for i in range(len(ev.table)) if ev.table.iloc[i]["method"] == "hogwild"
                  and ev.table.iloc[i]["budget"] == 4)
     assert [r["problem_id"] for r in runs_of_row(ev, index)] == ["p1"]
