@@ -3,7 +3,9 @@
 Each callback yields `Frame`s: plain values for the panels (None = leave that panel as it is).
 The UI module turns frames into Gradio updates; nothing here imports gradio, so the
 callbacks run in tests without a browser. Live runs and replays feed the same RunLog and are
-drawn by the same `frame_of`, so a replayed trace looks like the run that made it."""
+drawn by the same `frame_of`, so a replayed trace looks like the run that made it. A visitor
+who joined a run sends lines with `send_line`; the run loop gives them to the engine between
+passes (demo/visitor.py)."""
 
 import logging
 import math
@@ -15,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from hogwild_core import HogwildEngine, HogwildError, WORKER_NAMES
+from hogwild_core import HogwildEngine, HogwildError
 from hogwild_core.machine import machine_description
 
 from . import charts, render
@@ -23,6 +25,7 @@ from .collaboration import collaboration_html, report_of
 from .records import RunLog, StepRecorder
 from .settings import RunSettings, parse_settings
 from .traces import TraceError, log_from_trace, read_trace, write_attention_csv, write_trace
+from .visitor import VisitorDesk, text_problem
 
 log = logging.getLogger(__name__)
 MEAN_LAYER = -1
@@ -58,6 +61,7 @@ class Session:
         self.files_dir: str | None = None
         self.clicked_at: float | None = None     # perf_counter of the last Run press: a run's clock starts there
         self.base: RunSettings | None = None     # the last finished live run: what the compare buttons rerun
+        self.visitor: VisitorDesk | None = None  # the live run's visitor lane, if the visitor joined it
 
     def file_path(self, name: str) -> str:
         if self.files_dir is None:
@@ -96,6 +100,7 @@ def close_session(session) -> None:
 class Frame:
     message: str | None = None
     num_workers: int | None = None     # set when the lanes or the worker choices change
+    worker_names: list[str] | None = None  # with num_workers: the workers' names (a visitor is "You")
     num_layers: int | None = None      # set when the layer choices change
     lanes: list[str] | None = None
     history: str | None = None
@@ -126,8 +131,8 @@ def pressed(session: Session, settings: RunSettings, waiting: str = "waiting for
     the lanes for the chosen workers and a status. Cheap: no model, no engine."""
     session.clicked_at = time.perf_counter()
     end_replay(session)
-    names = WORKER_NAMES[:settings.num_workers]
-    return Frame(num_workers=settings.num_workers, running=True, message="",
+    names = settings.worker_names
+    return Frame(num_workers=settings.num_workers, worker_names=names, running=True, message="",
                  lanes=[render.lane_html(n, w, [], worker_names=names) for w, n in enumerate(names)],
                  stats=render.pending_html(settings.label), activity=f"Run pressed: {waiting}",
                  answer=render.answer_html(None), caption=render.gallery_html(None, live=True))
@@ -175,7 +180,8 @@ def _running(session: Session, frames, replaying: bool = False):
 
 def _run(session: Session, store, settings: RunSettings, cadence: Cadence, started: float):
     W = settings.num_workers
-    names = list(WORKER_NAMES[:W])
+    names = settings.worker_names
+    session.visitor = VisitorDesk(W - 1) if settings.join else None
     first = pressed(session, settings, "loading the model…" if not store.is_loaded(settings.model)
                     else "preparing the workers…")
     session.clicked_at = None
@@ -186,31 +192,41 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence, start
         for activity in _prefill(engine, settings.problem, started):
             yield Frame(activity=activity)
     except HogwildError as exc:
+        _close_visitor(session, "the run did not start")
         yield Frame(message=render.message_html(sentence(exc)), running=False, activity="", stats=render.stats_html(None))
         return
     except Exception as exc:  # an odd model can fail in ways the engine does not name
         log.exception("could not start a run")
+        _close_visitor(session, "the run did not start")
         yield Frame(message=render.message_html(f"Could not start the run ({type(exc).__name__}): {sentence(exc)}"),
                     running=False, activity="", stats=render.stats_html(None))
         return
     run_log = RunLog(meta={"settings": settings.as_dict(), "model": store.key(settings.model),
                            "worker_names": names, "num_layers": engine.num_layers, "label": settings.label,
                            "prompt_note": engine.prompt_note, "machine": machine_description(),
-                           "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")})
+                           "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+                           "external_workers": list(range(engine.config.num_model_workers, W))})
     session.log, session.view_worker, session.layer, session.step = run_log, 0, MEAN_LAYER, None
+    if session.visitor is not None:
+        session.visitor.ready = True
     recorder = StepRecorder(engine)
     recorder.snapshot(run_log)
     yield _with(frame_of(session, charts_too=True, activity=_activity(run_log, started)),
                 message=render.message_html(f"Running {settings.label}…{_note(run_log)}", "info"),
-                num_workers=W, num_layers=engine.num_layers)
+                num_workers=W, worker_names=names, num_layers=engine.num_layers)
     last_text = last_chart = time.perf_counter()
     event, failure = None, None
     try:
         while not engine.done:
             if session.stop_requested:
                 break
+            _hand_over(session.visitor, engine)
             event = engine.step()
             run_log.add_step(recorder.record(event, time.perf_counter() - started))
+            if session.visitor is not None:
+                session.visitor.recorded()
+                if engine.done or engine.phase != "work":
+                    session.visitor.close("the run had moved to its final answer")
             now = time.perf_counter()
             if session.stop_requested:
                 break
@@ -225,6 +241,7 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence, start
         log.exception("run failed")
         failure = exc
     run_log.status = "failed" if failure else ("finished" if engine.done else "stopped")
+    _close_visitor(session, f"the run had {run_log.status}")
     if run_log.status == "stopped":     # say so at once; the charts and files follow
         yield Frame(stats=render.stats_html(run_log), activity="Stopped; drawing the charts and saving the trace…")
     recorder.snapshot(run_log, event)
@@ -232,6 +249,47 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence, start
     if not failure and settings.layout != "independent" and settings.num_workers > 1:
         session.base = settings
     yield _finish(session, run_log, failure)
+
+
+def _hand_over(desk: VisitorDesk | None, engine) -> None:
+    """Between two passes: the visitor's lines sent since the last pass go to the engine, which
+    writes them in the next one. A line it refuses stays in the lane, with the reason."""
+    if desk is None:
+        return
+    for line in desk.hand_over():
+        try:
+            engine.write(desk.worker, line)
+        except HogwildError as exc:
+            desk.refuse(line, sentence(exc).rstrip("."))
+
+
+def _close_visitor(session: Session, reason: str) -> None:
+    if session.visitor is not None:
+        session.visitor.close(reason)
+
+
+def send_line(session: Session, text) -> tuple[str, Frame | None]:
+    """Send pressed (or Enter in the box): the visitor's line goes to their lane at once and into
+    the cache at the next pass. Returns the message next to the box and, if the line was taken,
+    a frame (with the lanes, once the run has them); None: refused, the box keeps the line."""
+    problem = text_problem(text)
+    desk = session.visitor
+    live = session.running and not session.replaying
+    if problem is None and not live:
+        problem = 'Nothing is running: tick "Join as a worker", press Run, then send your line.'
+    elif problem is None and desk is None:
+        problem = 'This run has no lane for you: tick "Join as a worker" before pressing Run.'
+    elif problem is None and not desk.is_open:
+        problem = "The run has moved to its final answer: it takes no more text."
+    if problem is None and not desk.send(text.strip()):
+        problem = "The run has moved to its final answer: it takes no more text."
+    if problem is not None:
+        return render.message_html(problem), None
+    if not desk.ready:      # the lanes still show the press; the run's first frame shows the line
+        return render.message_html("Sent: the workers are reading the prompt; your line goes in with their first "
+                                   "pass.", "info"), Frame()
+    return (render.message_html("Sent: your lane shows it now, and the model workers read it from the next pass.",
+                                "info"), Frame(lanes=_lanes(session)))
 
 
 def _prefill(engine, problem: str, started: float):
@@ -276,10 +334,12 @@ def _replay(session: Session, path: str | None, cadence: Cadence, recording: dic
     views, by_layer = replay_log.views, replay_log.last_attention_by_layer
     replay_log.views, replay_log.last_attention_by_layer = [], None
     session.log, session.view_worker, session.layer, session.step = replay_log, 0, MEAN_LAYER, None
+    session.visitor = None
     W = replay_log.num_workers
     yield _with(frame_of(session, charts_too=True, activity="Replaying a recorded run…"),
                 message=render.message_html("Replaying the saved run…", "info"),
-                num_workers=W, num_layers=replay_log.meta["num_layers"], settings=_settings_of(replay_log))
+                num_workers=W, worker_names=list(replay_log.meta["worker_names"]),
+                num_layers=replay_log.meta["num_layers"], settings=_settings_of(replay_log))
     steps = data["steps"]
     per_frame = max(1, math.ceil(len(steps) / cadence.replay_frames))
     for i, record in enumerate(steps):
@@ -323,6 +383,7 @@ def load_recording(session: Session, path: str, recording: dict | None = None) -
         loaded.add_step(record)
     loaded.status = data["status"]
     session.log, session.view_worker, session.layer, session.step = loaded, 0, MEAN_LAYER, None
+    session.visitor = None
     frame = Frame(num_steps=len(loaded.steps), step=default_step(loaded))
     try:
         frame.files = _write_files(session, loaded)
@@ -345,8 +406,8 @@ def open_recording(session: Session, path: str, recording: dict | None = None) -
     first, last = frames[0], frames[-1]
     if len(frames) == 1:    # the trace was refused: its message says why
         return first
-    return _with(last, num_workers=first.num_workers, num_layers=first.num_layers, settings=first.settings,
-                 message="")
+    return _with(last, num_workers=first.num_workers, worker_names=first.worker_names, num_layers=first.num_layers,
+                 settings=first.settings, message="")
 
 
 def stop(session: Session) -> str:
@@ -381,8 +442,7 @@ def frame_of(session: Session, charts_too: bool = False, activity: str = "") -> 
     names = run_log.meta["worker_names"]
     has_history = run_log.layout in ("interleaved", "combined")
     frame = Frame(
-        lanes=[render.lane_html(n, w, run_log.lanes[w], run_log.sampled[w], worker_names=names)
-               for w, n in enumerate(names)],
+        lanes=_lanes(session),
         history=render.history_html(run_log.history, names, has_history),
         stats=render.stats_html(run_log) + collaboration_html(report_of(run_log)),
         answer=render.answer_html(run_log), activity=activity or None)
@@ -391,6 +451,15 @@ def frame_of(session: Session, charts_too: bool = False, activity: str = "") -> 
         frame.timeline = charts.attention_timeline(run_log.steps, names)
         frame.view = view_of(session)
     return frame
+
+
+def _lanes(session: Session) -> list[str]:
+    """Every lane as the session's log stands now; the visitor's with the lines not in it yet."""
+    run_log, desk = session.log, session.visitor
+    names = run_log.meta["worker_names"]
+    return [render.lane_html(n, w, run_log.lanes[w], run_log.sampled[w], worker_names=names,
+                             unsent=desk.unrecorded() if desk is not None and desk.worker == w else ())
+            for w, n in enumerate(names)]
 
 
 def heatmap_of(session: Session):
@@ -424,9 +493,10 @@ def default_step(run_log: RunLog) -> int:
     """The step (1-based) a finished run's heatmap opens on: the last one in which every worker
     wrote (after it, only the answerer may run); the last step with attention otherwise."""
     steps = run_log.steps
+    external = set(run_log.meta.get("external_workers") or ())   # a visitor writes now and then: not counted
     for i in range(len(steps) - 1, -1, -1):
         rows = steps[i].get("attention")
-        if rows and all(any(row) for row in rows):
+        if rows and all(any(row) for w, row in enumerate(rows) if w not in external):
             return i + 1
     return next((i + 1 for i in range(len(steps) - 1, -1, -1) if steps[i].get("attention")), max(len(steps), 1))
 

@@ -53,7 +53,7 @@ def attention_heatmap(matrix: list[list[float]] | None, blocks: list[dict], work
                      title_text="cache block (author + step)")
     fig.update_yaxes(tickmode="array", tickvals=list(range(W)), autorange="reversed", automargin=True,
                      tickfont=dict(size=11), title_text="worker (reading)",
-                     ticktext=[f'<span style="color:{worker_colour(w)}"><b>{escape(n)}</b></span>'
+                     ticktext=[f'<span style="color:{worker_colour(w, worker_names)}"><b>{escape(n)}</b></span>'
                                for w, n in enumerate(worker_names[:W])])
     return fig
 
@@ -81,7 +81,7 @@ def block_labels(blocks: list[dict], worker_names: list[str], num_columns: int) 
             mark = f"{who[:1]}{number}{'…' if kind == 'current' else ''}"
         described = {"step": "finished step", "current": "step in progress"}.get(kind, kind)
         snippet = escape(text[:SNIPPET] + ("…" if len(text) > SNIPPET else ""))
-        labels.append((f'<span style="color:{worker_colour(owner)}"><b>{escape(mark)}</b></span>',
+        labels.append((f'<span style="color:{worker_colour(owner, worker_names)}"><b>{escape(mark)}</b></span>',
                        f"block {b}: {escape(who)}, {escape(described)}, {block.get('length', '?')} tokens", snippet))
     return labels
 
@@ -108,7 +108,7 @@ def attention_timeline(steps: list[dict], worker_names: list[str]) -> go.Figure:
                                                    f"{SHARE_NAMES[kind]}<extra></extra>"),
                           row=w + 1, col=1)
         # the worker's name is the row's one (horizontal) tick label: rotated titles collide at 8 rows
-        fig.update_yaxes(tickvals=[0.5], ticktext=[f'<span style="color:{worker_colour(w)}"><b>{escape(name)}</b></span>'],
+        fig.update_yaxes(tickvals=[0.5], ticktext=[f'<span style="color:{worker_colour(w, worker_names)}"><b>{escape(name)}</b></span>'],
                          row=w + 1, col=1)
     fig.update_yaxes(range=[0, 1], tickfont_size=11, showgrid=False, automargin=True)
     fig.update_xaxes(title_text="step", row=W, col=1)

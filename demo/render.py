@@ -10,7 +10,7 @@ place that turns model text into markup: it escapes every piece and then sets st
 import re
 from html import escape
 
-from .palette import SHARED_COLOUR, tint, worker_colour
+from .palette import SHARED_COLOUR, VISITOR_COLOUR, is_visitor, tint, worker_colour
 
 MAX_LANES_PER_ROW = 4
 # "**Bob [3]:**": the label the engine writes before every step of a worker
@@ -29,7 +29,7 @@ def rich_text(text: str, worker_names: list[str] = ()) -> str:
         if label:
             name, number = label.group(1), label.group(2)
             owner = worker_names.index(name) if name in worker_names else None
-            colour = worker_colour(owner)
+            colour = worker_colour(owner, worker_names)
             out.append(f'<span class="hw-step" style="background:{colour};color:{_ink(colour)}">'
                        f'{escape(name)} · step {number}</span>')
         else:
@@ -40,17 +40,34 @@ def rich_text(text: str, worker_names: list[str] = ()) -> str:
 
 
 def lane_html(name: str, w: int, pieces: list[list], num_sampled: int = 0, note: str = "",
-              worker_names: list[str] | None = None, id_prefix: str = "lane") -> str:
+              worker_names: list[str] | None = None, id_prefix: str = "lane", unsent: tuple = ()) -> str:
     """One worker's lane: its text as written, engine-inserted prompts set apart. `id_prefix`
-    keeps element ids unique when a second set of lanes is on the page (the Evaluation tab)."""
-    colour = worker_colour(w)
+    keeps element ids unique when a second set of lanes is on the page (the Evaluation tab).
+    A visitor's lane (given the run's `worker_names`, a name that is not a model worker's) says
+    so instead of counting sampled tokens; `unsent`: its (text, refusal or "") lines sent but not yet in the run's records."""
     names = worker_names if worker_names is not None else [name]
+    visitor = worker_names is not None and is_visitor(name)
+    colour = VISITOR_COLOUR if visitor else worker_colour(w)
     body = "".join(f'<span class="hw-ins">{rich_text(text, names)}</span>' if inserted else rich_text(text, names)
-                   for text, inserted in pieces) or '<span class="hw-muted">waiting for tokens…</span>'
-    return (f'<div class="hw-lane" id="{escape(id_prefix)}-{w}" style="border-color:{colour};background:{tint(colour)}">'
+                   for text, inserted in pieces)
+    body += "".join(unsent_html(text, refusal) for text, refusal in unsent)
+    if not body:
+        body = ('<span class="hw-muted">your lane: write below, and the model workers read it at the next pass</span>'
+                if visitor else '<span class="hw-muted">waiting for tokens…</span>')
+    figure = "you write here" if visitor else f"{num_sampled} tokens"
+    return (f'<div class="hw-lane{" hw-visitor" if visitor else ""}" id="{escape(id_prefix)}-{w}" '
+            f'style="border-color:{colour};background:{tint(colour)}">'
             f'<div class="hw-lane-head"><span class="hw-dot" style="background:{colour}"></span>'
-            f'<b>{escape(name)}</b><span class="hw-muted"> · {num_sampled} tokens{escape(note)}</span></div>'
+            f'<b>{escape(name)}</b><span class="hw-muted"> · {figure}{escape(note)}</span></div>'
             f'<div class="hw-text hw-lane-body">{body}</div></div>')
+
+
+def unsent_html(text: str, refusal: str = "") -> str:
+    """A visitor's line on its way: sent, not in the cache yet (or refused, and why)."""
+    if refusal:
+        return (f'<span class="hw-unsent hw-refused" title="not written">{escape(text)}'
+                f'<span class="hw-muted"> (not written: {escape(refusal)})</span></span>\n\n')
+    return f'<span class="hw-unsent" title="sent: written into the cache at the next pass">{escape(text)}</span>\n\n'
 
 
 def lanes_html(lanes: list[str]) -> str:
@@ -70,7 +87,7 @@ def history_html(history: list[list], worker_names: list[str], has_history: bool
         return '<div class="hw-panel hw-muted">No finished steps yet. A step enters the history when its author ends a paragraph.</div>'
     items = []
     for order, (block_id, owner, text) in enumerate(history, start=1):
-        colour = worker_colour(owner)
+        colour = worker_colour(owner, worker_names)
         author = worker_names[owner] if owner is not None and owner < len(worker_names) else "shared"
         items.append(f'<div class="hw-entry" style="border-color:{colour};background:{tint(colour)}">'
                      f'<div class="hw-entry-head">#{order} · {escape(author)} · block {block_id}</div>'
@@ -89,7 +106,7 @@ def view_html(view: list[list], blocks: list[dict], worker_names: list[str], w: 
     for block_id, start, length, text in view:
         block = blocks[block_id] if block_id < len(blocks) else {"kind": "?", "owner": None}
         owner = block["owner"]
-        colour = worker_colour(owner)
+        colour = worker_colour(owner, worker_names)
         who = "shared" if owner is None else (worker_names[owner] if owner < len(worker_names) else f"worker {owner}")
         kind = {"step": "finished step", "current": "step in progress"}.get(block["kind"], block["kind"])
         if owner == w:
@@ -115,11 +132,12 @@ def stats_html(log) -> str:
     last = log.steps[-1] if log.steps else None
     elapsed = max(log.elapsed, 1e-9)
     total = sum(log.sampled)
+    names = log.meta["worker_names"]
     chips = "".join(
-        f'<span class="hw-chip" style="border-color:{worker_colour(w)}">'
-        f'<span class="hw-dot" style="background:{worker_colour(w)}"></span>{escape(name)} '
+        f'<span class="hw-chip" style="border-color:{worker_colour(w, names)}">'
+        f'<span class="hw-dot" style="background:{worker_colour(w, names)}"></span>{escape(name)} '
         f'{log.sampled[w] / elapsed:.1f} tok/s</span>'
-        for w, name in enumerate(log.meta["worker_names"]))
+        for w, name in enumerate(names) if not is_visitor(name))
     figures = [
         ("status", log.status), ("steps", str(len(log.steps))),
         ("phase", last["phase"] if last else "—"), ("tokens", str(total)),
@@ -210,8 +228,8 @@ def compare_html(rows: list[dict]) -> str:
 
 
 def legend_html(worker_names: list[str]) -> str:
-    chips = "".join(f'<span class="hw-chip" style="border-color:{worker_colour(w)}">'
-                    f'<span class="hw-dot" style="background:{worker_colour(w)}"></span>{escape(n)}</span>'
+    chips = "".join(f'<span class="hw-chip" style="border-color:{worker_colour(w, worker_names)}">'
+                    f'<span class="hw-dot" style="background:{worker_colour(w, worker_names)}"></span>{escape(n)}</span>'
                     for w, n in enumerate(worker_names))
     shared = (f'<span class="hw-chip" style="border-color:{SHARED_COLOUR}">'
               f'<span class="hw-dot" style="background:{SHARED_COLOUR}"></span>prompt / headers</span>')

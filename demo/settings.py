@@ -7,7 +7,9 @@ SettingsError. The engine's own EngineConfig checks ranges again when the run is
 import math
 from dataclasses import asdict, dataclass, replace
 
-from hogwild_core import LAYOUTS, MAX_WORKERS, EngineConfig, HogwildError
+from hogwild_core import LAYOUTS, MAX_WORKERS, WORKER_NAMES, EngineConfig, HogwildError
+
+from .visitor import VISITOR_NAME
 
 DEFAULT_MODEL = "default"
 MAX_PROBLEM_CHARS = 8000
@@ -32,30 +34,44 @@ class RunSettings:
     check_interval: int = 0
     model: str = DEFAULT_MODEL
     max_answer_tokens: int = 48      # not a control: the engine's budget for the final \boxed{} answer
+    join: bool = False               # the visitor is one of the workers (the last), named VISITOR_NAME
 
     def engine_config(self) -> EngineConfig:
         return EngineConfig(num_workers=self.num_workers, layout=self.layout,
                             max_new_tokens=self.max_new_tokens, temperature=self.temperature,
                             top_p=self.top_p, seed=self.seed, check_interval=self.check_interval,
-                            max_answer_tokens=self.max_answer_tokens, collect_attention=True)
+                            max_answer_tokens=self.max_answer_tokens, collect_attention=True,
+                            external_workers=(VISITOR_NAME,) if self.join else ())
+
+    @property
+    def worker_names(self) -> list[str]:
+        """The lanes' names, by worker: the model workers, then the visitor if they joined."""
+        if self.join:
+            return list(WORKER_NAMES[:self.num_workers - 1]) + [VISITOR_NAME]
+        return list(WORKER_NAMES[:self.num_workers])
 
     def as_dict(self) -> dict:
         return asdict(self)
 
     def baseline(self, kind: str) -> "RunSettings":
-        """The same run without the shared cache: one worker, or W independent workers."""
+        """The same run without the shared cache: one worker, or W independent workers (the
+        model workers only: a baseline has no visitor)."""
         if kind == "one":
-            return replace(self, num_workers=1, layout="contiguous")
+            return replace(self, num_workers=1, layout="contiguous", join=False)
         if kind == "independent":
-            return replace(self, layout=BASELINE_LAYOUT)
+            return replace(self, layout=BASELINE_LAYOUT, join=False,
+                           num_workers=self.num_workers - (1 if self.join else 0))
         raise SettingsError(f"unknown baseline {kind!r}; use 'one' or 'independent'")
 
     @property
     def label(self) -> str:
         if self.layout == BASELINE_LAYOUT:
-            return f"{self.num_workers} independent workers"
+            W = self.num_workers
+            return f"{W} independent worker{'s' if W != 1 else ''}" + (", you among them" if self.join else "")
         if self.num_workers == 1:
             return "1 worker"
+        if self.join:
+            return f"Hogwild! {self.num_workers} workers (you and {self.num_workers - 1} of the model), {self.layout}"
         return f"Hogwild! {self.num_workers} workers, {self.layout}"
 
 
@@ -73,6 +89,9 @@ def parse_settings(values: dict) -> RunSettings:
     model = values.get("model") or DEFAULT_MODEL
     if not isinstance(model, str):
         raise SettingsError("The model must be 'default', a local path or a hub id.")
+    join = values.get("join") or False
+    if not isinstance(join, bool):
+        raise SettingsError(f"Join as a worker must be ticked or not; got {_shown(join)}.")
     settings = RunSettings(
         problem=problem.strip(),
         num_workers=_whole("Worker count", values.get("num_workers", 2), 1, MAX_WORKERS),
@@ -83,7 +102,10 @@ def parse_settings(values: dict) -> RunSettings:
         seed=_whole("Seed", values.get("seed", 0), 0, 2**31 - 1),
         check_interval=_whole("Check interval", values.get("check_interval", 0), 0, MAX_NEW_TOKENS),
         model=model.strip() or DEFAULT_MODEL,
+        join=join,
     )
+    if settings.join and settings.num_workers < 2:
+        raise SettingsError("Joining takes one of the workers: choose at least 2 workers (you and a model worker).")
     if settings.top_p == 0.0:
         raise SettingsError("Top-p must be above 0 (1 keeps every token).")
     try:

@@ -110,6 +110,9 @@ def check_trace(data) -> None:
     _need(_is_int(meta.get("num_layers")) and meta["num_layers"] >= 1, "meta.num_layers", "expected a positive integer")
     for key in ("model", "label"):
         _need(isinstance(meta.get(key, ""), str), f"meta.{key}", "expected a string")
+    external = meta.get("external_workers", [])       # a visitor's lane (traces from before it have none)
+    _need(isinstance(external, list) and all(_is_int(x) and 0 < x < W for x in external), "meta.external_workers",
+          f"expected a list of worker indices from 1 to {W - 1}")
     _need(data.get("status") in STATUSES, "status", f"expected one of {', '.join(STATUSES)}")
     _present(data, ("answer", "last_attention_by_layer"), "")
     _need(data.get("answer") is None or isinstance(data["answer"], str), "answer", "expected a string or null")

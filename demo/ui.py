@@ -32,6 +32,8 @@ Below: a recorded run. Pick a problem and press Run to start your own. Paper:
 <a href="{PAPER}" target="_blank" rel="noopener">arXiv 2504.06261</a>.</p></div>{render.layouts_svg()}</div>"""
 # On a narrow screen the lanes are far below Run: bring them into view when a run starts.
 SHOW_LANES = "() => { if (window.innerWidth < 800) document.getElementById('lanes')?.scrollIntoView({block: 'start'}); }"
+HUMAN_PLACEHOLDER = ("Write as a worker, e.g. \"I take part (c). Alice, check Bob's (b).\" Enter sends; a line that "
+                     "ends a sentence becomes your step in the shared history.")
 # Each lane follows its newest text (the grid is redrawn on every update).
 FOLLOW_LANES = """const follow = () => element.querySelectorAll('.hw-lane-body').forEach(b => { b.scrollTop = b.scrollHeight; });
 new MutationObserver(follow).observe(element, {childList: true, subtree: true}); follow();"""
@@ -49,6 +51,7 @@ class Controls:
     seed: gr.Number
     check_interval: gr.Number
     model: gr.Textbox
+    join: gr.Checkbox
 
     def components(self) -> set:
         return {getattr(self, f.name) for f in fields(self)}
@@ -110,6 +113,14 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
                     lanes = gr.HTML(render.lanes_html(opening.lanes or [render.lane_html(WORKER_NAMES[w], w, [])
                                                                          for w in range(2)]),
                                     elem_id="lanes", js_on_load=FOLLOW_LANES)
+                    # Shown while "Join as a worker" is ticked: the visitor's line goes into their lane.
+                    with gr.Column(visible=False, elem_id="human") as human:
+                        with gr.Row(equal_height=True):
+                            human_text = gr.Textbox(show_label=False, lines=1, max_lines=4, scale=5,
+                                                    elem_id="human-text", placeholder=HUMAN_PLACEHOLDER)
+                            human_send = gr.Button("Send", variant="primary", size="sm", scale=0, min_width=80,
+                                                   elem_id="human-send")
+                        human_message = gr.HTML("", elem_id="human-message", js_on_load=None)
                     gr.Markdown("**Shared history**: finished steps, in the order they finished, coloured by author.")
                     history = gr.HTML(opening.history or render.history_html([], [], True), elem_id="history",
                                       autoscroll=True, js_on_load=None)
@@ -130,8 +141,8 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
                 with gr.Column(min_width=360):
                     gr.Markdown("**The cache as a worker sees it**: its blocks in view order, with positions and text "
                                 "(the shared prompt is folded).")
-                    view_worker = gr.Radio([(WORKER_NAMES[w], w) for w in range(opening.num_workers or 2)], value=0,
-                                           label="Worker", elem_id="view-worker")
+                    view_worker = gr.Radio(list(_worker_choices(opening.worker_names or WORKER_NAMES[:opening.num_workers or 2])),
+                                           value=0, label="Worker", elem_id="view-worker")
                     view = gr.HTML(opening.view or render.view_html([], [], [], 0), elem_id="view", js_on_load=None)
                 with gr.Column(min_width=360):
                     gr.Markdown("**Compare**: runs of this session side by side.")
@@ -173,6 +184,10 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
         layer.input(callbacks.select_layer, inputs=[session, layer], outputs=heatmap, **instant)
         step.input(callbacks.select_step, inputs=[session, step], outputs=heatmap, **instant)
         view_worker.input(callbacks.select_view, inputs=[session, view_worker], outputs=view, **instant)
+        controls.join.change(wiring.join_changed, inputs=controls.join, outputs=human, **instant)
+        sent = dict(inputs=[session, human_text], outputs=[human_message, lanes, human_text], **instant)
+        human_send.click(wiring.line_sent, api_name="send_line", **sent)
+        human_text.submit(wiring.line_sent, api_name=False, **sent)
     return app
 
 
@@ -189,6 +204,7 @@ def _controls(examples: list[dict], default_model: str, model_choices: list[str]
     layout = gr.Radio(list(LAYOUTS), value=shown.layout if shown and shown.layout in LAYOUTS else "combined",
                       label="Cache layout", elem_id="layout",
                       info="combined = the paper's; contiguous = token-wise; interleaved = step-wise")
+    join_slot = gr.Column()     # "Join as a worker" sits here; it is made last (the run API's last input)
     max_new_tokens = gr.Slider(16, 1024, value=192, step=16, label="Max new tokens per worker",
                                elem_id="max-new-tokens")
     with gr.Accordion("Sampling, checks and model", open=False):
@@ -201,7 +217,11 @@ def _controls(examples: list[dict], default_model: str, model_choices: list[str]
                                    elem_id="check-interval")
         model = gr.Dropdown(model_choices, value=default_model, allow_custom_value=True, elem_id="model",
                             label="Model: a fetched one, 'default' (embedded SmolLM2-135M), a local path or a hub id")
-    return Controls(problem, num_workers, layout, max_new_tokens, temperature, top_p, seed, check_interval, model)
+    with join_slot:
+        join = gr.Checkbox(False, label="Join as a worker", elem_id="join",
+                           info='You get a lane ("You") and a text box; the model workers read what you send. '
+                                "You count as one of the workers.")
+    return Controls(problem, num_workers, layout, max_new_tokens, temperature, top_p, seed, check_interval, model, join)
 
 
 class Wiring:
@@ -253,6 +273,16 @@ class Wiring:
     def stop_clicked(self, session: Session) -> list:
         return [callbacks.stop(session), gr.update(interactive=False)]
 
+    def join_changed(self, join: bool):
+        return gr.update(visible=bool(join))
+
+    def line_sent(self, session: Session, text: str) -> list:
+        """The visitor's line: a message next to the box, the lanes at once, the box emptied."""
+        message, frame = callbacks.send_line(session, text)
+        if frame is None:
+            return [message, gr.skip(), gr.skip()]
+        return [message, gr.skip() if frame.lanes is None else render.lanes_html(frame.lanes), ""]
+
     def trace_uploaded(self, data: dict):
         yield from self._replay(data[self.session], data[self.upload], None,
                                 '<div class="hw-gallery hw-muted">Replaying a trace you loaded; its times and '
@@ -302,7 +332,7 @@ class Wiring:
         view_worker = layer = step = gr.skip()
         W = frame.num_workers
         if W is not None:
-            view_worker = gr.update(choices=[(WORKER_NAMES[w], w) for w in range(W)], value=0)
+            view_worker = gr.update(choices=list(_worker_choices(frame.worker_names or WORKER_NAMES[:W])), value=0)
         if frame.num_layers is not None:
             layer = gr.update(choices=[("mean over layers", MEAN_LAYER)] +
                               [(f"layer {i}", i) for i in range(frame.num_layers)], value=MEAN_LAYER)
@@ -329,6 +359,10 @@ class Wiring:
         return [value(frame.message), value(frame.stats), value(frame.answer), lanes, value(frame.history),
                 value(frame.heatmap), value(frame.timeline), value(frame.view), view_worker, layer, step,
                 value(frame.compare), trace, csv, *shown, activity, run, stop, one, independent, value(frame.caption)]
+
+
+def _worker_choices(names):
+    return [(name, w) for w, name in enumerate(names)]
 
 
 def _recording(entry: GalleryEntry) -> dict:

@@ -7,7 +7,12 @@ The run goes through the page's own callback (demo.callbacks.run), so the file i
 trace, as a visitor's download would be. Nothing is edited afterwards: the trace, its measured
 speed and its collaboration metrics are what the run produced. The index entry (title, caption,
 model, machine, date, the command that regenerates it) is added to assets/gallery/index.json,
-replacing an entry of the same name."""
+replacing an entry of the same name.
+
+With --join the last worker is a visitor ("You"); --say LINE sends LINE through the page's own
+Send (demo.callbacks.send_line) once --say-at passes are recorded. --control FILE also records
+the same run with the visitor silent (same seed) and saves its trace there, outside the gallery,
+so a caption can say what the line changed."""
 
 import argparse
 import datetime
@@ -21,10 +26,11 @@ from pathlib import Path
 
 import torch
 
-from demo.callbacks import Cadence, Session, run
+from demo.callbacks import Cadence, Session, run, send_line
 from demo.models import ModelStore
 from demo.settings import RunSettings
 from hogwild_core import metrics
+from hogwild_core.weights import format_of
 from hogwild_core.prompts import problem_parts
 
 GALLERY = Path(__file__).resolve().parent.parent / "assets" / "gallery"
@@ -51,7 +57,8 @@ def problem_and_answer(name: str) -> tuple[str, str]:
     return PROBLEMS[name]
 
 
-def machine() -> str:
+def machine(weights: str = "float32") -> str:
+    """The machine line of an entry; `weights`: the format the model ran in (weights.format_of)."""
     name = "unknown CPU"
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -61,7 +68,7 @@ def machine() -> str:
                     break
     except OSError:
         pass
-    return f"{name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), CPU float32"
+    return f"{name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), CPU {weights}"
 
 
 def report_of(trace: dict, problem: str) -> dict:
@@ -69,6 +76,27 @@ def report_of(trace: dict, problem: str) -> dict:
     W = len(trace["meta"]["worker_names"])
     pieces = metrics.pieces_from_records([step["pieces"] for step in trace["steps"]], W)
     return metrics.report_of_pieces(pieces, W, problem_parts(problem) or None).as_dict()
+
+
+def record_run(store: ModelStore, settings: RunSettings, say: str, say_at: int, out: Path) -> float:
+    """One run through the page's callback, its trace copied to `out`; the visitor (if they
+    joined) sends `say` once `say_at` passes are recorded. Returns the wall time in seconds."""
+    session, began = Session(), time.perf_counter()
+    frames = run(session, store, settings, Cadence(text_seconds=0.0, chart_seconds=1e9) if say else QUIET)
+    final = None
+    for final in frames:
+        if say and session.log is not None and len(session.log.steps) >= say_at:
+            message, taken = send_line(session, say)
+            if taken is None:
+                raise SystemExit(f"the visitor's line was refused: {message}")
+            say = ""
+    wall = time.perf_counter() - began
+    if final is None or not final.files:
+        raise SystemExit(f"the run did not produce a trace: {final.message if final else 'no frames'}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(final.files[0], out)
+    session.close()
+    return wall
 
 
 def main(argv=None, store: ModelStore | None = None) -> dict:
@@ -87,31 +115,37 @@ def main(argv=None, store: ModelStore | None = None) -> dict:
     parser.add_argument("--title", default="")
     parser.add_argument("--caption", default="")
     parser.add_argument("--featured", action="store_true")
+    parser.add_argument("--join", action="store_true", help="the last worker is a visitor, 'You'")
+    parser.add_argument("--say", default="", help="with --join: the line the visitor sends")
+    parser.add_argument("--say-at", type=int, default=4, help="send it once this many passes are recorded")
+    parser.add_argument("--control", default="", help="with --say: also record the silent run, to this file")
     args = parser.parse_args(argv)
+    if (args.say or args.control) and not args.join:
+        parser.error("--say and --control need --join")
     torch.set_num_threads(args.threads)
     problem, expected = problem_and_answer(args.problem)
     settings = RunSettings(problem=problem, num_workers=args.workers, layout=args.layout,
                            max_new_tokens=args.tokens, temperature=args.temperature, top_p=args.top_p,
-                           seed=args.seed, model=args.model)
-    session, began = Session(), time.perf_counter()
-    final = list(run(session, store or ModelStore(), settings, QUIET))[-1]
-    wall = time.perf_counter() - began
-    if not final.files:
-        raise SystemExit(f"the run did not produce a trace: {final.message}")
+                           seed=args.seed, model=args.model, join=args.join)
+    store = store or ModelStore()
     GALLERY.mkdir(parents=True, exist_ok=True)
     out = GALLERY / f"{args.name}.json"
-    shutil.copy(final.files[0], out)
-    session.close()
+    if args.control:
+        record_run(store, settings, "", 0, Path(args.control))
+    wall = record_run(store, settings, args.say, args.say_at, out)
     trace = json.loads(out.read_text(encoding="utf-8"))
     sampled = sum(t is not None for step in trace["steps"] for t in step["tokens"])
     entry = {
         "file": out.name, "title": args.title or settings.label, "caption": args.caption,
-        "model": args.model, "machine": machine(), "date": datetime.date.today().isoformat(),
+        "model": args.model, "machine": machine(format_of(store.get(args.model)[0])),
+        "date": datetime.date.today().isoformat(),
         "tokens_per_second": round(sampled / max(trace["elapsed"], 1e-9), 2),
         "seconds": round(wall, 1), "expected_answer": expected, "answer": trace["answer"],
         "metrics": report_of(trace, problem), "featured": args.featured,
         "command": "python -m experiments.record_gallery " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
     }
+    if args.say:
+        entry["visitor"] = {"line": args.say, "after_passes": args.say_at, "control": args.control or None}
     index_path = GALLERY / "index.json"
     index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.exists() else []
     index = [e for e in index if e.get("file") != out.name] + [entry]

@@ -3,16 +3,20 @@
 Values computed while running (token counts, step numbers) never live here."""
 
 import math
+import re
 from dataclasses import dataclass
 
 from .errors import ConfigError
-from .prompts import SPLITS
+from .prompts import SPLITS, WORKER_NAMES
 
 LAYOUTS = ("contiguous", "interleaved", "combined")        # the paper's layouts
 BASELINE_LAYOUTS = ("independent",)                        # W workers that share only the prompt
 ATTENTION_PATHS = ("fast", "reference")
 MAX_WORKERS = 8
 MAX_NEW_TOKENS = 32768
+# An external worker's name: it is written into the cache as a step label ("**You [2]:**"), so no
+# markup characters; letters, digits, spaces, dots, hyphens and apostrophes, at most 24.
+EXTERNAL_NAME = re.compile(r"\w(?:[\w' .-]{0,22}[\w.])?")
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,8 @@ class EngineConfig:
     attention: str = "fast"            # "fast" (query rotation) or "reference" (DynamicCache per worker)
     prefill_chunk: int = 512           # longest run of tokens written by one forward pass
     max_context: int | None = None     # cap on a worker's view; None = the model's limit
+    external_workers: tuple[str, ...] = ()   # names of workers whose text comes from outside (a person,
+                                             # a script); they are the last of the num_workers workers
 
     def __post_init__(self):
         _check_int("num_workers", self.num_workers, 1, MAX_WORKERS)
@@ -62,6 +68,32 @@ class EngineConfig:
         for name in ("collect_attention", "collect_logits", "redundancy_check"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False")
+        _check_external(self.external_workers, self.num_workers)
+
+    @property
+    def num_model_workers(self) -> int:
+        """Workers whose tokens the model samples: the first num_workers - len(external_workers)."""
+        return self.num_workers - len(self.external_workers)
+
+    @property
+    def worker_names(self) -> tuple[str, ...]:
+        """Every worker's name, by index: the model workers (Alice, Bob, ...), then the external ones."""
+        return WORKER_NAMES[:self.num_model_workers] + self.external_workers
+
+
+def _check_external(names, num_workers: int) -> None:
+    if not isinstance(names, tuple) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"external_workers must be a tuple of names; got {_shown(names)}")
+    if len(names) >= num_workers:
+        raise ConfigError(f"external_workers has {len(names)} name(s) for {num_workers} worker(s); at least one "
+                          "worker must be a model worker (a model worker writes the final answer)")
+    for name in names:
+        if not EXTERNAL_NAME.fullmatch(name):
+            raise ConfigError("an external worker's name must be 1 to 24 letters, digits, spaces, dots, hyphens "
+                              f"or apostrophes, starting with a letter or digit; got {_shown(name)}")
+    everyone = WORKER_NAMES[:num_workers - len(names)] + names
+    if len(set(everyone)) != len(everyone):
+        raise ConfigError(f"every worker needs its own name; got {', '.join(everyone)}")
 
 
 def _check_int(name: str, value, low: int, high: int) -> None:

@@ -6,6 +6,12 @@ it knows nothing of any UI. `start(problem)` writes the prompt; each `step()` ru
 consumer needs; `generate(problem)` streams them. A token's keys/values are computed once, by the
 pass that writes it, then shared.
 
+External workers (`EngineConfig.external_workers`, e.g. a person named "You") are workers like
+the others, except that their text comes from `write(w, text)` instead of from the model: it is
+written from the next pass on, ends reasoning steps by the same rule and so moves into the
+history, and is read by the model workers as the layout says. Nothing is sampled for them, an
+idle one is not in any pass, and they never write the final answer.
+
 One pass, as in the paper:
   1. reasoning steps finished in the cache move into the shared history (history layouts);
   2. if the budget or the context is spent, the final-answer prompt is inserted;
@@ -37,7 +43,7 @@ from .rope import check_model_supported, inv_freq_of
 from .runner import Runner
 from .sampling import (ban_tokens, copy_continuations, extend_table, ngram_table, sample,
                        worker_generators)
-from .text import Detokenizer, TextCodec, bracket_tokens, eos_ids, heading_tokens, name_labels
+from .text import Detokenizer, TextCodec, bracket_tokens, eos_ids, heading_tokens, name_labels, paragraphs
 from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_view, has_history,
                    segment_names, worker_segment, worker_view)
 from .workers import GENERATING, STOPPED, STOPPING, Worker
@@ -53,6 +59,7 @@ class Transcript:
     name: str
     tokens: tuple[int, ...]
     inserted: tuple[tuple[int, int], ...]    # token spans the engine wrote (opener, labels, prompts)
+    external: bool = False                   # its text came from outside (write), not from the model
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,9 @@ class HogwildEngine:
             self._name_labels = name_labels(tokenizer)
             self._heading_ids = heading_tokens(tokenizer)
             self._bracket_ids = bracket_tokens(tokenizer)
+            # a model worker may not write an external worker's label either
+            self._external_labels = [label for labels in name_labels(tokenizer, self.config.external_workers).values()
+                                     for label in labels]
         self._cache: SharedCache | None = None
 
     # ---- public API -------------------------------------------------------------------
@@ -97,7 +107,7 @@ class HogwildEngine:
         if not isinstance(problem, str) or not problem.strip():
             raise PromptError("the problem text is empty")
         cfg, W = self.config, self.config.num_workers
-        before, middle, after = self.codec.prompt_parts(problem, W, cfg.layout, cfg.split)
+        before, middle, after = self.codec.prompt_parts(problem, W, cfg.layout, cfg.split, cfg.external_workers)
         self.prompt_ids = before + middle + after
         self._prompt_prefix = len(before)
         self._problem_grams = ngram_table(self.codec.problem_ids(problem), cfg.copy_ngram) if cfg.copy_ngram else {}
@@ -111,10 +121,12 @@ class HogwildEngine:
         self.generators = worker_generators(cfg.seed, W, self.device)
         self._write_setup()
         self.workers = []
-        for w in range(W):
-            worker = Worker(w, prompts.WORKER_NAMES[w], worker_segment(w), Detokenizer(self.codec))
+        M = cfg.num_model_workers     # the model workers come first; external workers have no opener
+        for w, name in enumerate(cfg.worker_names):
+            worker = Worker(w, name, worker_segment(w), Detokenizer(self.codec), external=w >= M)
             self._cache.open_block(CURRENT_KIND, w, worker.segment)
-            worker.insert(self.codec.encode(prompts.worker_opener(w, W, cfg.layout, problem, cfg.split)))
+            if not worker.external:
+                worker.insert(self.codec.encode(prompts.worker_opener(w, M, cfg.layout, problem, cfg.split)))
             self.workers.append(worker)
         self._seen = {w: self._snapshot(self._view_of(w, 0)) for w in range(W)}
 
@@ -148,6 +160,35 @@ class HogwildEngine:
             self._count_work_pass()
         return self._event(phase, writers, logits, attention, tokens, flushed, seconds)   # 6.
 
+    def write(self, w: int, text: str) -> None:
+        """Give external worker w text to write. It joins w's transcript now (its lane shows it in
+        the next event) and goes into the cache from the next pass on, `prefill_chunk` tokens a
+        pass. Each paragraph of `text` (split at blank lines) is written ending in a paragraph
+        break; one that ends a sentence ends a reasoning step by the model workers' rule, so in
+        the history layouts it moves into the history once written. A step's label
+        ("**You [2]:**") is written with its first text. Call it between passes, from the thread
+        that steps the engine; it is refused once the run has moved to its final answer."""
+        if self._cache is None:
+            raise EngineStateError("call start(problem) before write()")
+        if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w < len(self.workers):
+            raise ConfigError(f"w must be a worker index in [0, {len(self.workers)}); got {w!r}")
+        worker = self.workers[w]
+        if not worker.external:
+            raise ConfigError(f"worker {w} ({worker.name}) is a model worker; only external workers take text")
+        if self.phase != WORK:
+            raise EngineStateError("the run has moved to its final answer; it takes no more text")
+        if not isinstance(text, str) or not paragraphs(text):
+            raise PromptError("the text is empty")
+        parts = paragraphs(text)
+        label = len(self.codec.encode(prompts.step_prefix(worker.name, worker.num_reasoning_steps + len(parts))))
+        most = sum(len(self.codec.encode(" " + part + "\n\n")) + label for part in parts)   # labels: at most one each
+        room = self.max_context - self._reserve() - self._view_length(worker)
+        if most > room:
+            raise PromptError(f"the text takes about {most} tokens, but only {max(room, 0)} more fit in this "
+                              "worker's view of the context")
+        for part in parts:
+            self._take_paragraph(worker, part)
+
     def generate(self, problem: str) -> Iterator[StepEvent]:
         self.start(problem)
         while not self.done:
@@ -161,6 +202,8 @@ class HogwildEngine:
         answerers = [ANSWERER] if answerers is None else sorted(set(answerers))
         if not answerers or any(not isinstance(w, int) or not 0 <= w < len(self.workers) for w in answerers):
             raise ConfigError(f"answerers must be worker indices in [0, {len(self.workers)})")
+        if any(self.workers[w].external for w in answerers):
+            raise ConfigError("an external worker never writes the final answer; answerers must be model workers")
         self._enter_answer_phase(answerers)
 
     def fork(self) -> "HogwildEngine":
@@ -172,6 +215,11 @@ class HogwildEngine:
     @property
     def done(self) -> bool:
         return self._cache is not None and self.phase == FINISHED
+
+    @property
+    def worker_names(self) -> tuple[str, ...]:
+        """Every worker's name, by index (the external workers last)."""
+        return self.config.worker_names
 
     # ---- views and the cache, read-only ---------------------------------------------------
     def view(self, w: int) -> View:
@@ -227,7 +275,7 @@ class HogwildEngine:
     # ---- text ---------------------------------------------------------------------------
     def transcript(self, w: int) -> Transcript:
         worker = self.workers[w]
-        return Transcript(worker.name, tuple(worker.transcript), tuple(worker.inserted))
+        return Transcript(worker.name, tuple(worker.transcript), tuple(worker.inserted), worker.external)
 
     def worker_text(self, w: int) -> str:
         return self.decode(self.workers[w].transcript)
@@ -242,7 +290,7 @@ class HogwildEngine:
         for w in sorted(self.answer_from):
             if forced[w] is not None:
                 return forced[w]
-        found = [prompts.last_boxed(self.worker_text(w.index)) for w in self.workers]
+        found = [prompts.last_boxed(self.worker_text(w.index)) for w in self.workers if not w.external]
         found = [a for a in found if a]
         return found[-1] if found else None
 
@@ -336,7 +384,7 @@ class HogwildEngine:
             if any(self._view_length(self.workers[w]) >= self.max_context for w in self.answer_from):
                 self._finish()
             return
-        generating = [w for w in self.workers if w.status == GENERATING]
+        generating = [w for w in self.workers if w.status == GENERATING and not w.external]
         out_of_room = any(self._view_length(w) + self._reserve() > self.max_context for w in generating)
         if generating and self.num_steps < self.config.max_new_tokens and not out_of_room:
             return
@@ -356,7 +404,8 @@ class HogwildEngine:
         """Sample (or take the forced) next token of every writer that has nothing left to
         write: all rows in one batched call on the model's device, one host sync for the ids."""
         tokens: list[int | None] = [None] * len(self.workers)
-        takers = [(r, w) for r, w in enumerate(writers) if w.status == GENERATING and not w.num_pending]
+        takers = [(r, w) for r, w in enumerate(writers)
+                  if w.status == GENERATING and not w.external and not w.num_pending]
         samplers = [(r, w) for r, w in takers if force[w.index] is None]
         if samplers:
             temperature = self.config.temperature if self.phase == WORK else 0.0   # answers: greedy
@@ -405,6 +454,21 @@ class HogwildEngine:
         if insert:
             worker.insert(self.codec.encode(insert))
 
+    def _take_paragraph(self, worker: Worker, paragraph: str) -> None:
+        """One paragraph of an external worker's text, token by token, as `_take` takes a sampled
+        one: the same step-end rule. Its step labels wait for the text that follows them."""
+        labelled = worker.label_due
+        if labelled:
+            worker.insert(self.codec.encode(prompts.step_prefix(worker.name, worker.num_reasoning_steps)))
+            worker.label_due = False
+        for token in self.codec.encode((" " if labelled else "") + paragraph + "\n\n"):
+            ended = worker.take(token)
+            if self.config.repeat_ngram:     # the model workers may not copy it either (see _banned)
+                extend_table(worker.own_grams, worker.transcript, self.config.repeat_ngram)
+            if ended and has_history(self.config.layout):
+                worker.step_ends.append(len(worker.transcript))
+                worker.label_due = True
+
     def _repeats_another(self, worker: Worker) -> bool:
         """Does the reasoning step the worker just finished near-duplicate another worker's step
         (finished or in progress)? Then it is asked the redundancy question at once."""
@@ -432,6 +496,10 @@ class HogwildEngine:
                 banned += copy_continuations(source.own_grams, worker.transcript, cfg.repeat_ngram)
         banned += self._heading_ids
         tail = worker.transcript[-8:]
+        for label in self._external_labels:
+            k = len(label) - 1
+            if k <= len(tail) and tuple(tail[len(tail) - k:]) == label[:-1]:
+                banned.append(label[-1])
         for w, labels in self._name_labels.items():
             if w == worker.index:
                 continue
@@ -470,7 +538,7 @@ class HogwildEngine:
         interval = self.config.check_interval
         if interval and self.num_steps % interval == 0:
             for worker in self.workers:
-                worker.check_due = worker.status == GENERATING
+                worker.check_due = worker.status == GENERATING and not worker.external
 
     def _finish(self) -> None:
         self.phase = FINISHED

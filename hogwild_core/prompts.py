@@ -193,3 +193,19 @@ def last_boxed(text: str) -> str | None:
             return inner[:end].strip()
         start = text.rfind("\\boxed{", 0, start)
     return None
+
+
+# ---- workers whose text comes from outside (a person joining the run) -----------------------------
+# Kept apart from system_prompt: the engine appends this paragraph to the system message of a run
+# with external workers (hogwild_core/text.py), in every layout whose views show them.
+def external_worker_note(names: tuple[str, ...], layout: str) -> str:
+    """What the model workers are told about external workers (e.g. a person named "You"), as a
+    paragraph to append to the system prompt; "" where the layout hides them (independent)."""
+    if not names or layout == "independent":
+        return ""
+    quoted = " and ".join(f'"{name}"' for name in names)
+    labels = ", ".join(f"**{name} [1]:**" for name in names)
+    return (f"\n\nA person may join this workspace as {quoted}. Their paragraphs are labelled like yours "
+            f"({labels}, then [2], [3] ...), and they may also write nothing at all. When they write, read it "
+            "carefully: use any result they give, and if they take a part or ask one of you to do something, "
+            "do that instead of the plan. Never write under their label.")

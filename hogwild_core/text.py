@@ -1,6 +1,8 @@
 """Text handling around the model: encoding the prompt and inserted text, decoding each worker's
-tokens incrementally, and the end-of-sequence ids. The prompt *wording* lives in prompts.py."""
+tokens incrementally, cutting text from outside into paragraphs, and the end-of-sequence ids.
+The prompt *wording* lives in prompts.py."""
 
+import re
 import threading
 import weakref
 
@@ -39,18 +41,24 @@ class TextCodec:
     def decode(self, ids) -> str:
         return self.tokenizer.decode(list(ids))
 
-    def prompt_ids(self, problem: str, num_workers: int, layout: str, split: str = "chosen") -> list[int]:
+    def prompt_ids(self, problem: str, num_workers: int, layout: str, split: str = "chosen",
+                   external: tuple[str, ...] = ()) -> list[int]:
         """The chat-formatted prompt. The problem is user text: markers such as "<|im_end|>" in
         it are tokenized as plain text, never as the model's special tokens."""
-        before, middle, after = self.prompt_parts(problem, num_workers, layout, split)
+        before, middle, after = self.prompt_parts(problem, num_workers, layout, split, external)
         return before + middle + after
 
-    def prompt_parts(self, problem: str, num_workers: int, layout: str,
-                     split: str = "chosen") -> tuple[list[int], list[int], list[int]]:
+    def prompt_parts(self, problem: str, num_workers: int, layout: str, split: str = "chosen",
+                     external: tuple[str, ...] = ()) -> tuple[list[int], list[int], list[int]]:
         """The prompt as (template before the problem, the problem, template after it). The first
         part holds the system prompt: the same for every problem with one set of rules (the
-        prefix a PromptCache keeps)."""
-        messages = prompts.build_messages(problem, num_workers, layout, user_text=PLACEHOLDER, split=split)
+        prefix a PromptCache keeps). `external`: names of the workers whose text comes from
+        outside, the last len(external) of num_workers; the system prompt is the one of a team of
+        the others, with a note about them."""
+        messages = prompts.build_messages(problem, num_workers - len(external), layout, user_text=PLACEHOLDER,
+                                          split=split)
+        if external:
+            messages[0]["content"] += prompts.external_worker_note(tuple(external), layout)
         if self.has_chat_template:
             with self.lock:
                 text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
@@ -86,6 +94,12 @@ class Detokenizer:
         return text[len(context):]
 
 
+def paragraphs(text: str) -> list[str]:
+    """The paragraphs of text given to an external worker: split at blank lines, each stripped,
+    empty ones dropped (single line breaks stay inside a paragraph)."""
+    return [part.strip() for part in re.split(r"\n[ \t]*\n", text) if part.strip()]
+
+
 def eos_ids(model, tokenizer) -> frozenset[int]:
     ids = set()
     for source in (getattr(model, "generation_config", None), model.config, tokenizer):
@@ -97,11 +111,11 @@ def eos_ids(model, tokenizer) -> frozenset[int]:
     return frozenset(ids)
 
 
-def name_labels(tokenizer) -> dict[int, set[tuple[int, ...]]]:
-    """Per worker, the token sequences of its name opened in bold ("**Bob", " **Bob", ...), as
-    they tokenize after the bold marker: a worker may not write another's label."""
+def name_labels(tokenizer, names: tuple[str, ...] = prompts.WORKER_NAMES) -> dict[int, set[tuple[int, ...]]]:
+    """Per name (by its index in `names`), the token sequences of the name opened in bold ("**Bob",
+    " **Bob", ...), as they tokenize after the bold marker: a worker may not write another's label."""
     labels: dict[int, set[tuple[int, ...]]] = {}
-    for w, name in enumerate(prompts.WORKER_NAMES):
+    for w, name in enumerate(names):
         labels[w] = set()
         for context in ("**", " **", "\n**", "\n\n**", ":**", ".**"):
             lead = tokenizer.encode(context, add_special_tokens=False)

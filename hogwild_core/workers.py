@@ -3,7 +3,10 @@ steps end, and the text it gained since the last event. It takes one token at a 
 
 Names: a *pass* is one lock-step forward of all workers (`HogwildEngine.step`); a worker's
 *reasoning step* is one paragraph of its own text (the paper's "step", which moves into the
-shared history once finished)."""
+shared history once finished).
+
+An *external* worker (a person, a script) takes its text from outside instead of from the model:
+the same transcript, step ends and pieces, but nothing is ever sampled for it."""
 
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -40,6 +43,8 @@ class Worker:
     status: str = GENERATING
     check_due: bool = False
     pieces: list[Piece] = field(default_factory=list)   # since the last event
+    external: bool = False          # its text comes from outside (HogwildEngine.write); never sampled
+    label_due: bool = True          # external: its next text opens a reasoning step, so it gets a label
 
     @property
     def pending(self) -> list[int]:

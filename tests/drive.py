@@ -25,12 +25,24 @@ def forced_tokens(script: list[int], step: int, num_workers: int) -> list[int]:
     return out
 
 
-def run_lockstep(engines: list[HogwildEngine], problem: str, script: list[int], max_steps: int = 200):
-    """Step all engines with the same forced tokens; yield the list of their events per step."""
+# What an external worker is given mid-run, by pass: two steps at once, text that ends no sentence
+# (it stays in the step in progress), then a sentence that ends that step.
+VISITOR_TEXTS = {2: "I take part (c).\n\nAlice, check Bob's (b).", 6: "hi there",
+                 9: "Done: the sum is five, and 2 + 3 = 5 checks it."}
+
+
+def run_lockstep(engines: list[HogwildEngine], problem: str, script: list[int], max_steps: int = 200,
+                 writes: dict[int, str] | None = None):
+    """Step all engines with the same forced tokens; yield the list of their events per step.
+    writes: pass number -> text given, before that pass, to every engine's external workers."""
     for engine in engines:
         engine.start(problem)
     step = 0
     while not engines[0].done and step < max_steps:
+        for engine in engines:
+            if writes and step in writes and engine.phase == "work":
+                for w in range(engine.config.num_model_workers, engine.config.num_workers):
+                    engine.write(w, writes[step])
         force = forced_tokens(script, step, engines[0].config.num_workers)
         events = [engine.step(force=force) for engine in engines]
         yield events

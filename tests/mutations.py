@@ -6,7 +6,8 @@ Each mutation is one source edit that the first design's tests could not see. Th
 package of its own (`hogwild_mutant_<n>` in a fresh temporary directory, so nothing on disk is
 shared with other test processes), imported beside the real `hogwild_core` and run in-process
 against the naive oracle on one case that exercises everything the mutations touch (combined
-layout, W=8, fast path: history moves, inserted prompts, multi-token passes)."""
+layout, W=8 of which the last is an external worker given text mid-run, fast path: history
+moves, inserted prompts, multi-token passes)."""
 
 import importlib
 import itertools
@@ -37,6 +38,12 @@ MUTATIONS = {
          "reach = limit[row] + own[row] * num_new[row][:, None]"),
         ("fused.py", "reach += [seen + (i + 1) * own for seen, own in zip(row_seen, row_own)]",
          "reach += [seen + view.num_new * own for seen, own in zip(row_seen, row_own)]")],
+    "an external worker's finished step never moves into the history": [
+        ("engine.py", "if ended and has_history(self.config.layout):",
+         "if ended and False:")],
+    "an external worker is sampled like a model worker": [
+        ("engine.py", "if w.status == GENERATING and not w.external and not w.num_pending]",
+         "if w.status == GENERATING and not w.num_pending]")],
 }
 # The fast path's two kernels (runner.FAST_KERNELS); a mutation must be caught on each.
 KERNELS = ("fused", "segments")
@@ -63,17 +70,18 @@ def caught(name: str | None, model, tokenizer, kernel: str = "fused") -> bool:
     """True if the oracle test fails on the mutated engine running the fast path's `kernel`
     (name None: the unmutated control)."""
     from hogwild_core import runner
-    from tests.drive import SCRIPT_TEXT
+    from tests.drive import SCRIPT_TEXT, VISITOR_TEXTS
     from tests.test_oracle import check_against_oracle, ids_of
 
     with tempfile.TemporaryDirectory(prefix="hogwild-mutant-") as tmp:
         package = mutant(MUTATIONS[name] if name else [], Path(tmp))
         try:
             config = package.EngineConfig(num_workers=8, layout="combined", attention="fast", max_new_tokens=14,
-                                          max_answer_tokens=3, check_interval=5, collect_logits=True)
+                                          max_answer_tokens=3, check_interval=5, collect_logits=True,
+                                          external_workers=("You",))
             engine = package.HogwildEngine(model, tokenizer, config)
             engine.runner.kernel = kernel
-            check_against_oracle(engine, model, tokenizer, ids_of(tokenizer, SCRIPT_TEXT))
+            check_against_oracle(engine, model, tokenizer, ids_of(tokenizer, SCRIPT_TEXT), writes=VISITOR_TEXTS)
         except AssertionError:
             return True
         finally:

@@ -21,19 +21,28 @@ Its reading of the rules (Rodionov et al. 2025, sec. 3):
 * a reasoning step ends where the engine labels the next one: a span the engine inserts right
   after a sampled token, in the work phase, of a history layout. The finished step moves into
   the history at the start of the first pass after its last token was written (workers in
-  order, each worker's steps in the order they ended).
+  order, each worker's steps in the order they ended);
+* an external worker (its text comes from outside, e.g. a person) samples nothing: all its new
+  tokens of a pass were given to it before the pass. Its reasoning step ends at a paragraph
+  break that follows the end of a sentence (its label only comes with its next text), and then
+  moves into the history like anyone's.
 
 What it reads from the engine is only what a user sees: the prompt token ids, the config, and
-each event's tokens (`pieces`: which tokens were sampled, which inserted, in order).
+each event's tokens (`pieces`: which tokens were sampled, which inserted, in order); for an
+external worker's step ends, the tokenizer's decoding of its text.
 """
 
 import copy
+import re
 
 import torch
 from transformers import DynamicCache
 from transformers.models.llama.modeling_llama import apply_rotary_pos_emb
 
 HISTORY_LAYOUTS = ("interleaved", "combined")
+# The oracle's own reading of a paragraph that ends a reasoning step (its test texts hold no code
+# or display math): a sentence end, maybe closing marks, then a blank line.
+PARAGRAPH_END = re.compile(r"[.!?][\"')\]*_]*\s*\n\n[ \t]*$")
 
 
 class Token:
@@ -45,8 +54,10 @@ class Token:
 
 class NaiveHogwild:
     def __init__(self, model, layout: str, num_workers: int, prompt_ids: list[int],
-                 header_ids: tuple[list[int], list[int]], prefill_chunk: int):
-        """model None: the layout oracle, token ids only (no keys/values, no logits)."""
+                 header_ids: tuple[list[int], list[int]], prefill_chunk: int,
+                 external: tuple[int, ...] = (), tokenizer=None):
+        """model None: the layout oracle, token ids only (no keys/values, no logits).
+        external: indices of the external workers; their step ends are read with `tokenizer`."""
         self.model = None
         if model is not None:
             self.model = copy.deepcopy(model)
@@ -65,6 +76,8 @@ class NaiveHogwild:
         self.origin = [0] * num_workers           # transcript index of current[w][0]
         self.step_ends: list[list[int]] = [[] for _ in range(num_workers)]
         self.seen: dict[int, list[int]] = {}
+        self.external, self.tokenizer = set(external), tokenizer
+        self.step_start = [0] * num_workers       # external: transcript index where its open step began
 
     # ---- RoPE with the model's own rotary embedding ----------------------------------------
     def _rotate(self, keys: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -120,9 +133,14 @@ class NaiveHogwild:
         values for the layout oracle)."""
         if self.layout in HISTORY_LAYOUTS:
             self._move_finished_steps()
-        before, after = zip(*(self._split(event.pieces[w]) for w in range(self.W)))
+        before, after = zip(*((event.pieces[w], []) if w in self.external else self._split(event.pieces[w])
+                              for w in range(self.W)))
         for w in range(self.W):
-            self.transcripts[w] += [t for piece in before[w] for t in piece.token_ids]
+            for piece in before[w]:
+                for token in piece.token_ids:
+                    self.transcripts[w].append(token)
+                    if w in self.external:
+                        self._external_step_end(w)
         writers = [w for w in range(self.W) if self.written[w] < len(self.transcripts[w])]
         results, new = {}, {}
         for w in writers:
@@ -138,6 +156,14 @@ class NaiveHogwild:
                     self.step_ends[w].append(len(self.transcripts[w]))
                 self.transcripts[w] += list(piece.token_ids)
         return results
+
+    def _external_step_end(self, w: int) -> None:
+        """After each of an external worker's tokens: did it just end a paragraph (a step)?"""
+        text = self.tokenizer.decode(self.transcripts[w][self.step_start[w]:])
+        if PARAGRAPH_END.search(text):
+            self.step_start[w] = len(self.transcripts[w])
+            if self.layout in HISTORY_LAYOUTS:
+                self.step_ends[w].append(len(self.transcripts[w]))
 
     @staticmethod
     def _split(pieces):

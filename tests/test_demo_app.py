@@ -15,7 +15,8 @@ from demo.ui import ASSETS, build_ui
 IDS = ["run", "stop", "workers", "layout", "problem", "lanes", "history", "heatmap", "activity",
        "timeline", "view", "view-worker", "layer", "message", "stats", "answer", "compare", "download-trace",
        "download-csv", "load-trace", "compare-one", "compare-independent", "model", "heatmap-step", "gallery",
-       "gallery-replay", "gallery-caption", "replay-message", "setup", "output"]
+       "gallery-replay", "gallery-caption", "replay-message", "setup", "output", "join", "human", "human-text",
+       "human-send", "human-message"]
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +54,7 @@ def test_run_api_takes_the_controls_in_field_order(page):
     run = next(d for d in page.fns.values() if d.api_name == "run_clicked")
     api_inputs = [c.elem_id for c in run.inputs if not isinstance(c, gr.State)]
     assert api_inputs == ["problem", "workers", "layout", "max-new-tokens", "temperature", "top-p", "seed",
-                          "check-interval", "model"]
+                          "check-interval", "model", "join"]
     assert len(api_inputs) == len([f for f in fields(RunSettings) if f.name != "max_answer_tokens"])
 
 

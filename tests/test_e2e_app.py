@@ -296,3 +296,71 @@ def test_screenshot_of_the_recording(browser, server):
     if os.environ.get("HOGWILD_UPDATE_SCREENSHOT") == "1":
         save_small(SHOTS / "screenshot.png", ROOT / "docs" / "screenshot.png")
     page.close()
+
+
+VISITOR_LINE = "I take part (c): 6 + 7 = 13. <b>Alice</b>, check Bob's (b)."
+
+
+def test_a_visitor_joins_sends_a_line_and_the_workers_read_it(browser, server):
+    """Join, run, send a line: it is in the lane at once, then in the history, in Alice's view of
+    the cache, and the model workers' attention on its block is non-zero in the heatmap's data."""
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(server)
+    page.wait_for_selector("#heatmap .heatmaplayer", timeout=30000)       # the page is drawn: its height is final
+    page.wait_for_selector("#timeline .main-svg", timeout=30000)
+    time.sleep(0.5)
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.check("#join input[type=checkbox]")
+    page.wait_for_selector("#human-text textarea", state="visible", timeout=10000)
+    assert page.evaluate("document.documentElement.scrollHeight") == height, "the box takes the lanes' room"
+    page.fill("#human-text textarea", "hello.")
+    page.click("#human-send")
+    wait_for_text(page, "#human-message", "Nothing is running", 10)
+    box, message = boxes(page, "#human-text")[0], boxes(page, "#human-message .hw-msg")[0]
+    assert 0 <= message["y"] - (box["y"] + box["height"]) < 60, (box, message)     # right under the box
+
+    page.fill("#problem textarea", "Compute (a) 2 + 3, (b) 4 + 5 and (c) 6 + 7, then add the three results.")
+    page.fill("#workers input[type=number]", "3")
+    page.press("#workers input[type=number]", "Enter")
+    page.check("#layout input[value=combined]")
+    page.fill("#max-new-tokens input[type=number]", "96")
+    page.press("#max-new-tokens input[type=number]", "Enter")
+    page.click("#run")
+    page.wait_for_function("document.querySelectorAll('#lanes .hw-lane').length === 3", timeout=10000)
+    assert "You" in page.inner_text("#lane-2 .hw-lane-head")
+    assert "#AA4499" in page.get_attribute("#lane-2", "style")           # the visitor's own colour
+    deadline = time.monotonic() + LANE_SECONDS
+    while min(tokens_in(page, f"#lane-{w}") for w in range(2)) < 4:
+        assert time.monotonic() < deadline, f"lanes did not fill: {page.inner_text('#message')}"
+        time.sleep(0.3)
+    page.fill("#human-text textarea", "")
+    page.click("#human-send")
+    wait_for_text(page, "#human-message", "empty", 10)
+    page.fill("#human-text textarea", VISITOR_LINE)
+    page.press("#human-text textarea", "Enter")                    # Enter sends, as Send does
+    MEASURED["visitor_line_shown_s"] = wait_for_text(page, "#lane-2", "6 + 7 = 13", 5)
+    wait_for_text(page, "#human-message", "Sent", 5)
+    assert page.input_value("#human-text textarea") == ""
+    wait_for_text(page, "#message", "after", LANE_SECONDS * 2)
+    assert "Finished after" in page.inner_text("#message") or "Stopped after" in page.inner_text("#message")
+    assert VISITOR_LINE in page.inner_text("#lane-2") and "You · step 1" in page.inner_text("#lane-2")
+    assert page.locator("#lanes b:text-is('Alice')").count() == 1          # only the lane's name: the markup is text
+    history = page.inner_text("#history")
+    assert "You · block" in history and VISITOR_LINE in history
+    page.check("#view-worker input[value='0']")
+    wait_for_text(page, "#view", "6 + 7 = 13", 10)
+    page.wait_for_selector("#heatmap .heatmaplayer", timeout=30000)
+    masses = page.evaluate("""() => {
+        const plot = document.querySelector('#heatmap .js-plotly-plot'), trace = plot.data[0];
+        const columns = trace.text[0].map((t, b) => t.includes(': You,') && t.includes('6 + 7 = 13') ? b : -1)
+                                     .filter(b => b >= 0);
+        return columns.map(b => [trace.z[0][b], trace.z[1][b], trace.text[0][b]]);
+    }""")
+    assert masses and all(alice > 0 and bob > 0 for alice, bob, _ in masses), masses
+    MEASURED["visitor_block_mass"] = [(a, b) for a, b, _ in masses]
+    page.fill("#human-text textarea", "Too late.")
+    page.click("#human-send")
+    wait_for_text(page, "#human-message", "Nothing is running", 10)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "visitor.png"), full_page=True)
+    page.close()

@@ -1,6 +1,7 @@
 """Many visitors against the real app (`python app.py --concurrency 2 --max-queue 1`), through
 real clients and no browser: two runs at once each get their own results, a full queue tells
-the next visitor so at once, and a closed tab, a cancelled job or Stop frees its slot.
+the next visitor so at once, a closed tab, a cancelled job or Stop frees its slot, and a visitor
+who joins the workers sends a line into their own run while another visitor's run goes on.
 
 gradio_client plays the visitors; a closed tab is played by raw HTTP, the way a browser's page
 talks to the queue (join, then read the event stream) and then vanishes."""
@@ -18,13 +19,15 @@ from tests.appserver import running_app
 
 pytestmark = pytest.mark.slow
 
-# (problem, workers, layout, max new tokens, temperature, top-p, seed, check interval, model):
+# (problem, workers, layout, max new tokens, temperature, top-p, seed, check interval, model, join):
 # the run API's parameters, in RunSettings order (see test_demo_app.py)
-ALICE_ALONE = ("Add 17 and 25.", 1, "contiguous", 24, 0.0, 1.0, 0, 0, "default")
-THREE_WORKERS = ("Multiply 6 by 7.", 3, "interleaved", 24, 0.0, 1.0, 0, 0, "default")
-LONG = ("Count from 1 to 500, one number per line.", 4, "combined", 1024, 0.0, 1.0, 0, 0, "default")
-SHORT = ("What is 2+2?", 1, "combined", 16, 0.0, 1.0, 0, 0, "default")
-RUN = "/run_clicked"
+ALICE_ALONE = ("Add 17 and 25.", 1, "contiguous", 24, 0.0, 1.0, 0, 0, "default", False)
+THREE_WORKERS = ("Multiply 6 by 7.", 3, "interleaved", 24, 0.0, 1.0, 0, 0, "default", False)
+LONG = ("Count from 1 to 500, one number per line.", 4, "combined", 1024, 0.0, 1.0, 0, 0, "default", False)
+SHORT = ("What is 2+2?", 1, "combined", 16, 0.0, 1.0, 0, 0, "default", False)
+JOINED = ("Compute (a) 2 + 3, (b) 4 + 5 and (c) 6 + 7.", 3, "combined", 96, 0.0, 1.0, 0, 0, "default", True)
+LINE = "I take part (c): 6 + 7 = 13. Alice, check part (b)."
+RUN, SEND = "/run_clicked", "/send_line"
 LANES, HISTORY, VIEW = 3, 4, 7       # positions in the run's outputs
 FREED_SECONDS = 10     # a freed slot is taken by the next visitor within this (measured: about 2 s)
 
@@ -178,3 +181,26 @@ def test_a_closed_page_gives_its_session_back(server):
     assert len(list(made.iterdir())) == 2
     tab.close()
     wait_until(lambda: not made.exists(), 10, "the closed page's session being dropped")
+
+
+def test_a_visitor_joins_their_run_while_another_runs(server, visitor):
+    """One visitor runs three model workers; another joins a run of their own as "You" and sends a
+    line mid-run: it reaches their lane and history, and nothing of it reaches the other run."""
+    url, _, _ = server
+    other = visitor(url).submit(*THREE_WORKERS[:3], 192, *THREE_WORKERS[4:], api_name=RUN)
+    wait_until(lambda: started(other), 30, "the other visitor's run")
+    joiner = visitor(url)
+    assert "Nothing is running" in joiner.predict(LINE, api_name=SEND)[0]
+    job = joiner.submit(*JOINED, api_name=RUN)
+    wait_until(lambda: len(job.outputs()) >= 3, 60, "the joined run's first steps")
+    message, lanes, box = joiner.predict(LINE, api_name=SEND)
+    assert not other.done(), "the other visitor's run should still be going"
+    assert "Sent" in message and box == ""
+    assert LINE in lanes or "reading the prompt" in message       # at once, or with the first pass
+    joined = result_of(job.result(timeout=300))
+    assert "Finished after" in joined["steps"]
+    assert re.findall(r"<b>(\w+)</b>", joined["lanes"]) == ["Alice", "Bob", "You"]
+    assert LINE in joined["lanes"] and LINE in joined["history"] and "You · block" in joined["history"]
+    alone = result_of(other.result(timeout=300))
+    assert "Finished after" in alone["steps"] and LINE not in alone["lanes"] + alone["history"]
+    assert "Nothing is running" in joiner.predict("Too late.", api_name=SEND)[0]

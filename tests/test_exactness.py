@@ -18,7 +18,7 @@ import torch
 
 from hogwild_core import EngineConfig, HogwildEngine
 from tests.conftest import ARCHITECTURES
-from tests.drive import max_abs_diff, run_lockstep, script_ids
+from tests.drive import VISITOR_TEXTS, max_abs_diff, run_lockstep, script_ids
 
 PROBLEM = "Alice has 3 apples and Bob has 2. How many apples do they have together?"
 LAYOUTS = ("contiguous", "interleaved", "combined", "independent")
@@ -80,6 +80,34 @@ def test_fast_path_equals_reference(arch, layout, W1, W2, tiny_models, tokenizer
         assert fast.transcript(0) == ref.transcript(0)
         if layout in ("interleaved", "combined"):
             assert flushes >= W, "the script must drive every worker's step into the history"
+
+
+# an external worker (the last one) whose text arrives mid-run: (arch, layout, W, prefill chunk)
+WITH_VISITOR = [("qwen2", "contiguous", 2, 512), ("llama", "interleaved", 3, 5), ("mistral", "combined", 5, 3),
+                ("qwen3", "independent", 4, 512), ("llama", "combined", 8, 1)]
+
+
+@pytest.mark.parametrize("arch, layout, W, chunk", WITH_VISITOR)
+def test_fast_path_equals_reference_with_an_external_worker(arch, layout, W, chunk, tiny_models, tokenizer):
+    model = tiny_models(arch, 2)
+    settings = dict(external_workers=("You",), prefill_chunk=chunk, max_new_tokens=24)
+    fast = HogwildEngine(model, tokenizer, make_config(W, layout, "fast", **settings))
+    ref = HogwildEngine(model, tokenizer, make_config(W, layout, "reference", **settings))
+    you, wrote, moved = W - 1, 0, []
+    for ev_fast, ev_ref in run_lockstep([fast, ref], PROBLEM, script_ids(tokenizer), writes=VISITOR_TEXTS):
+        assert max_abs_diff(ev_fast.logits, ev_ref.logits) < 1e-3, ev_fast.step
+        assert float((ev_fast.attention_by_layer - ev_ref.attention_by_layer).abs().max()) < 1e-4
+        assert ev_fast.flushed == ev_ref.flushed and ev_fast.writers == ev_ref.writers
+        assert ev_fast.tokens[you] is None
+        wrote += you in ev_fast.writers
+        moved += [b for b in ev_fast.flushed if ev_fast.blocks[b].owner == you]
+        for w in range(W):
+            assert fast.view_token_ids(w) == ref.view_token_ids(w)
+            assert fast.view_blocks(w) == ref.view_blocks(w)
+    assert fast.transcript(you) == ref.transcript(you) and fast.transcript(you).external
+    assert wrote >= 3, "the visitor's text must be written in several passes"
+    if layout in ("interleaved", "combined"):
+        assert len(moved) >= 2, "the visitor's finished steps must move into the history"
 
 
 @pytest.mark.parametrize("arch, layout, attention, W", ONE_LAYER)

@@ -17,3 +17,32 @@ def test_parts_correct_reads_numbers_in_order():
     assert parts_correct("$1,430 and 25", ["120", "25", "1430"]) == [False, True, False]
     assert parts_correct("...", ["5"]) == [False]
     assert parts_correct(None, ["5"]) == [False]
+
+
+def test_a_gallery_recording_with_a_visitor_and_its_silent_control(tmp_path, monkeypatch, tiny_models, tokenizer):
+    """record_gallery --join --say: the line goes through the page's Send after --say-at passes;
+    --control records the same seed with the visitor silent, so the two agree until the line."""
+    import json
+
+    import torch
+
+    from demo.models import ModelStore
+    from experiments import record_gallery
+
+    monkeypatch.setattr(record_gallery, "GALLERY", tmp_path / "gallery")
+    store = ModelStore()
+    store.put("default", tiny_models("llama", 2), tokenizer)
+    before = torch.get_num_threads()
+    line = "I take part (c): 2 to the power 10 is 1024."
+    entry = record_gallery.main(["--problem", "parts3", "--workers", "3", "--tokens", "10", "--join", "--say", line,
+                                 "--say-at", "3", "--control", str(tmp_path / "control.json"), "--name", "visit"],
+                                store=store)
+    torch.set_num_threads(before)
+    said, silent = (json.loads(p.read_text()) for p in (tmp_path / "gallery" / "visit.json", tmp_path / "control.json"))
+    assert entry["visitor"] == {"line": line, "after_passes": 3, "control": str(tmp_path / "control.json")}
+    assert said["meta"]["worker_names"] == ["Alice", "Bob", "You"] == silent["meta"]["worker_names"]
+    assert line in said["workers"][2]["text"] and silent["workers"][2]["text"] == ""
+    assert [s["pieces"][2] for s in said["steps"][:3]] == [[], [], []] and said["steps"][3]["pieces"][2]
+    assert [s["tokens"] for s in said["steps"][:4]] == [s["tokens"] for s in silent["steps"][:4]]
+    index = json.loads((tmp_path / "gallery" / "index.json").read_text())
+    assert [e["file"] for e in index] == ["visit.json"]
