@@ -128,7 +128,7 @@ def summary_line(ev: Evaluation) -> str:
     parts = [f"model {model}", f"machine {s.get('machine') or 'not recorded'}", f"budgets {budgets} passes",
              f"temperature {s.get('temperature', '?')}", f"forced answer at most {s.get('max_answer_tokens', '?')} tokens",
              f"n = {ev.num_problems} problems{_task_sets(ev)} ({len(ev.records)} runs)"]
-    notes = []
+    notes = [str(s["note"])] if s.get("note") else []     # e.g. that an older protocol is superseded
     if ev.num_left_out:
         notes.append(f"{ev.num_left_out} runs of problems not every method has run yet are left out")
     if ev.num_skipped_lines:

@@ -86,6 +86,23 @@ def test_the_table_counts_only_problems_every_method_has_run(root):
     assert row["accuracy"] == 1.0 and row["95% CI"] == "[0.21, 1.00]" and row["redundancy"] == 0.25
 
 
+def test_a_note_in_the_settings_leads_the_summary(root):
+    """A superseded evaluation says so first, in its own words."""
+    path = root / "small" / "settings.json"
+    assert "SUPERSEDED" not in summary_line(load_evaluation("small", root))
+    path.write_text(json.dumps({**SETTINGS, "note": "SUPERSEDED: an older protocol"}))
+    notes = summary_line(load_evaluation("small", root)).split("; ", 1)[1]
+    assert notes.startswith("SUPERSEDED: an older protocol")
+
+
+def test_the_published_superseded_evaluations_say_so():
+    from demo.evaluations import EVAL_ROOT
+    for name in list_evaluations(EVAL_ROOT):
+        settings = json.loads((EVAL_ROOT / name / "settings.json").read_text())
+        if "multipart" in name or name.startswith("smollm2-"):      # the planned-split era
+            assert settings.get("note", "").startswith("SUPERSEDED"), name
+
+
 def test_bad_folders_and_names_raise_a_clear_error(root):
     with pytest.raises(EvalError, match="no saved evaluation"):
         load_evaluation("../small", root)
