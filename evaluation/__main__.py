@@ -5,6 +5,7 @@ OUT/table.csv, OUT/table.json and OUT/accuracy.html (part_accuracy.html for mult
 too when kaleido is installed)."""
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -26,12 +27,26 @@ def _ints(text: str) -> list[int]:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
 
 
+DEFAULT_BUDGETS = (32, 64, 128, 256)
+
+
+def _saved_budgets(out: Path) -> list[int] | None:
+    """The budgets an evaluation folder was run with (settings.json), or None."""
+    try:
+        budgets = json.loads((Path(out) / "settings.json").read_text()).get("budgets")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return budgets if isinstance(budgets, list) and all(isinstance(b, int) for b in budgets) else None
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m evaluation", description=__doc__.splitlines()[0])
     p.add_argument("--tasks", default="multipart-2",
                    help=f"comma-separated task sets: {', '.join(TASK_SETS)}, or a .jsonl file")
     p.add_argument("--limit", type=int, default=None, help="first N problems of each task set")
-    p.add_argument("--budgets", type=_ints, default=[32, 64, 128, 256], help="lock-step passes, e.g. 32,64,128")
+    p.add_argument("--budgets", type=_ints, default=None,
+                   help="lock-step passes, e.g. 32,64,128 (default 32,64,128,256; with --report-only: "
+                        "the budgets in OUT/settings.json)")
     p.add_argument("--workers", type=_ints, default=[2, 4], help="worker counts for the parallel methods")
     p.add_argument("--methods", default="single,independent,combined",
                    help=f"comma-separated: {', '.join(METHOD_NAMES)} (planned: the combined layout with the split "
@@ -54,7 +69,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         p.error("--limit must be at least 1")
-    args.budgets = sorted(set(args.budgets))
+    if args.budgets is None and args.report_only:
+        args.budgets = _saved_budgets(args.out)
+    args.budgets = sorted(set(args.budgets if args.budgets is not None else DEFAULT_BUDGETS))
     if not args.budgets or args.budgets[0] < 1:
         p.error("--budgets needs positive pass counts")
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
@@ -133,9 +150,10 @@ def run(args) -> list[dict]:
 
 def report(records: list[dict], out: Path, budgets: list[int] | None = None) -> None:
     """table.csv/json (every method row, on each set of problems the same methods ran on),
-    paired.csv (each Hogwild! row against each baseline of its W, on the problems both ran), and
-    the figures (of the largest set of problems)."""
+    paired.csv (each Hogwild! row against each baseline of its W, on the problems both ran),
+    report.md (both as Markdown) and the figures (of the largest set of problems)."""
     from .figure import accuracy_figure
+    from .markdown import report_markdown
     from .table import grouped_table, paired_table
 
     table = grouped_table(records, budgets)
@@ -146,6 +164,7 @@ def report(records: list[dict], out: Path, budgets: list[int] | None = None) -> 
     table.to_json(out / "table.json", orient="records", indent=1)
     paired = paired_table(records, budgets)
     paired.to_csv(out / "paired.csv", index=False)
+    (out / "report.md").write_text(report_markdown(table, paired), encoding="utf-8")
     main_table = table[table["problems"] == table["problems"].iloc[0]]
     figures = {"accuracy": accuracy_figure(main_table, "All parts right vs. budget")}
     if main_table["part_accuracy"].notna().any():

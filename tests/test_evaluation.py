@@ -448,3 +448,31 @@ def test_the_whole_pipeline_on_the_default_model(tmp_path):
             or r["ended_at"]
     table = json.loads((tmp_path / "table.json").read_text())
     assert {row["budget"] for row in table} == {8, 16} and all(row["n"] == 3 for row in table)
+
+
+def test_the_markdown_report_shows_each_row_at_each_budget_from_the_tables():
+    from evaluation.markdown import accuracy_markdown, paired_markdown, report_markdown
+    from evaluation.table import grouped_table
+    records = [_record("single", "contiguous", 1, [False, True], problem=p, team_sizes=(2,)) for p in "01"]
+    records += [_record("hogwild", "combined", 2, [True, True], problem=p) for p in "01"]
+    table = grouped_table(records, budgets=[8, 16])
+    text = accuracy_markdown(table, "accuracy").splitlines()
+    assert text[0] == "| method | 8 passes | 16 passes |"
+    rows = [line.split(" | ")[0].lstrip("| ") for line in text[2:]]
+    assert rows == ["single", "single, 2x tokens", "hogwild combined W=2"]     # baselines first
+    # 0 of 2 right at 8 passes: Wilson [0, 0.66]; 2 of 2 at 16: [0.34, 1]
+    assert text[2].endswith("| 0.00 [0.00, 0.66] | 1.00 [0.34, 1.00] |")
+    paired = paired_table(records, budgets=[8, 16])
+    lines = paired_markdown(paired).splitlines()
+    at8 = next(line for line in lines if line.startswith("| 8 | hogwild combined W=2 | single |"))
+    assert "| 2 / 0 | 0.50 |" in at8               # both problems right only with the team: p = 2 / 2^2 x 2
+    whole = report_markdown(table, paired)
+    assert "2 (toy)" in whole and "Paired comparisons" in whole
+
+
+def test_report_only_reads_the_budgets_the_folder_was_run_with(tmp_path):
+    from evaluation.__main__ import parse_args
+    (tmp_path / "settings.json").write_text(json.dumps({"budgets": [64, 1024]}))
+    assert parse_args(["--report-only", "--out", str(tmp_path)]).budgets == [64, 1024]
+    assert parse_args(["--report-only", "--out", str(tmp_path), "--budgets", "8"]).budgets == [8]
+    assert parse_args(["--out", str(tmp_path)]).budgets == [32, 64, 128, 256]
