@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 from hogwild_core import HogwildEngine, HogwildError
 from hogwild_core.machine import machine_description
+from hogwild_core.view import has_history
 
 from . import charts, render
 from .collaboration import collaboration_html, report_of
@@ -440,10 +441,9 @@ def frame_of(session: Session, charts_too: bool = False, activity: str = "") -> 
     """The panels as the session's log stands now. Text panels always; charts if asked."""
     run_log = session.log
     names = run_log.meta["worker_names"]
-    has_history = run_log.layout in ("interleaved", "combined")
     frame = Frame(
         lanes=_lanes(session),
-        history=render.history_html(run_log.history, names, has_history),
+        history=render.history_html(run_log.history, names, has_history(run_log.layout)),
         stats=render.stats_html(run_log) + collaboration_html(report_of(run_log)),
         answer=render.answer_html(run_log), activity=activity or None)
     if charts_too:

@@ -173,6 +173,7 @@ HEDGES = [
     ("19", "18", False), ("", "18", False), (None, "18", False), ("...", "18", False),
     ("\\left( 3, \\frac{\\pi}{2} \\right)", "\\left(3,\\frac{\\pi}{2}\\right)", True),
     ("x^2+1", "x^3+1", False), ("\\text{Cora}", "Cora", True), ("cora.", "Cora", True),
+    ("\\textrm{Cora}", "Cora", True),
     ("3, 5, 7", ["3", "5", "7"], True), ("[3,5,7]", ["3", "5", "7"], True), ("(a) 3 (b) 5", ["3", "5"], True),
     ("(a) 3, (b) 5", ["3", "5"], True), ("a) 3; b) 5", ["3", "5"], True), ("3 and 5", ["3", "5"], True),
     ("(a) 1,200 (b) 5", ["1200", "5"], True), ("1,200, 5", ["1200", "5"], True), ("[20,300]", ["20", "300"], True),
