@@ -60,6 +60,18 @@ def test_transcript_pieces_rebuild_each_workers_text_pass_by_pass(tiny_models, t
         assert [when for _, inserted, when in pieces[w] if not inserted] == list(range(1, 13))
 
 
+def test_transcript_pieces_keep_a_character_split_across_tokens_whole(tiny_models, tokenizer):
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(num_workers=1, max_new_tokens=20))
+    engine.start(TASK.problem)
+    tape = PassTape(1)
+    split = tokenizer.encode(" 𝑥 ✓ 🎉", add_special_tokens=False)
+    assert any("\ufffd" in tokenizer.decode([t]) for t in split)       # some character spans two tokens
+    for t in split:
+        tape.record(engine.step(force=[t]), engine.num_steps)
+    text = "".join(text for text, _, _ in transcript_pieces(engine, tape)[0])
+    assert text == engine.worker_text(0) and text.endswith(" 𝑥 ✓ 🎉")
+
+
 def test_a_probe_leaves_the_engine_as_it_was(tiny_models, tokenizer):
     config = EngineConfig(num_workers=2, layout="interleaved", temperature=0.8, max_new_tokens=20,
                           max_answer_tokens=3)
