@@ -256,20 +256,20 @@ class HogwildEngine:
 
     def block_tokens(self, block_id: int) -> list[int]:
         """The token ids a block holds now."""
-        return self._cache.table.block_tokens(block_id)
+        return self._cache.block_tokens(block_id)
 
     def describe_blocks(self) -> list[dict]:
         """Plain records of every block (for charts and traces), with each block's text."""
-        table = self._cache.table
+        cache = self._cache
         return [{"id": b.id, "kind": b.kind, "owner": b.owner, "segment": b.segment, "start": b.start,
-                 "length": b.length, "text": self.decode(table.block_tokens(b.id))} for b in table.records()]
+                 "length": b.length, "text": self.decode(cache.block_tokens(b.id))} for b in cache.records()]
 
     def cache_stats(self) -> dict:
         """Sizes of the shared cache: tokens and bytes used, bytes allocated, per-segment lengths and bytes."""
         cache = self._cache
-        names = cache.table.segment_names
+        names = cache.segment_names
         return {"tokens": cache.num_tokens(), "bytes": cache.nbytes(), "allocated_bytes": cache.allocated_bytes(),
-                "segment_lengths": cache.table.lengths(),
+                "segment_lengths": cache.lengths(),
                 "segment_bytes": {name: cache.segment_bytes(name) for name in names}}
 
     # ---- text ---------------------------------------------------------------------------
@@ -330,7 +330,7 @@ class HogwildEngine:
         if self.config.layout == "combined":
             headers = [(HEADER_OTHERS, self.codec.encode(prompts.HEADER_OTHERS_TEXT)),
                        (HEADER_OWN, self.codec.encode(prompts.HEADER_OWN_TEXT))]
-            lengths = cache.table.lengths()
+            lengths = cache.lengths()
             for name, _ in headers:
                 cache.open_block(HEADER_KIND, None, name)
             self._write([build_view([PROMPT, name], lengths, name, len(ids)) for name, ids in headers],
@@ -340,7 +340,7 @@ class HogwildEngine:
         chunk = self.config.prefill_chunk
         for i in range(start, end, chunk):
             ids = self.prompt_ids[i:min(i + chunk, end)]
-            self._write([build_view([PROMPT], self._cache.table.lengths(), PROMPT, len(ids))], [ids])
+            self._write([build_view([PROMPT], self._cache.lengths(), PROMPT, len(ids))], [ids])
 
     def _write(self, views: list[View], new: list[list[int]]) -> None:
         self.runner.run(self._cache, views, new, collect=False)
@@ -350,10 +350,10 @@ class HogwildEngine:
     # ---- the pass, piece by piece -----------------------------------------------------------
     def _view_of(self, w: int, num_new: int) -> View:
         cfg = self.config
-        return worker_view(cfg.layout, w, cfg.num_workers, self._cache.table.lengths(), num_new)
+        return worker_view(cfg.layout, w, cfg.num_workers, self._cache.lengths(), num_new)
 
     def _snapshot(self, view: View) -> _SeenView:
-        return _SeenView(view, {p.segment: self._cache.table.books(p.segment) for p in view.parts})
+        return _SeenView(view, {p.segment: self._cache.books(p.segment) for p in view.parts})
 
     def _check_force(self, force):
         W = len(self.workers)
