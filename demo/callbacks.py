@@ -308,7 +308,7 @@ def _prefill(engine, problem: str, started: float):
     thread.start()
     while thread.is_alive():
         thread.join(PREFILL_POLL)
-        prompt = getattr(engine, "prompt_ids", None)
+        prompt = engine.prompt_tokens()
         if thread.is_alive():
             what = f"{len(prompt)} tokens" if prompt is not None else "tokenizing"
             yield f"Reading the prompt: {what} ({time.perf_counter() - started:.1f} s since Run)"

@@ -100,6 +100,7 @@ class HogwildEngine:
             self._external_labels = [label for labels in name_labels(tokenizer, self.config.external_workers).values()
                                      for label in labels]
         self._cache: SharedCache | None = None
+        self._prompt_ids: list[int] | None = None
 
     # ---- public API -------------------------------------------------------------------
     def start(self, problem: str) -> None:
@@ -108,13 +109,13 @@ class HogwildEngine:
             raise PromptError("the problem text is empty")
         cfg, W = self.config, self.config.num_workers
         before, middle, after = self.codec.prompt_parts(problem, W, cfg.layout, cfg.split, cfg.external_workers)
-        self.prompt_ids = before + middle + after
+        self._prompt_ids = before + middle + after
         self._prompt_prefix = len(before)
         self._problem_grams = ngram_table(self.codec.problem_ids(problem), cfg.copy_ngram) if cfg.copy_ngram else {}
         reserve = self._reserve()
-        if len(self.prompt_ids) + reserve + 64 > self.max_context:
+        if len(self._prompt_ids) + reserve + 64 > self.max_context:
             raise PromptError(
-                f"the problem is too long: the prompt takes {len(self.prompt_ids)} tokens and a run needs "
+                f"the problem is too long: the prompt takes {len(self._prompt_ids)} tokens and a run needs "
                 f"about {reserve + 64} more, but the context holds {self.max_context}")
         self._cache = SharedCache(segment_names(cfg.layout, W), self.num_layers, self.inv_freq)
         self.phase, self.num_steps, self.answer_from = WORK, 0, {}
@@ -222,6 +223,12 @@ class HogwildEngine:
         return self.config.worker_names
 
     # ---- views and the cache, read-only ---------------------------------------------------
+    def prompt_tokens(self) -> tuple[int, ...] | None:
+        """The shared prompt's token ids, known once start() has tokenized the problem (before it
+        reads them into the cache); None until then. Safe to call from another thread."""
+        ids = self._prompt_ids
+        return None if ids is None else tuple(ids)
+
     def view(self, w: int) -> View:
         """Worker w's View as of the last pass it ran in."""
         return self._seen[w].view
@@ -316,7 +323,7 @@ class HogwildEngine:
         each in chunks of at most prefill_chunk tokens, with or without a cache alike."""
         cache = self._cache
         cache.open_block(PROMPT_KIND, None, PROMPT)
-        prefix = tuple(self.prompt_ids[:self._prompt_prefix])
+        prefix = tuple(self._prompt_ids[:self._prompt_prefix])
         stored = self.prompt_cache.get(prefix) if self.prompt_cache is not None and prefix else None
         if stored is not None:
             for layer, (k, v) in enumerate(stored):
@@ -326,7 +333,7 @@ class HogwildEngine:
             self._write_prompt(0, len(prefix))
             if self.prompt_cache is not None and prefix:
                 self.prompt_cache.put(prefix, [cache.read(layer, PROMPT, len(prefix)) for layer in range(self.num_layers)])
-        self._write_prompt(len(prefix), len(self.prompt_ids))
+        self._write_prompt(len(prefix), len(self._prompt_ids))
         if self.config.layout == "combined":
             headers = [(HEADER_OTHERS, self.codec.encode(prompts.HEADER_OTHERS_TEXT)),
                        (HEADER_OWN, self.codec.encode(prompts.HEADER_OWN_TEXT))]
@@ -339,7 +346,7 @@ class HogwildEngine:
     def _write_prompt(self, start: int, end: int) -> None:
         chunk = self.config.prefill_chunk
         for i in range(start, end, chunk):
-            ids = self.prompt_ids[i:min(i + chunk, end)]
+            ids = self._prompt_ids[i:min(i + chunk, end)]
             self._write([build_view([PROMPT], self._cache.lengths(), PROMPT, len(ids))], [ids])
 
     def _write(self, views: list[View], new: list[list[int]]) -> None:
