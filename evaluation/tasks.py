@@ -169,7 +169,7 @@ def load_tasks(name: str, limit: int | None = None, seed: int = 0) -> list[Task]
             raise SystemExit(f"multipart-K needs K in {MULTIPART_SIZES}; got {k}")
         return multipart(k, limit if limit is not None else 100, seed)
     if name in GENERATED:
-        return [GENERATED[name](i, seed) for i in range(limit if limit is not None else 100)]
+        return [Task(name, f"{i:04d}", *GENERATED[name](i, seed)) for i in range(limit if limit is not None else 100)]
     if name in _SHIPPED:
         tasks = shipped(name)
     elif Path(name).suffix == ".jsonl" and Path(name).is_file():
