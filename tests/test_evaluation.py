@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from evaluation import __main__ as cli
+from evaluation.errors import EvaluationError
 from evaluation.figure import accuracy_figure
 from evaluation.methods import Method, build_methods
 from evaluation.runner import PassTape, RunSettings, probe, run_task, transcript_pieces
@@ -444,7 +445,7 @@ def test_settings_record_machine_and_dates_but_compare_only_what_changes_results
     assert saved["machine"] == "box B" and saved["date"] == "2026-11-28 to 2026-11-29"
     store.check_settings({**base, "machine": "box B", "date": "2026-11-30"})
     assert json.loads((tmp_path / "settings.json").read_text())["date"] == "2026-11-28 to 2026-11-30"
-    with pytest.raises(SystemExit, match="budgets"):
+    with pytest.raises(EvaluationError, match="budgets"):
         store.check_settings({**base, "budgets": [4], "machine": "box B", "date": "2026-11-30"})
 
 
@@ -461,3 +462,12 @@ def test_the_whole_pipeline_on_the_default_model(tmp_path):
             or r["ended_at"]
     table = json.loads((tmp_path / "table.json").read_text())
     assert {row["budget"] for row in table} == {8, 16} and all(row["n"] == 3 for row in table)
+
+
+def test_a_bad_task_set_is_an_error_in_the_library_and_an_exit_message_on_the_command_line(tmp_path):
+    with pytest.raises(EvaluationError, match="unknown task set 'nope'"):
+        load_tasks("nope")
+    with pytest.raises(EvaluationError, match="multipart-K needs K in"):
+        load_tasks("multipart-9")
+    with pytest.raises(SystemExit, match="python -m evaluation: unknown task set 'nope'"):
+        cli.main(["--tasks", "nope", "--out", str(tmp_path)])
