@@ -45,6 +45,9 @@ class Cadence:
     replay_chart_every: int = 4    # of which every n-th redraws the charts
 
 
+QUIET = Cadence(text_seconds=1e9, chart_seconds=1e9)    # a recording script's run: no redraws meanwhile
+
+
 class Session:
     """One browser session's state. Made fresh per page load by gr.State; never shared."""
 

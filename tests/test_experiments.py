@@ -46,3 +46,11 @@ def test_a_gallery_recording_with_a_visitor_and_its_silent_control(tmp_path, mon
     assert [s["tokens"] for s in said["steps"][:4]] == [s["tokens"] for s in silent["steps"][:4]]
     index = json.loads((tmp_path / "gallery" / "index.json").read_text())
     assert [e["file"] for e in index] == ["visit.json"]
+
+
+def test_a_gallery_entry_describes_its_machine_as_the_rest_of_the_project_does():
+    from experiments.record_gallery import machine
+    from hogwild_core.machine import machine_description
+
+    line = machine("int8")
+    assert line.startswith(machine_description() + ", ") and line.endswith(" torch thread(s), CPU int8")
