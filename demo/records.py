@@ -10,9 +10,11 @@ from dataclasses import dataclass, field
 
 import torch
 
+from hogwild_core.blocks import CURRENT_KIND, STEP_KIND
+
 DIGITS = 5   # attention mass is rounded to this many decimals in records and traces
 SHARE_KINDS = ("own", "others", "shared")
-_BLOCK_KIND_WORDS = {"step": "finished step", "current": "step in progress"}
+_BLOCK_KIND_WORDS = {STEP_KIND: "finished step", CURRENT_KIND: "step in progress"}
 
 
 def block_kind_words(kind: str) -> str:
