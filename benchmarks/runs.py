@@ -96,7 +96,7 @@ def hogwild_run(model, tokenizer, num_workers: int, budget: int, layout: str = "
             answer += 1
     wall = time.perf_counter() - began
     return RunResult(num_workers, budget, len(work) + 1, answer, 1000 * ttft, 1000 * statistics.mean(work),
-                     1000 * statistics.median(work), wall, statistics.mean(views), list(engine.prompt_ids),
+                     1000 * statistics.median(work), wall, statistics.mean(views), list(engine.prompt_tokens()),
                      step_ends, inserted)
 
 
@@ -185,7 +185,7 @@ def child(method: str, num_workers: int, budget: int, model_name: str | None, th
         config = EngineConfig(num_workers=num_workers)
         engine = HogwildEngine(model, tokenizer, config)
         engine.start(PROBLEM)                      # only for its prompt tokens; nothing is decoded
-        ids = torch.tensor([list(engine.prompt_ids)] * num_workers)
+        ids = torch.tensor([list(engine.prompt_tokens())] * num_workers)
         del engine
         with torch.no_grad(), stock_attention(model):
             model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), do_sample=True,

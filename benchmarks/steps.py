@@ -210,7 +210,7 @@ class Case:
         own = max(len(self.engine.transcript(w).tokens) for w in range(self.num_workers))
         out = dict(cache_used_bytes=stats["bytes"], cache_allocated_bytes=stats["allocated_bytes"])
         for key, prompt in (("independent", plain_prompt_ids(self.tokenizer, self.problem)),
-                            ("same_prompt", list(self.engine.prompt_ids))):
+                            ("same_prompt", list(self.engine.prompt_tokens()))):
             cache = independent_decoders(self.model, prompt, self.num_workers, own, self.token)
             out[f"{key}_bytes"], out[f"{key}_tokens"] = cache_tensor_bytes(cache), len(prompt) + own
             del cache

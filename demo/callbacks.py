@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 
 from hogwild_core import HogwildEngine, HogwildError
 from hogwild_core.machine import machine_description
+from hogwild_core.view import has_history
 
 from . import charts, render
 from .collaboration import collaboration_html, report_of
@@ -42,6 +43,9 @@ class Cadence:
     replay_frames: int = 40        # a replay is drawn in about this many frames
     replay_delay: float = 0.05
     replay_chart_every: int = 4    # of which every n-th redraws the charts
+
+
+QUIET = Cadence(text_seconds=1e9, chart_seconds=1e9)    # a recording script's run: no redraws meanwhile
 
 
 class Session:
@@ -307,7 +311,7 @@ def _prefill(engine, problem: str, started: float):
     thread.start()
     while thread.is_alive():
         thread.join(PREFILL_POLL)
-        prompt = getattr(engine, "prompt_ids", None)
+        prompt = engine.prompt_tokens()
         if thread.is_alive():
             what = f"{len(prompt)} tokens" if prompt is not None else "tokenizing"
             yield f"Reading the prompt: {what} ({time.perf_counter() - started:.1f} s since Run)"
@@ -440,10 +444,9 @@ def frame_of(session: Session, charts_too: bool = False, activity: str = "") -> 
     """The panels as the session's log stands now. Text panels always; charts if asked."""
     run_log = session.log
     names = run_log.meta["worker_names"]
-    has_history = run_log.layout in ("interleaved", "combined")
     frame = Frame(
         lanes=_lanes(session),
-        history=render.history_html(run_log.history, names, has_history),
+        history=render.history_html(run_log.history, names, has_history(run_log.layout)),
         stats=render.stats_html(run_log) + collaboration_html(report_of(run_log)),
         answer=render.answer_html(run_log), activity=activity or None)
     if charts_too:

@@ -8,14 +8,15 @@
 Both have a fixed height whatever the worker count (the page must not grow inside an iframe),
 titles on the left (the plot toolbar sits on the right) and legends outside the plot."""
 
-import re
 from html import escape
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from hogwild_core.prompts import STEP_LABEL
+
 from .palette import SHARED_COLOUR, worker_colour
-from .records import SHARE_KINDS
+from .records import SHARE_KINDS, block_kind_words
 
 FONT = dict(family="system-ui, sans-serif", size=12)
 HEATMAP_HEIGHT = TIMELINE_HEIGHT = 440
@@ -24,7 +25,6 @@ SHARE_COLOURS = {"own": "#4A6FA5", "others": "#E08E45", "shared": SHARED_COLOUR}
 MAX_POINTS = 600   # per line; longer runs are thinned so updates stay light
 SNIPPET = 90
 MAX_TICKS = 16     # vertical labels about 14 px apart still fit a phone-wide plot
-STEP_LABEL = re.compile(r"\*\*([^*\[\]\n]{1,40}) \[(\d{1,5})\]:\*\*")
 PROMPT_MARK, HEADER_MARK = "prompt", "hdr"
 
 
@@ -79,7 +79,7 @@ def block_labels(blocks: list[dict], worker_names: list[str], num_columns: int) 
             found = STEP_LABEL.search(text)
             number = found.group(2) if found else str(steps_seen[owner])
             mark = f"{who[:1]}{number}{'…' if kind == 'current' else ''}"
-        described = {"step": "finished step", "current": "step in progress"}.get(kind, kind)
+        described = block_kind_words(kind)
         snippet = escape(text[:SNIPPET] + ("…" if len(text) > SNIPPET else ""))
         labels.append((f'<span style="color:{worker_colour(owner, worker_names)}"><b>{escape(mark)}</b></span>',
                        f"block {b}: {escape(who)}, {escape(described)}, {block.get('length', '?')} tokens", snippet))

@@ -91,3 +91,27 @@ def index_entry(file: str, *, title: str, caption: str, model: str, machine: str
     """An index.json entry, as record_example writes it."""
     return {"file": file, "title": title, "caption": caption, "model": model, "machine": machine, "date": date,
             "command": command, "featured": featured}
+
+
+def add_to_index(path, entry: dict) -> None:
+    """Add (or replace, by file name) an entry of the index at `path`; a featured entry
+    un-features the others. Both recorders (demo.record_example, experiments.record_gallery) write
+    the index through this."""
+    entries = []
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as f:
+            entries = json.load(f)
+    entries = [e for e in entries if e.get("file") != entry["file"]]
+    if entry.get("featured"):
+        for other in entries:
+            other["featured"] = False
+    entries.append(entry)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(entries, f, indent=1, ensure_ascii=False)
+        f.write("\n")
+
+
+def sampled_speed(trace: dict) -> tuple[int, float]:
+    """(tokens the model sampled, not those inserted; those per second of the run, prompt included)."""
+    tokens = sum(t is not None for step in trace["steps"] for t in step["tokens"])
+    return tokens, tokens / max(trace["elapsed"], 1e-9)

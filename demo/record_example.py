@@ -20,13 +20,11 @@ import torch
 
 from hogwild_core.machine import machine_description
 
-from .callbacks import Cadence, Session, run
-from .gallery import GALLERY, index_entry
+from .callbacks import QUIET, Session, run
+from .gallery import GALLERY, add_to_index, index_entry, sampled_speed
 from .models import ModelStore
 from .settings import RunSettings
 from .ui import load_examples
-
-QUIET = Cadence(text_seconds=1e9, chart_seconds=1e9)
 
 
 def main(argv=None) -> None:
@@ -57,8 +55,7 @@ def main(argv=None) -> None:
     session.close()
     with open(args.out, encoding="utf-8") as f:
         data = json.load(f)
-    tokens = sum(t is not None for step in data["steps"] for t in step["tokens"])   # sampled, not inserted
-    speed = tokens / max(data["elapsed"], 1e-9)
+    tokens, speed = sampled_speed(data)
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
     entry = index_entry(
         os.path.basename(args.out), title=args.title or f"{settings.label} ({data['meta']['model']})",
@@ -75,22 +72,6 @@ def main(argv=None) -> None:
     print(json.dumps(entry, indent=2, ensure_ascii=False))
     if args.index:
         add_to_index(args.index, entry)
-
-
-def add_to_index(path: str, entry: dict) -> None:
-    """Add (or replace, by file name) an entry; a featured entry un-features the others."""
-    entries = []
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as f:
-            entries = json.load(f)
-    entries = [e for e in entries if e.get("file") != entry["file"]]
-    if entry["featured"]:
-        for other in entries:
-            other["featured"] = False
-    entries.append(entry)
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(entries, f, indent=2, ensure_ascii=False)
-        f.write("\n")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,16 @@ from dataclasses import dataclass, field
 
 import torch
 
+from hogwild_core.blocks import CURRENT_KIND, STEP_KIND
+
 DIGITS = 5   # attention mass is rounded to this many decimals in records and traces
 SHARE_KINDS = ("own", "others", "shared")
+_BLOCK_KIND_WORDS = {STEP_KIND: "finished step", CURRENT_KIND: "step in progress"}
+
+
+def block_kind_words(kind: str) -> str:
+    """A block's kind as the page says it ("step" -> "finished step"); other kinds as they are."""
+    return _BLOCK_KIND_WORDS.get(kind, kind)
 
 
 def attention_shares(row: list[float], owners: list[int | None], w: int) -> list[float] | None:
@@ -77,9 +85,6 @@ class RunLog:
 
     def lane_text(self, w: int) -> str:
         return "".join(text for text, _ in self.lanes[w])
-
-    def block_owners(self) -> list[int | None]:
-        return [b["owner"] for b in self.blocks]
 
 
 class StepRecorder:

@@ -10,11 +10,13 @@ place that turns model text into markup: it escapes every piece and then sets st
 import re
 from html import escape
 
+from hogwild_core.answers import LATEX_FRAC, LATEX_TEXT
+from hogwild_core.prompts import STEP_LABEL
+
 from .palette import SHARED_COLOUR, VISITOR_COLOUR, is_visitor, tint, worker_colour
+from .records import block_kind_words
 
 MAX_LANES_PER_ROW = 4
-# "**Bob [3]:**": the label the engine writes before every step of a worker
-STEP_LABEL = re.compile(r"\*\*([^*\[\]\n]{1,40}) \[(\d{1,5})\]:\*\*")
 CHAT_MARKER = re.compile(r"<\|[A-Za-z0-9_]{1,40}\|>")
 TOKEN_PARTS = re.compile(f"({STEP_LABEL.pattern}|{CHAT_MARKER.pattern})")
 
@@ -108,7 +110,7 @@ def view_html(view: list[list], blocks: list[dict], worker_names: list[str], w: 
         owner = block["owner"]
         colour = worker_colour(owner, worker_names)
         who = "shared" if owner is None else (worker_names[owner] if owner < len(worker_names) else f"worker {owner}")
-        kind = {"step": "finished step", "current": "step in progress"}.get(block["kind"], block["kind"])
+        kind = block_kind_words(block["kind"])
         if owner == w:
             who += " (own)"
         head = (f'positions {start}–{start + length - 1} · {length} tokens · '
@@ -175,8 +177,6 @@ def activity_html(activity: str) -> str:
     return f'<div class="hw-activity" role="status">{escape(activity)}</div>'
 
 
-_LATEX_TEXT = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
-_LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
 _LATEX_SYMBOLS = {"\\times": "×", "\\cdot": "·", "\\div": "÷", "\\pm": "±", "\\le": "≤", "\\ge": "≥",
                   "\\neq": "≠", "\\leq": "≤", "\\geq": "≥", "\\approx": "≈", "\\pi": "π", "\\infty": "∞", "\\sqrt": "√",
                   "\\$": "$", "\\%": "%", "\\left": "", "\\right": "", "\\,": " ", "\\;": " ", "\\!": "",
@@ -186,10 +186,10 @@ _LATEX_SYMBOLS = {"\\times": "×", "\\cdot": "·", "\\div": "÷", "\\pm": "±", 
 def readable_math(latex: str) -> str:
     """A boxed answer as a reader would write it: "150 \\text{ km}" -> "150 km",
     "\\frac{3}{4}" -> "3/4", "2 \\times 9" -> "2 × 9". Plain text in, plain text out (escape it to show it)."""
-    text = _LATEX_TEXT.sub(r"\1", latex)
+    text = LATEX_TEXT.sub(r"\1", latex)
     atom = lambda part: part.strip() if re.fullmatch(r"\s*[\w.]+\s*|\s*\\pi\s*", part) else f"({part.strip()})"
     for _ in range(3):                                   # nested fractions, innermost first
-        text = _LATEX_FRAC.sub(lambda m: f"{atom(m.group(1))}/{atom(m.group(2))}", text)
+        text = LATEX_FRAC.sub(lambda m: f"{atom(m.group(1))}/{atom(m.group(2))}", text)
     for command, symbol in sorted(_LATEX_SYMBOLS.items(), key=lambda kv: -len(kv[0])):
         text = re.sub(re.escape(command) + r"(?![A-Za-z])", lambda _: symbol, text)
     text = re.sub(r"\^\{([^{}]*)\}", r"^\1", text).replace("{", "").replace("}", "")
@@ -225,15 +225,6 @@ def compare_html(rows: list[dict]) -> str:
     body = "".join("<tr>" + "".join(f"<td>{escape(str(row.get(c, '')))}</td>" for c in COMPARE_COLUMNS) + "</tr>"
                    for row in rows)
     return f'<table class="hw-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
-def legend_html(worker_names: list[str]) -> str:
-    chips = "".join(f'<span class="hw-chip" style="border-color:{worker_colour(w, worker_names)}">'
-                    f'<span class="hw-dot" style="background:{worker_colour(w, worker_names)}"></span>{escape(n)}</span>'
-                    for w, n in enumerate(worker_names))
-    shared = (f'<span class="hw-chip" style="border-color:{SHARED_COLOUR}">'
-              f'<span class="hw-dot" style="background:{SHARED_COLOUR}"></span>prompt / headers</span>')
-    return f'<div class="hw-chips">{chips}{shared}</div>'
 
 
 def gallery_html(entry, live: bool = False) -> str:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from hogwild_core.machine import machine_description
 
+from .errors import EvaluationError
 from .methods import METHOD_NAMES, build_methods
 from .store import ResultStore, key_of
 from .tasks import TASK_SETS, load_tasks
@@ -187,10 +188,10 @@ def report(records: list[dict], out: Path, budgets: list[int] | None = None) -> 
 def main(argv=None) -> int:
     args = parse_args(argv)
     began = time.perf_counter()
-    if args.report_only:
-        records = ResultStore(args.out).load()
-    else:
-        records = run(args)
+    try:
+        records = ResultStore(args.out).load() if args.report_only else run(args)
+    except EvaluationError as exc:
+        raise SystemExit(f"python -m evaluation: {exc}") from None
     report(records, args.out, args.budgets)
     print(f"{len(records)} runs in {args.out} ({time.perf_counter() - began:.0f} s, "
           f"{platform.machine()}, python {platform.python_version()})", file=sys.stderr)

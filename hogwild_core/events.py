@@ -27,17 +27,6 @@ class StepEvent:
     cache_tokens: int
     cache_bytes: int
 
-    @property
-    def appended(self) -> list[list[int]]:
-        """Per worker, the tokens its transcript gained after the forward: the sampled token and
-        what was inserted because of it (not what was inserted before the pass, such as the
-        opener or the final-answer prompt). Kept for consumers of the first design's field."""
-        out = []
-        for pieces in self.pieces:
-            first = next((i for i, piece in enumerate(pieces) if not piece.inserted), len(pieces))
-            out.append([t for piece in pieces[first:] for t in piece.token_ids])
-        return out
-
     def text(self, w: int) -> str:
         """Worker w's new text in this event."""
         return "".join(piece.text for piece in self.pieces[w])

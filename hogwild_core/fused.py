@@ -147,7 +147,7 @@ class FusedPlan:
         self.inv_freq = inv_freq
         self.layer_attention: dict[int, torch.Tensor] = {}   # layer -> [R, num_blocks]
         self._on_device: dict[tuple, _OnDevice] = {}
-        lengths = cache.table.lengths()
+        lengths = cache.lengths()
         for view in views:
             lengths[view.own] += view.num_new
         pooled = [(name, lengths[name]) for name in cache.pooled]
@@ -202,9 +202,9 @@ class FusedPlan:
         reach = reach_t.repeat(G, 1)                                                  # [G*T, S]
         if self.collect:
             on.last_rows = (torch.arange(G, device=device)[:, None] * T + self.last.to(device)[None, :]).flatten()
-            table, ids = self.cache.table, []
+            ids = []
             for name, n in self.reads[nb:]:
-                ids += table.column_blocks(name, n) + [self.num_blocks] * (self.width - n)
+                ids += self.cache.column_blocks(name, n) + [self.num_blocks] * (self.width - n)
             on.blocks = torch.tensor(ids, dtype=torch.long, device=device)
         if self.form == "explicit":
             on.long_masks = [prefix_mask(reach[:, s], n, torch.float32) if self.masked[s] else None
@@ -212,8 +212,7 @@ class FusedPlan:
             if self.num_slots:
                 on.pool = self._pool_columns(reach[:, nb:], device)
             if self.collect:
-                table = self.cache.table
-                ids = [b for name, n in self.reads[:nb] for b in table.column_blocks(name, n)]
+                ids = [b for name, n in self.reads[:nb] for b in self.cache.column_blocks(name, n)]
                 on.blocks = torch.cat([torch.tensor(ids, dtype=torch.long, device=device), on.blocks])
             return on
         self._build_split(on, reach, device, dtype, num_kv, G)
@@ -249,13 +248,13 @@ class FusedPlan:
             on.bias = torch.zeros(len(flags), G * T, device=device).masked_fill_(torch.stack(flags), NEG_INF)[:, None]
         if not self.collect:
             return
-        table, entry_block = self.cache.table, []
+        cache, entry_block = self.cache, []
         for call in on.calls:
             name, n = self.reads[call.segment]
-            blocks = table.books(name).blocks
+            blocks = cache.books(name).blocks
             single = len(blocks) == 1 and blocks[0][1] == 0
             if not single:
-                on.many.append((call.segment, torch.tensor(table.column_blocks(name, n), dtype=torch.long,
+                on.many.append((call.segment, torch.tensor(cache.column_blocks(name, n), dtype=torch.long,
                                                             device=device)))
             pieces = 1 if call.chunk is None else n // call.chunk + (n % call.chunk > 0)
             entry_block += [blocks[0][0] if single else self.num_blocks] * pieces

@@ -137,6 +137,7 @@ def redundant_steps(steps: list[Step]) -> list[Step]:
     return found
 
 
+# looser than prompts.STEP_LABEL on purpose: a model imitating a label gets its spacing and colon wrong
 _NAMED = re.compile(r"\*\*\s*(%s)\s*\[\d+\]" % "|".join(WORKER_NAMES))
 _SELF_INTRO = re.compile(r"\b(?:I am|I'm|this is|it's|It's|This is)\s+(%s)\b" % "|".join(WORKER_NAMES))
 _SPEAKER = re.compile(r"(?:^|\n)\s*\**(%s)\**\s*(?:\[\d+\])?\s*:" % "|".join(WORKER_NAMES))

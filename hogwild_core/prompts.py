@@ -114,6 +114,10 @@ def step_prefix(name: str, step: int) -> str:
     return f"**{name} [{step}]:**"
 
 
+# step_prefix's label as readers find it in text: group 1 the name, group 2 the step number
+STEP_LABEL = re.compile(r"\*\*([^*\[\]\n]{1,40}) \[(\d{1,5})\]:\*\*")
+
+
 def worker_opener(w: int, num_workers: int, layout: str = "combined", problem: str = "",
                   split: str = "chosen") -> str:
     """The first words of worker w: its label; in a team that chooses its split, Alice's label opens

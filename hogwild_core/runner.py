@@ -154,9 +154,8 @@ class Runner:
 
     def _per_block(self, cache: SharedCache, view: View, attentions) -> torch.Tensor:
         """[L, num_blocks]: the last query's head-mean probabilities summed over each block."""
-        table = cache.table
-        per_layer = torch.zeros(self.num_layers, len(table.records()))
-        spans = block_spans(view, {p.segment: table.books(p.segment).blocks for p in view.parts})
+        per_layer = torch.zeros(self.num_layers, len(cache.records()))
+        spans = block_spans(view, {p.segment: cache.books(p.segment).blocks for p in view.parts})
         for layer, weights in enumerate(attentions):
             probs = weights[0, :, -1, :].float().mean(0).cpu()          # [view length]
             for block_id, start, length in spans:

@@ -23,6 +23,24 @@ torch.set_num_threads(1)
 ARCHITECTURES = ("llama", "qwen2", "qwen3", "mistral")
 
 
+@pytest.fixture
+def one_thread():
+    """Tiny models are dispatch-bound and run far faster on one thread when the cores are shared;
+    the thread count is put back afterwards whatever the test set it to."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def files_in_tmp(tmp_path, monkeypatch):
+    """Temporary files (traces, CSVs a run writes) go to the test's own folder."""
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
 @pytest.fixture(scope="session")
 def tokenizer():
     gguf = default_model_file()

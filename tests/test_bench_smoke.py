@@ -20,14 +20,7 @@ from benchmarks.steps import (METHODS, Case, StepResult, Timing, abba_order, cac
                               independent_decoders)
 from hogwild_core import ConfigError
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models are dispatch-bound; one thread keeps this file fast on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @contextmanager

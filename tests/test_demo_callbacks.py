@@ -3,7 +3,6 @@
 import copy
 import gc
 import os
-import tempfile
 import time
 import weakref
 
@@ -19,20 +18,7 @@ from hogwild_core import UnsupportedModelError
 
 EVERY_STEP = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
 PROBLEM = "What is 2+2? <script>alert(1)</script>"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run far faster on one thread when the cores are shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(autouse=True)
-def files_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+pytestmark = pytest.mark.usefixtures("one_thread", "files_in_tmp")
 
 
 @pytest.fixture

@@ -68,8 +68,8 @@ def test_parse_entry_needs_every_text_field(tmp_path):
         parse_entry({k: v for k, v in index_entry("a.json", **ENTRY).items() if k != "model"}, tmp_path)
 
 
-def test_record_example_adds_or_replaces_an_index_entry(tmp_path):
-    from demo.record_example import add_to_index
+def test_the_recorders_add_or_replace_an_index_entry(tmp_path):
+    from demo.gallery import add_to_index
     index = tmp_path / "index.json"
     add_to_index(str(index), {**index_entry("a.json", **ENTRY), "featured": True})
     add_to_index(str(index), {**index_entry("b.json", **ENTRY), "featured": True})

@@ -21,6 +21,7 @@ from demo.traces import TraceError, attention_csv, check_trace, read_trace
 
 FAST = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
 ONE_FRAME = Cadence(replay_frames=1, replay_delay=0.0)
+pytestmark = pytest.mark.usefixtures("files_in_tmp")
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +37,6 @@ def trace_file(tiny_models, tokenizer, tmp_path_factory):
     torch.set_num_threads(before)
     yield final.files[0], final.files[1], session
     session.close()
-
-
-@pytest.fixture(autouse=True)
-def files_in_tmp(tmp_path, monkeypatch):
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
 
 
 def test_attention_shares_split_own_others_shared():

@@ -2,10 +2,7 @@
 "You", lines that appear at once and reach the cache at the next pass, their block in the history,
 heatmap and cache view, a trace that replays the lane, and every bad Send answered with a message."""
 
-import tempfile
-
 import pytest
-import torch
 
 from demo import callbacks, render
 from demo.callbacks import Cadence, Session
@@ -15,15 +12,7 @@ from demo.visitor import MAX_VISITOR_CHARS, VISITOR_NAME, VisitorDesk
 
 EVERY_STEP = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
 LINE = "I take part (c): 6 + 7 = 13. <b>Alice</b>, check Bob's (b)."
-
-
-@pytest.fixture(autouse=True)
-def one_thread_and_tmp(tmp_path, monkeypatch):
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread", "files_in_tmp")
 
 
 @pytest.fixture

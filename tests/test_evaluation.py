@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from evaluation import __main__ as cli
+from evaluation.errors import EvaluationError
 from evaluation.figure import accuracy_figure
 from evaluation.methods import Method, build_methods
 from evaluation.runner import PassTape, RunSettings, probe, run_task, transcript_pieces
@@ -58,6 +59,18 @@ def test_transcript_pieces_rebuild_each_workers_text_pass_by_pass(tiny_models, t
         assert "".join(text for text, _, _ in pieces[w]) == engine.worker_text(w)
         assert pieces[w][0][1:] == (True, 0)                  # the opener, before the first pass
         assert [when for _, inserted, when in pieces[w] if not inserted] == list(range(1, 13))
+
+
+def test_transcript_pieces_keep_a_character_split_across_tokens_whole(tiny_models, tokenizer):
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(num_workers=1, max_new_tokens=20))
+    engine.start(TASK.problem)
+    tape = PassTape(1)
+    split = tokenizer.encode(" 𝑥 ✓ 🎉", add_special_tokens=False)
+    assert any("\ufffd" in tokenizer.decode([t]) for t in split)       # some character spans two tokens
+    for t in split:
+        tape.record(engine.step(force=[t]), engine.num_steps)
+    text = "".join(text for text, _, _ in transcript_pieces(engine, tape)[0])
+    assert text == engine.worker_text(0) and text.endswith(" 𝑥 ✓ 🎉")
 
 
 def test_a_probe_leaves_the_engine_as_it_was(tiny_models, tokenizer):
@@ -173,6 +186,7 @@ HEDGES = [
     ("19", "18", False), ("", "18", False), (None, "18", False), ("...", "18", False),
     ("\\left( 3, \\frac{\\pi}{2} \\right)", "\\left(3,\\frac{\\pi}{2}\\right)", True),
     ("x^2+1", "x^3+1", False), ("\\text{Cora}", "Cora", True), ("cora.", "Cora", True),
+    ("\\textrm{Cora}", "Cora", True),
     ("3, 5, 7", ["3", "5", "7"], True), ("[3,5,7]", ["3", "5", "7"], True), ("(a) 3 (b) 5", ["3", "5"], True),
     ("(a) 3, (b) 5", ["3", "5"], True), ("a) 3; b) 5", ["3", "5"], True), ("3 and 5", ["3", "5"], True),
     ("(a) 1,200 (b) 5", ["1200", "5"], True), ("1,200, 5", ["1200", "5"], True), ("[20,300]", ["20", "300"], True),
@@ -431,7 +445,7 @@ def test_settings_record_machine_and_dates_but_compare_only_what_changes_results
     assert saved["machine"] == "box B" and saved["date"] == "2026-11-28 to 2026-11-29"
     store.check_settings({**base, "machine": "box B", "date": "2026-11-30"})
     assert json.loads((tmp_path / "settings.json").read_text())["date"] == "2026-11-28 to 2026-11-30"
-    with pytest.raises(SystemExit, match="budgets"):
+    with pytest.raises(EvaluationError, match="budgets"):
         store.check_settings({**base, "budgets": [4], "machine": "box B", "date": "2026-11-30"})
 
 
@@ -476,3 +490,12 @@ def test_report_only_reads_the_budgets_the_folder_was_run_with(tmp_path):
     assert parse_args(["--report-only", "--out", str(tmp_path)]).budgets == [64, 1024]
     assert parse_args(["--report-only", "--out", str(tmp_path), "--budgets", "8"]).budgets == [8]
     assert parse_args(["--out", str(tmp_path)]).budgets == [32, 64, 128, 256]
+
+
+def test_a_bad_task_set_is_an_error_in_the_library_and_an_exit_message_on_the_command_line(tmp_path):
+    with pytest.raises(EvaluationError, match="unknown task set 'nope'"):
+        load_tasks("nope")
+    with pytest.raises(EvaluationError, match="multipart-K needs K in"):
+        load_tasks("multipart-9")
+    with pytest.raises(SystemExit, match="python -m evaluation: unknown task set 'nope'"):
+        cli.main(["--tasks", "nope", "--out", str(tmp_path)])

@@ -1,5 +1,7 @@
 """The prompt study's fixed problem set and answer reading (experiments/)."""
 
+import pytest
+
 from experiments.collaboration import multipart_problems, parts_correct
 from hogwild_core.prompts import problem_parts
 
@@ -46,3 +48,32 @@ def test_a_gallery_recording_with_a_visitor_and_its_silent_control(tmp_path, mon
     assert [s["tokens"] for s in said["steps"][:4]] == [s["tokens"] for s in silent["steps"][:4]]
     index = json.loads((tmp_path / "gallery" / "index.json").read_text())
     assert [e["file"] for e in index] == ["visit.json"]
+
+
+def test_a_gallery_entry_describes_its_machine_as_the_rest_of_the_project_does():
+    from experiments.record_gallery import machine
+    from hogwild_core.machine import machine_description
+
+    line = machine("int8")
+    assert line.startswith(machine_description() + ", ") and line.endswith(" torch thread(s), CPU int8")
+
+
+def test_a_refused_visitor_line_is_an_error_of_the_recorder_not_an_exit(tmp_path, monkeypatch, tiny_models, tokenizer):
+    import torch
+
+    from demo.models import ModelStore
+    from demo.visitor import MAX_VISITOR_CHARS
+    from experiments import record_gallery
+
+    monkeypatch.setattr(record_gallery, "GALLERY", tmp_path / "gallery")
+    store = ModelStore()
+    store.put("default", tiny_models("llama", 2), tokenizer)
+    before = torch.get_num_threads()
+    try:
+        with pytest.raises(record_gallery.RecordingError, match="refused"):
+            record_gallery.main(["--problem", "parts3", "--workers", "2", "--tokens", "6", "--join",
+                                 "--say", "x" * (MAX_VISITOR_CHARS + 1), "--say-at", "1", "--name", "refused"],
+                                store=store)
+    finally:
+        torch.set_num_threads(before)
+    assert not (tmp_path / "gallery" / "index.json").exists()

@@ -142,18 +142,18 @@ def test_bad_external_names_are_refused(names, W, match):
 def test_the_prompt_tells_the_model_workers_and_splits_the_work_among_them(tiny_models, tokenizer):
     engine = engine_for(tiny_models, tokenizer)
     engine.start(PROBLEM)
-    prompt = engine.decode(engine.prompt_ids)
+    prompt = engine.decode(engine.prompt_tokens())
     assert prompts.external_worker_note(YOU, "combined").strip() in prompt
     assert "You are Alice and Bob: 2 assistants" in prompt
     assert [engine.worker_text(w) for w in range(3)] == [prompts.worker_opener(0, 2), prompts.worker_opener(1, 2), ""]
     planned = engine_for(tiny_models, tokenizer, split="planned")     # our split: among the model workers
     planned.start(PROBLEM)
-    assert "Alice: part (a) and part (c). Bob: part (b)." in planned.decode(planned.prompt_ids)
+    assert "Alice: part (a) and part (c). Bob: part (b)." in planned.decode(planned.prompt_tokens())
     assert planned.worker_text(0).startswith("**Alice [1]:** For part (a),")
     assert planned.worker_text(1).startswith("**Bob [1]:** For part (b),")
     plain = HogwildEngine(engine.model, tokenizer, EngineConfig(num_workers=2, layout="combined"))
     plain.start(PROBLEM)
-    assert "A person may join" not in plain.decode(plain.prompt_ids)
+    assert "A person may join" not in plain.decode(plain.prompt_tokens())
     assert prompts.external_worker_note(YOU, "independent") == ""
 
 

@@ -50,7 +50,7 @@ def filled_cache(layout: str, W: int, prompt: int, seed: int, num_kv: int, head_
     def fill(segment: str, kind: str, owner, n: int):
         cache.open_block(kind, owner, segment)
         if n:
-            start = cache.table.length(segment)
+            start = cache.length(segment)
             k, v = (torch.randn(num_kv, n, head_dim, generator=generator).to(dtype).to(device) for _ in range(2))
             cache.write(0, segment, start, k, v)
             cache.append(segment, [1] * n)
@@ -72,7 +72,7 @@ def filled_cache(layout: str, W: int, prompt: int, seed: int, num_kv: int, head_
 def decode_views(cache, layout, W, pattern):
     """The writers and what each writes: "decode" one token each, "mixed" 1 + w % 3 tokens,
     "some" only the even workers."""
-    lengths = cache.table.lengths()
+    lengths = cache.lengths()
     writers = range(0, W, 2) if pattern == "some" else range(W)
     new = (lambda w: 1 + w % 3) if pattern == "mixed" else (lambda w: 1)
     return [worker_view(layout, w, W, lengths, new(w)) for w in writers]
@@ -81,7 +81,7 @@ def decode_views(cache, layout, W, pattern):
 def setup_views(cache, pattern):
     """The engine's setup passes on a cache holding only the prompt: its next chunk (causal), or
     the two headers, each written as if it followed the prompt."""
-    lengths = cache.table.lengths()
+    lengths = cache.lengths()
     if pattern == "prompt":
         return [build_view([PROMPT], lengths, PROMPT, 20)]
     for name in (HEADER_OTHERS, HEADER_OWN):
@@ -102,10 +102,10 @@ def both_kernels(cache, views, heads, dtype, device, form, kernel, seed=1):
     result = (out.float().cpu(), fused_plan.layer_attention[0].float().cpu())
     reference_cache = cache
     if dtype != torch.float32 or device != "cpu":
-        reference_cache = SharedCache(cache.table.segment_names, 1, cache.inv_freq)
-        reference_cache.table = cache.table
-        for name in cache.table.segment_names:
-            n = cache.table.length(name)
+        reference_cache = SharedCache(cache.segment_names, 1, cache.inv_freq)
+        reference_cache._table = cache._table     # the same books over a float32 copy of the storage
+        for name in cache.segment_names:
+            n = cache.length(name)
             if n:
                 keys, values = cache.read(0, name, n)
                 reference_cache.write(0, name, 0, keys.float().cpu(), values.float().cpu())
@@ -198,7 +198,7 @@ def test_the_pool_holds_every_short_segment():
     assert cache.pooled == (HEADER_OTHERS, HEADER_OWN, "worker0", "worker1", "worker2")
     assert keys.shape[:2] == (2, 5)
     for slot, name in enumerate(cache.pooled):
-        n = cache.table.length(name)
+        n = cache.length(name)
         assert torch.equal(cache.read(0, name, n)[0], keys[:, slot, :n])
     views = decode_views(cache, "combined", 3, "mixed")
     writes = [(v.own, v.start, t0, t0 + v.num_new) for v, t0 in zip(views, (0, 1, 3))]

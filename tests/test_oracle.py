@@ -29,7 +29,7 @@ def oracle_for(engine, model, tokenizer):
     """model None: the layout oracle."""
     cfg = engine.config
     headers = (encode(tokenizer, prompts.HEADER_OTHERS_TEXT), encode(tokenizer, prompts.HEADER_OWN_TEXT))
-    return NaiveHogwild(model, cfg.layout, cfg.num_workers, list(engine.prompt_ids), headers, cfg.prefill_chunk,
+    return NaiveHogwild(model, cfg.layout, cfg.num_workers, list(engine.prompt_tokens()), headers, cfg.prefill_chunk,
                         external=tuple(range(cfg.num_model_workers, cfg.num_workers)), tokenizer=tokenizer)
 
 
