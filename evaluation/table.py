@@ -137,7 +137,9 @@ def build_table(records: list[dict], budgets: list[int] | None = None) -> pd.Dat
         low, high = wilson_interval(round(correct), n)
         shares = [share for _, share, _, _ in items if share is not None]
         part_low, part_high = bootstrap_interval(shares) if shares else (None, None)
-        distinct = [p["metrics"].get("distinct_first_parts") for p in probes] if W > 1 else []
+        # Whether the workers' first steps differ: a team's metric (not the single run's, whatever
+        # team size its equal-compute row stands for).
+        distinct = [p["metrics"].get("distinct_first_parts") for p in probes] if record["workers"] > 1 else []
         out = {"task_set": task_set, "method": record["method"], "layout": record["layout"], "W": W,
                "split": record.get("split", "chosen"), "row": row, "budget": budget,
                "passes_used": probes[0]["budget"], "n": n, "correct": round(correct, 4),

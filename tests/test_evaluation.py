@@ -298,6 +298,8 @@ def _record(method, layout, W, correct, any_correct=None, problem="0", budgets=(
 def test_table_rows_baselines_and_figure():
     records = [_record("single", "contiguous", 1, [False, True, True], problem=p, budgets=(8, 16, 32),
                        team_sizes=(2,)) for p in "01"]
+    for probe in records[0]["probes"] + records[1]["probes"]:
+        probe["metrics"]["distinct_first_parts"] = True        # as metrics says of one worker's run
     records += [_record("independent", "independent", 2, [False, False], any_correct=[True, True],
                         workers=[[True, False], [False, True]])]
     records += [_record("independent", "independent", 3, [True, False])]
@@ -311,6 +313,7 @@ def test_table_rows_baselines_and_figure():
     assert single16.n == 2 and single16.accuracy == 1.0 and single16.ci_low < 1.0 == single16.ci_high
     equal_compute = table[table.row == "single, 2x tokens"]
     assert equal_compute.budget.tolist() == [8, 16] and equal_compute.passes_used.tolist() == [16, 32]
+    assert equal_compute.distinct_first_parts.isna().all()     # one worker: no team's first steps
     assert table[table.row == "independent W=2, any"].accuracy.tolist() == [1.0, 1.0]
     assert table[table.row == "independent W=2, mean worker"].accuracy.tolist() == [0.5, 0.5]
     figure = accuracy_figure(table)
