@@ -12,9 +12,6 @@ passes (demo/visitor.py)."""
 
 import logging
 import math
-import os
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -26,6 +23,7 @@ from hogwild_core.view import has_history
 
 from . import charts, render
 from .collaboration import collaboration_html, report_of
+from .downloads import Downloads
 from .lifecycle import Lifecycle, RunState, SessionBusy
 from .records import RunLog, StepRecorder
 from .settings import RunSettings, parse_settings
@@ -61,29 +59,15 @@ class Session:
         self.step: int | None = None     # heatmap step (1-based); None = the latest
         self.view_worker = 0
         self.comparisons: list[dict] = []
-        self.files_dir: str | None = None
+        self.downloads = Downloads("hogwild-session-")   # the last run's trace and attention table
         self.base: RunSettings | None = None     # the last finished live run: what the compare buttons rerun
         self.visitor: VisitorDesk | None = None  # the live run's visitor lane, if the visitor joined it
-
-    def file_path(self, name: str) -> str:
-        if self.files_dir is None:
-            self.files_dir = tempfile.mkdtemp(prefix="hogwild-session-")
-        return os.path.join(self.files_dir, name)
-
-    def forget_files(self) -> None:
-        """Remove the last run's downloads before writing the next: a session holds one run's
-        files at most. (Gradio serves copies from its own cache, so links already shown still work.)"""
-        if self.files_dir:
-            for name in os.listdir(self.files_dir):
-                os.remove(os.path.join(self.files_dir, name))
 
     def add_comparison(self, row: dict) -> None:
         self.comparisons = (self.comparisons + [row])[-MAX_COMPARISONS:]
 
     def close(self) -> None:
-        if self.files_dir:
-            shutil.rmtree(self.files_dir, ignore_errors=True)
-            self.files_dir = None
+        self.downloads.close()
 
 
 def close_session(session) -> None:
@@ -392,10 +376,10 @@ def _loaded(session: Session, loaded: RunLog, data: dict) -> Frame:
 
 
 def _write_files(session: Session, run_log: RunLog) -> list[str]:
-    session.forget_files()
+    session.downloads.clear()
     name = download_name(run_log)
-    return [write_trace(run_log, session.file_path(f"{name}.json")),
-            write_attention_csv(run_log, session.file_path(f"{name}-attention.csv"))]
+    return [write_trace(run_log, session.downloads.path(f"{name}.json")),
+            write_attention_csv(run_log, session.downloads.path(f"{name}-attention.csv"))]
 
 
 def open_recording(session: Session, path: str, recording: dict | None = None) -> Frame:

@@ -159,7 +159,7 @@ def test_each_session_keeps_its_own_run(store):
     list(run)
     assert bob_session.log.status == "finished" and bob_session.log.num_workers == 3
     assert alice_session.log.num_workers == 1 and len(alice_session.comparisons) == 1
-    assert alice_session.files_dir != bob_session.files_dir
+    assert alice_session.downloads.folder != bob_session.downloads.folder
     bob_session.close()
 
 
@@ -328,9 +328,10 @@ def test_twenty_runs_in_a_row_give_memory_back(store, monkeypatch):
     # The bound catches a leak of Python records or figures, which grows with every run.
     assert rss_bytes() - base_rss < 48 * 2**20
     assert len(session.comparisons) == callbacks.MAX_COMPARISONS
-    assert len(os.listdir(session.files_dir)) == 2      # the last run's trace and table only
+    folder = session.downloads.folder
+    assert len(os.listdir(folder)) == 2      # the last run's trace and table only
     session.close()
-    assert not os.path.exists(session.files_dir or "")
+    assert not os.path.exists(folder)
 
 
 def test_the_clock_starts_at_the_click_and_counts_the_prompt(store):
