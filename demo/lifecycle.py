@@ -28,6 +28,7 @@ import time
 
 REPLAY_YIELD_SECONDS = 3.0   # a run or replay started during a replay waits this long at most for it to end
 PRESS_EXPIRES = 3600.0       # seconds: an older press no longer starts a run's clock
+BUSY_MESSAGE = "A run is in progress in this page: press Stop first."
 
 
 class RunState(enum.Enum):
@@ -102,7 +103,7 @@ class Lifecycle:
         self._changed = threading.Condition()
 
     def __deepcopy__(self, memo) -> "Lifecycle":
-        # gr.State deep-copies a new session's value; a lock cannot be copied, and needs not be
+        # gr.State deep-copies a new session's value; a lock cannot be copied, and need not be
         copied = Lifecycle(self._state)
         copied._pressed_at = self._pressed_at
         return copied
@@ -143,7 +144,7 @@ class Lifecycle:
         in progress gives way. Raises SessionBusy during a live run (the page ignores the press)."""
         with self._changed:
             if self._state in LIVE:
-                raise SessionBusy("A run is in progress in this page: press Stop first.")
+                raise SessionBusy(BUSY_MESSAGE)
             self._move("press")
             self._pressed_at = time.perf_counter()
 
@@ -210,7 +211,7 @@ class Lifecycle:
         if self._state is RunState.PREEMPTED:
             self._changed.wait_for(lambda: self._state is not RunState.PREEMPTED, timeout=wait)
         if self._state in BUSY:
-            raise SessionBusy("A run is in progress in this page: press Stop first.")
+            raise SessionBusy(BUSY_MESSAGE)
 
     def _move(self, event: str) -> None:
         target = TRANSITIONS.get((event, self._state))
