@@ -1,8 +1,9 @@
 """The Gradio demo of Hogwild! Inference: live per-worker lanes, attention charts, each
 worker's view of the shared cache, comparisons, and traces that replay without a model.
 
-Layout and wiring live in `ui`, what the buttons do in `callbacks`, the records every panel
-reads in `records` and `traces`, and the drawing in `render` (HTML) and `charts` (plotly).
+Layout and wiring live in `ui`, what the buttons do in `callbacks`, what a session is doing
+(its run lifecycle) in `lifecycle`, the records every panel reads in `records` and `traces`,
+and the drawing in `render` (HTML) and `charts` (plotly).
 The engine (`hogwild_core`) is used as is and never imports anything from here."""
 
 from .callbacks import Cadence, Session

@@ -3,15 +3,15 @@
 Each callback yields `Frame`s: plain values for the panels (None = leave that panel as it is).
 The UI module turns frames into Gradio updates; nothing here imports gradio, so the
 callbacks run in tests without a browser. Live runs and replays feed the same RunLog and are
-drawn by the same `frame_of`, so a replayed trace looks like the run that made it. A visitor
+drawn by the same `frame_of`, so a replayed trace looks like the run that made it. What the
+session is doing (waiting for a slot, reading the prompt, running, stopping, replaying) is its
+`Lifecycle` (demo/lifecycle.py): `run` and `replay` are the two ways in, and every change of
+state is one of its transitions. A visitor
 who joined a run sends lines with `send_line`; the run loop gives them to the engine between
 passes (demo/visitor.py)."""
 
 import logging
 import math
-import os
-import shutil
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -23,6 +23,8 @@ from hogwild_core.view import has_history
 
 from . import charts, render
 from .collaboration import collaboration_html, report_of
+from .downloads import Downloads
+from .lifecycle import Lifecycle, RunState, SessionBusy
 from .records import RunLog, StepRecorder
 from .settings import RunSettings, parse_settings
 from .traces import TraceError, log_from_trace, read_trace, write_attention_csv, write_trace
@@ -32,7 +34,6 @@ log = logging.getLogger(__name__)
 MEAN_LAYER = -1
 MAX_COMPARISONS = 12    # rows kept in a session's comparison table: a long visit stays small
 PREFILL_POLL = 0.25     # seconds between "reading the prompt" updates
-REPLAY_YIELD_SECONDS = 3.0   # a run pressed during a replay waits this long at most for it to stop
 
 
 @dataclass(frozen=True)
@@ -53,45 +54,20 @@ class Session:
 
     def __init__(self):
         self.log: RunLog | None = None
-        self.stop_requested = False
-        self.running = False
-        self.replaying = False           # the thing running is a replay (a Run press ends it)
-        self.preempted = False           # that replay was ended by something else: it draws nothing more
-        self.cancelled = False           # Stop pressed after Run but before the run had its slot
+        self.lifecycle = Lifecycle()     # what the session is doing: run, replay, waiting, ...
         self.layer = MEAN_LAYER
         self.step: int | None = None     # heatmap step (1-based); None = the latest
         self.view_worker = 0
         self.comparisons: list[dict] = []
-        self.files_dir: str | None = None
-        self.clicked_at: float | None = None     # perf_counter of the last Run press: a run's clock starts there
+        self.downloads = Downloads("hogwild-session-")   # the last run's trace and attention table
         self.base: RunSettings | None = None     # the last finished live run: what the compare buttons rerun
         self.visitor: VisitorDesk | None = None  # the live run's visitor lane, if the visitor joined it
-
-    def file_path(self, name: str) -> str:
-        if self.files_dir is None:
-            self.files_dir = tempfile.mkdtemp(prefix="hogwild-session-")
-        return os.path.join(self.files_dir, name)
-
-    def take_click_time(self) -> float:
-        """When the visitor pressed Run (if the page said so), else now; used once."""
-        clicked, self.clicked_at = self.clicked_at, None
-        now = time.perf_counter()
-        return clicked if clicked is not None and 0 <= now - clicked < 3600 else now
-
-    def forget_files(self) -> None:
-        """Remove the last run's downloads before writing the next: a session holds one run's
-        files at most. (Gradio serves copies from its own cache, so links already shown still work.)"""
-        if self.files_dir:
-            for name in os.listdir(self.files_dir):
-                os.remove(os.path.join(self.files_dir, name))
 
     def add_comparison(self, row: dict) -> None:
         self.comparisons = (self.comparisons + [row])[-MAX_COMPARISONS:]
 
     def close(self) -> None:
-        if self.files_dir:
-            shutil.rmtree(self.files_dir, ignore_errors=True)
-            self.files_dir = None
+        self.downloads.close()
 
 
 def close_session(session) -> None:
@@ -124,17 +100,15 @@ class Frame:
     caption: str | None = None         # the gallery caption (a live run says it is not a recording)
 
 
-def end_replay(session: Session) -> None:
-    """Stop a replay in progress without its final frame: something else takes the panels."""
-    if session.running and session.replaying:
-        session.stop_requested = session.preempted = True
+def pressed(session: Session, settings: RunSettings) -> Frame:
+    """What the page shows the instant Run is pressed, before the run's queue slot comes: the
+    lanes for the chosen workers and a status. Cheap: no model, no engine. A replay in progress
+    gives way; raises SessionBusy during a live run (the page ignores that press)."""
+    session.lifecycle.press()
+    return pressed_frame(settings)
 
 
-def pressed(session: Session, settings: RunSettings, waiting: str = "waiting for a free slot…") -> Frame:
-    """What the page shows the instant Run is pressed, before the run's queue slot comes:
-    the lanes for the chosen workers and a status. Cheap: no model, no engine."""
-    session.clicked_at = time.perf_counter()
-    end_replay(session)
+def pressed_frame(settings: RunSettings, waiting: str = "waiting for a free slot…") -> Frame:
     names = settings.worker_names
     return Frame(num_workers=settings.num_workers, worker_names=names, running=True, message="",
                  lanes=[render.lane_html(n, w, [], worker_names=names) for w, n in enumerate(names)],
@@ -145,33 +119,33 @@ def pressed(session: Session, settings: RunSettings, waiting: str = "waiting for
 def run(session: Session, store, settings: RunSettings, cadence: Cadence = Cadence()):
     """Run the engine on settings, yielding frames as it goes; ends within one step of Stop.
     Its clock starts when Run was pressed, so every time shown includes the wait and the prefill."""
-    cancelled, session.cancelled = session.cancelled, False
-    started = session.take_click_time()
-    if cancelled:       # Stop pressed while the run waited for its slot
+    try:
+        started = session.lifecycle.begin_run()
+    except SessionBusy as exc:
+        yield Frame(message=render.message_html(str(exc)))
+        return
+    if started is None:       # Stop pressed while the run waited for its slot
         yield Frame(message=render.message_html("Stopped before it started.", "info"), running=False, activity="")
         return
-    yield from _running(session, _run(session, store, settings, cadence, started))
+    yield from _closing(session, _run(session, store, settings, cadence, started), session.lifecycle.end_run)
 
 
-def replay(session: Session, path: str | None, cadence: Cadence = Cadence(), recording: dict | None = None):
-    """Play a saved trace through the same panels, without a model. `recording` (machine, date,
-    model) says where it was made; without it the trace's own meta is used."""
-    yield from _running(session, _replay(session, path, cadence, recording), replaying=True)
-
-
-def _running(session: Session, frames, replaying: bool = False):
-    """Mark the session busy while `frames` runs, however it ends (finished, failed, closed).
-    A session runs one thing at a time: a replay in progress is stopped by a new run or replay,
-    anything during a live run is refused."""
-    if session.running and session.replaying:
-        end_replay(session)
-        deadline = time.monotonic() + REPLAY_YIELD_SECONDS
-        while session.running and time.monotonic() < deadline:
-            time.sleep(0.02)
-    if session.running:
-        yield Frame(message=render.message_html("A run is in progress in this page: press Stop first."))
+def replay(session: Session, path: str | None, cadence: Cadence = Cadence(), recording: dict | None = None,
+           drawn: bool = True):
+    """Play a saved trace through the same panels, without a model: the one way a recording
+    reaches a session (the gallery, Replay, an uploaded trace, the recording the page opens on).
+    `recording` (machine, date, model) says where it was made; without it the trace's own meta is
+    used. drawn=False gives the session the whole recording at once in a frame that draws nothing."""
+    try:
+        session.lifecycle.begin_replay()
+    except SessionBusy as exc:
+        yield Frame(message=render.message_html(str(exc)))
         return
-    session.stop_requested, session.running, session.replaying, session.preempted = False, True, replaying, False
+    yield from _closing(session, _replay(session, path, cadence, recording, drawn), session.lifecycle.end_replay)
+
+
+def _closing(session: Session, frames, end):
+    """Yield `frames`, then end the run or replay however it ends (finished, failed, closed)."""
     try:
         yield from frames
     except GeneratorExit:      # Gradio closes the generator when the page goes away or cancels
@@ -179,16 +153,15 @@ def _running(session: Session, frames, replaying: bool = False):
         log.info("a run was closed by its page (tab closed or cancelled) at step %d; its slot is free", steps)
         raise
     finally:
-        session.running = False
+        end()
 
 
 def _run(session: Session, store, settings: RunSettings, cadence: Cadence, started: float):
     W = settings.num_workers
     names = settings.worker_names
     session.visitor = VisitorDesk(W - 1) if settings.join else None
-    first = pressed(session, settings, "loading the model…" if not store.is_loaded(settings.model)
-                    else "preparing the workers…")
-    session.clicked_at = None
+    first = pressed_frame(settings, "loading the model…" if not store.is_loaded(settings.model)
+                          else "preparing the workers…")
     yield _with(first, message=render.message_html(f"Running {settings.label}…", "info"))
     try:
         model, tokenizer = store.get(settings.model)
@@ -211,6 +184,7 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence, start
                            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                            "external_workers": list(range(engine.config.num_model_workers, W))})
     session.log, session.view_worker, session.layer, session.step = run_log, 0, MEAN_LAYER, None
+    session.lifecycle.prompt_read()
     if session.visitor is not None:
         session.visitor.ready = True
     recorder = StepRecorder(engine)
@@ -222,7 +196,7 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence, start
     event, failure = None, None
     try:
         while not engine.done:
-            if session.stop_requested:
+            if session.lifecycle.should_stop:
                 break
             _hand_over(session.visitor, engine)
             event = engine.step()
@@ -232,7 +206,7 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence, start
                 if engine.done or engine.phase != "work":
                     session.visitor.close("the run had moved to its final answer")
             now = time.perf_counter()
-            if session.stop_requested:
+            if session.lifecycle.should_stop:
                 break
             if now - last_chart >= cadence.chart_seconds:
                 recorder.snapshot(run_log, event)
@@ -278,7 +252,7 @@ def send_line(session: Session, text) -> tuple[str, Frame | None]:
     a frame (with the lanes, once the run has them); None: refused, the box keeps the line."""
     problem = text_problem(text)
     desk = session.visitor
-    live = session.running and not session.replaying
+    live = session.lifecycle.is_live
     if problem is None and not live:
         problem = 'Nothing is running: tick "Join as a worker", press Run, then send your line.'
     elif problem is None and desk is None:
@@ -328,13 +302,16 @@ def _activity(run_log: RunLog, started: float) -> str:
     return f"Running: step {steps}, {phase}. The time below counts from Run, prompt included."
 
 
-def _replay(session: Session, path: str | None, cadence: Cadence, recording: dict | None):
+def _replay(session: Session, path: str | None, cadence: Cadence, recording: dict | None, drawn: bool):
     try:
         data = read_trace(path)
     except TraceError as exc:
         yield Frame(message=render.message_html(sentence(exc)))
         return
     replay_log = _recording_log(data, recording)
+    if not drawn:
+        yield _loaded(session, replay_log, data)
+        return
     views, by_layer = replay_log.views, replay_log.last_attention_by_layer
     replay_log.views, replay_log.last_attention_by_layer = [], None
     session.log, session.view_worker, session.layer, session.step = replay_log, 0, MEAN_LAYER, None
@@ -347,14 +324,14 @@ def _replay(session: Session, path: str | None, cadence: Cadence, recording: dic
     steps = data["steps"]
     per_frame = max(1, math.ceil(len(steps) / cadence.replay_frames))
     for i, record in enumerate(steps):
-        if session.stop_requested:
+        if session.lifecycle.should_stop:
             break
         replay_log.add_step(record)
         if (i + 1) % per_frame == 0 and i + 1 < len(steps):
             charts_too = ((i + 1) // per_frame) % cadence.replay_chart_every == 0
             yield frame_of(session, charts_too=charts_too, activity="Replaying a recorded run…")
             time.sleep(cadence.replay_delay)
-    if session.preempted:
+    if session.lifecycle.preempted:
         return
     stopped = len(replay_log.steps) < len(steps)
     replay_log.status = "stopped" if stopped else data["status"]
@@ -375,14 +352,16 @@ def _recording_log(data: dict, recording: dict | None) -> RunLog:
 def load_recording(session: Session, path: str, recording: dict | None = None) -> Frame:
     """Give the session a recording the page already shows (its step slider, layers and views
     then work on it), without drawing anything: cheap, so a page that opens competes little with
-    a visitor's first Run. The frame carries the downloads and the heatmap step only."""
-    try:
-        data = read_trace(path)
-    except TraceError as exc:
-        return Frame(message=render.message_html(sentence(exc)))
-    if session.running:
+    a visitor's first Run. The frame carries the downloads and the heatmap step only; a session
+    that is busy already is left alone."""
+    if session.lifecycle.is_busy:
         return Frame()
-    loaded = _recording_log(data, recording)
+    *_, last = replay(session, path, recording=recording, drawn=False)
+    return last
+
+
+def _loaded(session: Session, loaded: RunLog, data: dict) -> Frame:
+    """The whole recording in the session at once; the frame enables its step slider and downloads."""
     for record in data["steps"]:
         loaded.add_step(record)
     loaded.status = data["status"]
@@ -397,10 +376,10 @@ def load_recording(session: Session, path: str, recording: dict | None = None) -
 
 
 def _write_files(session: Session, run_log: RunLog) -> list[str]:
-    session.forget_files()
+    session.downloads.clear()
     name = download_name(run_log)
-    return [write_trace(run_log, session.file_path(f"{name}.json")),
-            write_attention_csv(run_log, session.file_path(f"{name}-attention.csv"))]
+    return [write_trace(run_log, session.downloads.path(f"{name}.json")),
+            write_attention_csv(run_log, session.downloads.path(f"{name}-attention.csv"))]
 
 
 def open_recording(session: Session, path: str, recording: dict | None = None) -> Frame:
@@ -415,13 +394,13 @@ def open_recording(session: Session, path: str, recording: dict | None = None) -
 
 
 def stop(session: Session) -> str:
-    """Ask the running loop to end; it checks before and after every step."""
-    if not session.running:
-        if session.clicked_at is not None:      # pressed, still waiting for a slot
-            session.cancelled = True
-            return render.message_html("Stopping: the run will not start.", "info")
+    """Ask the running loop to end (it checks before and after every step), or a run that waits
+    for its slot not to start."""
+    before = session.lifecycle.stop()
+    if before is RunState.IDLE:
         return render.message_html("Nothing is running.", "info")
-    session.stop_requested = True
+    if before in (RunState.WAITING, RunState.CANCELLED):
+        return render.message_html("Stopping: the run will not start.", "info")
     return render.message_html("Stopping after the current step…", "info")
 
 
@@ -431,7 +410,7 @@ def select_layer(session: Session, layer) -> object:
 
 
 def select_step(session: Session, step) -> object:
-    session.step = None if step is None or session.running else int(step)
+    session.step = None if step is None or session.lifecycle.is_busy else int(step)
     return heatmap_of(session)
 
 

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 from evaluation.figure import accuracy_figure
 
 from . import render
-from .callbacks import Session, close_session
+from .downloads import Downloads, close_downloads
 from .evaluations import (EVAL_ROOT, NOT_RECORDED, EvalError, Evaluation, display_paired, display_table, list_evaluations,
                           load_evaluation, log_of_trace, probe_of, row_label, row_passes, run_label, runs_of_row, summary_line,
                           trace_of_run, write_trace_dict)
@@ -80,7 +80,7 @@ def build_evaluation_tab(root: Path = EVAL_ROOT) -> gr.Tab:
         note = gr.HTML("", elem_id="eval-note", js_on_load=None)
         answer = gr.HTML("", elem_id="eval-answer", js_on_load=None)
         lanes = gr.HTML(EMPTY_LANES, elem_id="eval-lanes", js_on_load=None)
-        ui = EvalTab(choice, gr.State(None), gr.State(Session, delete_callback=close_session), summary, message,
+        ui = EvalTab(choice, gr.State(None), gr.State(_downloads, delete_callback=close_downloads), summary, message,
                      figure, table, paired, row, run, download, note, answer, lanes)
 
     events = dict(concurrency_limit=4, concurrency_id="evaluation", show_progress="minimal")
@@ -125,12 +125,12 @@ def evaluation_chosen(name: str | None, root: Path = EVAL_ROOT, refresh: bool = 
             *_cleared(message, "info")]
 
 
-def row_clicked(ev: Evaluation | None, files: Session, evt: gr.SelectData) -> list:
+def row_clicked(ev: Evaluation | None, files: Downloads, evt: gr.SelectData) -> list:
     index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
     return row_chosen(ev, index, files)
 
 
-def row_chosen(ev: Evaluation | None, index, files: Session) -> list:
+def row_chosen(ev: Evaluation | None, index, files: Downloads) -> list:
     """A table row: list its problems and open the first."""
     if ev is None or not isinstance(index, int):
         return [gr.skip(), gr.update(choices=[], value=None), *_cleared("Choose an evaluation first.")]
@@ -145,7 +145,7 @@ def row_chosen(ev: Evaluation | None, index, files: Session) -> list:
     return [index, gr.update(choices=choices, value=0), *run_chosen(ev, index, 0, files)]
 
 
-def run_chosen(ev: Evaluation | None, index, run, files: Session) -> list:
+def run_chosen(ev: Evaluation | None, index, run, files: Downloads) -> list:
     """One run of a row, cut at the row's budget: its lanes, its forced answer, its trace file."""
     if ev is None or not isinstance(index, int) or not isinstance(run, int):
         return _cleared("Choose a row and a problem.")
@@ -163,8 +163,8 @@ def run_chosen(ev: Evaluation | None, index, run, files: Session) -> list:
                                                 id_prefix=LANE_IDS) for w, n in enumerate(names)])
     download = gr.update(interactive=False, value=None)
     try:
-        files.forget_files()
-        path = files.file_path(f"eval-{ev.name}-{record['problem_id']}-{record['method']}-{record['layout']}-"
+        files.clear()
+        path = files.path(f"eval-{ev.name}-{record['problem_id']}-{record['method']}-{record['layout']}-"
                                f"W{record['workers']}-budget{budget}.json".replace("/", "_").replace(":", "_"))
         download = gr.update(interactive=True, value=write_trace_dict(trace, path))
     except OSError:
@@ -172,6 +172,11 @@ def run_chosen(ev: Evaluation | None, index, run, files: Session) -> list:
     note = (f'<div class="hw-eval-line">{escape(log.meta["label"])}: {len(log.steps)} passes; inserted prompts '
             f'in grey italics. Not shown because not recorded: {escape(NOT_RECORDED)}.</div>')
     return [note, render.forced_answer_html(record, probe_of(record, budget), names), lanes, download, ""]
+
+
+def _downloads() -> Downloads:
+    """A page's Evaluation tab state: the trace of the run it shows, in a folder of its own."""
+    return Downloads("hogwild-eval-")
 
 
 def _cleared(message: str = "", kind: str = "error") -> list:

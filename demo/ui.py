@@ -19,6 +19,7 @@ from .eval_tab import build_evaluation_tab
 from .evaluations import EVAL_ROOT
 from .gallery import GALLERY, GalleryEntry, load_gallery
 from .gpu import on_gpu
+from .lifecycle import SessionBusy
 from .settings import DEFAULT_MODEL, RunSettings, parse_settings
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -251,9 +252,10 @@ class Wiring:
             settings = self.controls.read(data)
         except HogwildError:
             return self.updates(Frame())       # the run event says what is wrong
-        if data[self.session].running and not data[self.session].replaying:
-            return self.updates(Frame())
-        return self.updates(callbacks.pressed(data[self.session], settings))
+        try:
+            return self.updates(callbacks.pressed(data[self.session], settings))
+        except SessionBusy:
+            return self.updates(Frame())       # a live run holds the session: its run event says so
 
     def run_clicked(self, data: dict):
         try:
@@ -314,7 +316,7 @@ class Wiring:
                                      running=False)) + [gr.skip()]
             return
         settings = session.base.baseline(baseline)
-        session.clicked_at = None
+        session.lifecycle.withdraw()           # its clock starts when it begins, not at an older Run press
         frames = self._run(session, settings)
         yield _with_settings(next(frames), settings)
         yield from frames

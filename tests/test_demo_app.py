@@ -9,6 +9,7 @@ import pytest
 import app
 from demo import callbacks
 from demo.callbacks import Frame
+from demo.lifecycle import Lifecycle, RunState
 from demo.models import ModelStore
 from demo.ui import ASSETS, build_ui
 
@@ -170,13 +171,29 @@ def test_bad_settings_from_the_page_only_show_a_message(page):
     assert wiring.run_pressed({"problem": "", "session": callbacks.Session()}) == wiring.updates(Frame())
 
 
+def test_run_pressed_during_a_live_run_changes_nothing(page):
+    wiring = _wiring()
+
+    class NoControls:
+        def read(self, data):
+            from demo.settings import parse_settings
+            return parse_settings(data)
+
+    wiring.controls, wiring.session = NoControls(), "session"
+    session = callbacks.Session()
+    session.lifecycle = Lifecycle(RunState.RUNNING)
+    assert wiring.run_pressed({"problem": "p", "session": session}) == wiring.updates(Frame())
+    assert session.lifecycle.state is RunState.RUNNING and session.lifecycle.pressed_at is None
+
+
 def test_pressing_run_shows_the_lanes_and_starts_the_clock():
     from demo.settings import RunSettings
     session = callbacks.Session()
     frame = callbacks.pressed(session, RunSettings(problem="p", num_workers=8))
     assert frame.num_workers == 8 and len(frame.lanes) == 8 and frame.running
-    assert "Run pressed" in frame.activity and session.clicked_at is not None
-    assert session.take_click_time() == pytest.approx(session.take_click_time(), abs=60) and session.clicked_at is None
+    assert "Run pressed" in frame.activity and session.lifecycle.state is RunState.WAITING
+    clicked = session.lifecycle.pressed_at
+    assert session.lifecycle.begin_run() == clicked and session.lifecycle.pressed_at is None
 
 
 def test_the_page_opens_on_the_featured_recording(page):
@@ -195,8 +212,8 @@ def test_the_page_opens_on_the_featured_recording(page):
 def test_stop_without_a_run_says_so():
     session = callbacks.Session()
     assert "Nothing is running" in callbacks.stop(session)
-    session.running = True
-    assert "Stopping" in callbacks.stop(session) and session.stop_requested
+    session.lifecycle = Lifecycle(RunState.RUNNING)
+    assert "Stopping" in callbacks.stop(session) and session.lifecycle.state is RunState.STOPPING
 
 
 def test_the_embed_height_is_stated_in_the_readme():

@@ -11,6 +11,7 @@ import torch
 
 from demo import callbacks
 from demo.callbacks import Cadence, Session
+from demo.lifecycle import RunState
 from demo.models import ModelStore
 from demo.records import RunLog, StepRecorder
 from demo.settings import RunSettings
@@ -114,9 +115,9 @@ def test_one_thing_at_a_time_per_session(store):
         pass
     (refused,) = list(callbacks.replay(session, "whatever.json", EVERY_STEP))
     assert "press Stop first" in refused.message and refused.lanes is None
-    assert session.running and session.log.status == "running"
+    assert session.lifecycle.state is RunState.RUNNING and session.log.status == "running"
     run.close()                                 # the page went away mid-run
-    assert not session.running
+    assert session.lifecycle.state is RunState.IDLE
 
 
 @pytest.mark.parametrize("model, words", [("{tmp}/no-such-model", "does not exist"),
@@ -158,7 +159,7 @@ def test_each_session_keeps_its_own_run(store):
     list(run)
     assert bob_session.log.status == "finished" and bob_session.log.num_workers == 3
     assert alice_session.log.num_workers == 1 and len(alice_session.comparisons) == 1
-    assert alice_session.files_dir != bob_session.files_dir
+    assert alice_session.downloads.folder != bob_session.downloads.folder
     bob_session.close()
 
 
@@ -327,9 +328,10 @@ def test_twenty_runs_in_a_row_give_memory_back(store, monkeypatch):
     # The bound catches a leak of Python records or figures, which grows with every run.
     assert rss_bytes() - base_rss < 48 * 2**20
     assert len(session.comparisons) == callbacks.MAX_COMPARISONS
-    assert len(os.listdir(session.files_dir)) == 2      # the last run's trace and table only
+    folder = session.downloads.folder
+    assert len(os.listdir(folder)) == 2      # the last run's trace and table only
     session.close()
-    assert not os.path.exists(session.files_dir or "")
+    assert not os.path.exists(folder)
 
 
 def test_the_clock_starts_at_the_click_and_counts_the_prompt(store):
@@ -372,7 +374,7 @@ def test_the_page_opens_on_a_recording_in_one_frame(store):
     frame = callbacks.open_recording(shown, final.files[0], {"machine": "cpu X", "date": "2026-01-02", "model": "M"})
     assert frame.lanes == final.lanes and frame.num_workers == 3 and frame.settings.num_workers == 3
     assert "recorded on cpu X, 2026-01-02 with M" in frame.stats and frame.message == ""
-    assert shown.log.status == "finished" and not shown.running
+    assert shown.log.status == "finished" and shown.lifecycle.state is RunState.IDLE
 
 
 def test_a_run_pressed_during_a_replay_ends_it_without_a_last_frame(store, tmp_path):
@@ -381,10 +383,22 @@ def test_a_run_pressed_during_a_replay_ends_it_without_a_last_frame(store, tmp_p
     session = Session()
     replay = callbacks.replay(session, final.files[0], Cadence(replay_frames=1000, replay_delay=0.0))
     next(replay)
-    assert session.replaying
+    assert session.lifecycle.state is RunState.REPLAYING
     callbacks.pressed(session, settings())
-    assert session.stop_requested and session.preempted
-    assert list(replay) == [] and not session.running
+    assert session.lifecycle.should_stop and session.lifecycle.preempted
+    assert list(replay) == [] and session.lifecycle.state is RunState.WAITING     # the press waits for its slot
+
+
+def test_stop_during_a_replay_ends_it_with_its_last_frame(store):
+    live = Session()
+    final = list(callbacks.run(live, store, settings(num_workers=2), EVERY_STEP))[-1]
+    session = Session()
+    replay = callbacks.replay(session, final.files[0], Cadence(replay_frames=1000, replay_delay=0.0))
+    next(replay)
+    assert "Stopping after" in callbacks.stop(session)
+    (last,) = list(replay)
+    assert "Stopped after" in last.message and last.running is False and session.log.status == "stopped"
+    assert session.lifecycle.state is RunState.IDLE
 
 
 def test_downloads_are_named_after_the_run():

@@ -3,11 +3,13 @@ not every method has run), one run cut at a budget turned into a trace the page 
 tab's callbacks answering bad folders with a message. A hand-made folder; no model."""
 
 import json
+import os
 
 import gradio as gr
 import pytest
 
 from demo import callbacks, eval_tab
+from demo.downloads import Downloads
 from demo.evaluations import (NOT_RECORDED, UNKNOWN_TOKEN, EvalError, display_table, list_evaluations,
                               load_evaluation, log_of_trace, read_records, runs_of_row, summary_line, trace_of_run,
                               write_trace_dict)
@@ -156,7 +158,7 @@ def test_the_tab_opens_a_row_and_its_runs(root):
     index = next(i for i in range(len(ev.table)) if ev.table.iloc[i]["method"] == "hogwild"
                  and ev.table.iloc[i]["budget"] == 4)
     assert [r["problem_id"] for r in runs_of_row(ev, index)] == ["p1"]
-    files = callbacks.Session()
+    files = Downloads("hogwild-eval-")
     try:
         clicked = eval_tab.row_clicked(ev, files, gr.SelectData(None, {"index": [index, 2], "value": 4}))
         row, run, note, answer, lanes, download, message = clicked
@@ -165,8 +167,13 @@ def test_the_tab_opens_a_row_and_its_runs(root):
         assert "&lt;b&gt;2&lt;/b&gt;" in lanes and "<b>2</b>" not in lanes
         assert "budget 4" in answer and "right" in answer and "not recorded" in note
         read_trace(download["value"])
+        again = eval_tab.run_chosen(ev, index, 0, files)
+        assert os.listdir(files.folder) == [os.path.basename(again[3]["value"])]   # one trace at a time
+        assert os.path.basename(files.folder).startswith("hogwild-eval-")         # not the run tab's folder
     finally:
+        folder = files.folder
         files.close()
+    assert not os.path.exists(folder)
 
 
 def test_the_tab_says_what_is_wrong_instead_of_raising(root, tmp_path):
@@ -178,4 +185,4 @@ def test_the_tab_says_what_is_wrong_instead_of_raising(root, tmp_path):
     assert bad[1] is None and "not a JSON object" in bad[-1]
     none = eval_tab.evaluation_chosen(None, tmp_path / "missing", refresh=True)
     assert "No saved evaluations" in none[-1]
-    assert "Choose" in eval_tab.run_chosen(None, 0, 0, callbacks.Session())[-1]
+    assert "Choose" in eval_tab.run_chosen(None, 0, 0, Downloads("hogwild-eval-"))[-1]
