@@ -53,6 +53,12 @@ _BOLD_NAME_AT_END = re.compile(r"\*\*\s?[A-Z][a-z]+(?:\s?\*\*)?\s?$")
 ANSWERER = 0  # Alice writes the final answer
 
 
+def _label_completions(tail: list[int], labels: list[tuple[int, ...]]) -> list[int]:
+    """The last token of each label whose other tokens `tail` ends with: what would complete it."""
+    return [label[-1] for label in labels
+            if len(label) - 1 <= len(tail) and tuple(tail[len(tail) - len(label) + 1:]) == label[:-1]]
+
+
 @dataclass(frozen=True)
 class Transcript:
     """All one worker wrote, as plain data."""
@@ -502,18 +508,8 @@ class HogwildEngine:
             for source in seen:
                 banned += copy_continuations(source.own_grams, worker.transcript, cfg.repeat_ngram)
         banned += self._heading_ids
-        tail = worker.transcript[-8:]
-        for label in self._external_labels:
-            k = len(label) - 1
-            if k <= len(tail) and tuple(tail[len(tail) - k:]) == label[:-1]:
-                banned.append(label[-1])
-        for w, labels in self._name_labels.items():
-            if w == worker.index:
-                continue
-            for label in labels:
-                k = len(label) - 1
-                if k <= len(tail) and tuple(tail[len(tail) - k:]) == label[:-1]:
-                    banned.append(label[-1])
+        others = [label for w, labels in self._name_labels.items() if w != worker.index for label in labels]
+        banned += _label_completions(worker.transcript[-8:], others + self._external_labels)
         if _BOLD_NAME_AT_END.search(worker.step_text[-40:]):
             banned += self._bracket_ids
         return banned
