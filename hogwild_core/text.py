@@ -41,18 +41,12 @@ class TextCodec:
     def decode(self, ids) -> str:
         return self.tokenizer.decode(list(ids))
 
-    def prompt_ids(self, problem: str, num_workers: int, layout: str, split: str = "chosen",
-                   external: tuple[str, ...] = ()) -> list[int]:
-        """The chat-formatted prompt. The problem is user text: markers such as "<|im_end|>" in
-        it are tokenized as plain text, never as the model's special tokens."""
-        before, middle, after = self.prompt_parts(problem, num_workers, layout, split, external)
-        return before + middle + after
-
     def prompt_parts(self, problem: str, num_workers: int, layout: str, split: str = "chosen",
                      external: tuple[str, ...] = ()) -> tuple[list[int], list[int], list[int]]:
-        """The prompt as (template before the problem, the problem, template after it). The first
-        part holds the system prompt: the same for every problem with one set of rules (the
-        prefix a PromptCache keeps). `external`: names of the workers whose text comes from
+        """The chat-formatted prompt as (template before the problem, the problem, template after
+        it). The problem is user text: markers such as "<|im_end|>" in it are tokenized as plain
+        text, never as the model's special tokens. The first part holds the system prompt: the
+        same for every problem with one set of rules (the prefix a PromptCache keeps). `external`: names of the workers whose text comes from
         outside, the last len(external) of num_workers; the system prompt is the one of a team of
         the others, with a note about them."""
         messages = prompts.build_messages(problem, num_workers - len(external), layout, user_text=PLACEHOLDER,
