@@ -108,8 +108,6 @@ class Runner:
         """views[r], tokens[r]: writer r's view and its new tokens (view.num_new of them).
         Returns logits [R, V] (float32, model device) and, if collect, attention [L, R, num_blocks]
         on the CPU."""
-        for view in views:
-            cache.reserve(view.own, view.start + view.num_new)
         with torch.no_grad():
             if self.path == "fast":
                 return self._run_fast(cache, views, tokens, collect)
@@ -128,6 +126,10 @@ class Runner:
         return logits, (plan.attention_by_layer(self.num_layers) if collect else None)
 
     def _run_reference(self, cache, views, tokens, collect):
+        # Writers go one at a time here, so make room first: a later writer's reads must see the
+        # storage an earlier one's write would otherwise have moved (one tensor per segment a pass).
+        for view in views:
+            cache.reserve(view.own, view.start + view.num_new)
         all_logits, all_attention = [], []
         for view, row in zip(views, tokens):
             past = None
