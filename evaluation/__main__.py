@@ -5,7 +5,6 @@ OUT/table.csv, OUT/table.json and OUT/accuracy.html (part_accuracy.html for mult
 too when kaleido is installed)."""
 
 import argparse
-import json
 import platform
 import sys
 import time
@@ -17,7 +16,7 @@ from hogwild_core.machine import machine_description
 
 from .errors import EvaluationError
 from .methods import METHOD_NAMES, build_methods
-from .store import ResultStore, key_of
+from .store import ResultStore, key_of, read_settings
 from .tasks import TASK_SETS, load_tasks
 
 
@@ -32,11 +31,8 @@ DEFAULT_BUDGETS = (32, 64, 128, 256)
 
 
 def _saved_budgets(out: Path) -> list[int] | None:
-    """The budgets an evaluation folder was run with (settings.json), or None."""
-    try:
-        budgets = json.loads((Path(out) / "settings.json").read_text()).get("budgets")
-    except (OSError, ValueError, AttributeError):
-        return None
+    """The budgets an evaluation folder was run with (its settings.json), or None."""
+    budgets = (read_settings(out) or {}).get("budgets")
     return budgets if isinstance(budgets, list) and all(isinstance(b, int) for b in budgets) else None
 
 

@@ -17,6 +17,16 @@ KEY_DEFAULTS = {"split": "chosen"}   # records from before the field existed
 DESCRIPTIVE = ("machine", "date")    # where and when: recorded in settings.json, never compared
 
 
+def read_settings(folder: Path) -> dict | None:
+    """The settings a folder's results were made with (its settings.json), or None if it has none
+    that can be read."""
+    try:
+        settings = json.loads((Path(folder) / SETTINGS).read_text())
+    except (OSError, ValueError):
+        return None
+    return settings if isinstance(settings, dict) else None
+
+
 def key_of(record: dict) -> tuple:
     return tuple(record[f] if f in record else KEY_DEFAULTS[f] for f in KEY_FIELDS)
 
