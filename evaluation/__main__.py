@@ -58,6 +58,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "independent workers with the same prompt write the same text")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (and the multi-part selection)")
     p.add_argument("--max-answer-tokens", type=int, default=48)
+    p.add_argument("--finish", choices=("boxed", "eos"), default="boxed",
+                   help="how reasoning may end before a budget: boxed (the paper's rule, every method: no end "
+                        "of text while reasoning; a final \\boxed{} with every question's answer ends it, for the "
+                        "whole team) or eos (a worker's end of text stops it; the protocol before 2026-12-01)")
     p.add_argument("--engine", action="append", default=[], metavar="FIELD=VALUE",
                    help="another EngineConfig field for every run, e.g. redundancy_check=false (repeatable)")
     p.add_argument("--out", type=Path, default=Path("eval-results"))
@@ -78,7 +82,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def settings_of(args) -> dict:
     settings = {"model": args.model or "default", "budgets": args.budgets, "temperature": args.temperature,
-                "max_answer_tokens": args.max_answer_tokens, "machine": machine_description(),
+                "max_answer_tokens": args.max_answer_tokens, "finish": args.finish, "machine": machine_description(),
                 "date": time.strftime("%Y-%m-%d")}
     if args.engine:
         settings["engine"] = dict(engine_overrides(args.engine))
@@ -131,7 +135,7 @@ def run(args) -> list[dict]:
         model, tokenizer = load_model(args.model, device=args.device, device_map=args.device_map)
         team_sizes = tuple(sorted({m.num_workers for m in methods if m.num_workers > 1} | set(args.single_also)))
         settings = RunSettings(tuple(args.budgets), args.temperature, args.seed, args.max_answer_tokens, team_sizes,
-                               engine_overrides(args.engine))
+                               engine_overrides(args.engine), args.finish)
         prompt_cache = PromptCache()
         with tqdm(todo, desc="runs", unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
             for task, method in bar:

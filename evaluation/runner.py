@@ -3,12 +3,14 @@
 The run is cut after B lock-step passes for each budget B, in the same way for every method: the
 engine is forked, the fork is told to `finish(answerers)` (the forced-answer prompt, greedy and
 short), and stepped until done; its answers are read and the main run goes on untouched. One
-run serves all budgets. If every worker stops (EOS) before a budget, the run is probed once at
-that point and the remaining budgets reuse that answer. If the context fills up first, the engine
+run serves all budgets. If the reasoning ends before a budget (finish="boxed", the default and the
+paper's rule: a worker wrote a final \\boxed{} with every question's answer, which ends a team's
+reasoning; finish="eos": every worker ended its text), the run is probed once at that point and the
+remaining budgets reuse that answer. If the context fills up first, the engine
 moves to Alice's final answer by itself; that answer serves the remaining budgets.
 
-Only the engine's public API is used: start, step, num_steps, fork, finish, done, answers,
-transcript, codec (to decode a transcript token by token), and the StepEvent's tokens / pieces / phase.
+Only the engine's public API is used: start, step, num_steps, reasoning_over, fork, finish, done,
+answers, transcript, codec (to decode a transcript token by token), and the StepEvent's tokens / pieces / phase.
 """
 
 import time
@@ -31,6 +33,7 @@ class RunSettings:
     max_answer_tokens: int = 48
     team_sizes: tuple[int, ...] = ()     # W of the team methods: the single run is also probed at W x budget
     engine_overrides: tuple[tuple[str, object], ...] = ()   # other EngineConfig fields, for ablations
+    finish: str = "boxed"                # how reasoning ends before the budget (EngineConfig.finish)
 
     def __post_init__(self):
         if not self.budgets or any(b < 1 for b in self.budgets) or sorted(set(self.budgets)) != list(self.budgets):
@@ -124,14 +127,15 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
     config = EngineConfig(num_workers=method.num_workers, layout=method.layout, split=method.split,
                           max_new_tokens=max(budgets), temperature=settings.temperature,
                           seed=method.seed(settings.seed), max_answer_tokens=settings.max_answer_tokens,
+                          finish=settings.finish, answer_parts=len(task.answer) if isinstance(task.answer, list) else 1,
                           **dict(settings.engine_overrides))
     engine = HogwildEngine(model, tokenizer, config, prompt_cache=prompt_cache)
     W = method.num_workers
     began = time.perf_counter()
     engine.start(task.problem)
     run_seconds = time.perf_counter() - began
-    tape, stopped = PassTape(W), set()
-    ended_at = None                      # pass after which every worker had stopped (or the context was full)
+    tape = PassTape(W)
+    ended_at = None                      # pass after which the reasoning was over (or the context was full)
     context_full_at = None
     probes, cached, seconds_total = [], None, 0.0
     for budget in budgets:
@@ -143,8 +147,7 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
                 context_full_at = ended_at = engine.num_steps
                 break
             tape.record(event, engine.num_steps)
-            stopped |= {w for w in range(W) if event.tokens[w] is not None and event.tokens[w] in engine.eos_ids}
-            if len(stopped) == W:
+            if engine.reasoning_over:
                 ended_at = engine.num_steps
         if cached is None or cached[0] != engine.num_steps:      # a new cut (not a run that ended)
             answer_now = own_answer if context_full_at is not None else probe

@@ -14,7 +14,8 @@ RESULTS = "results.jsonl"
 SETTINGS = "settings.json"
 KEY_FIELDS = ("task_set", "problem_id", "method", "layout", "workers", "split", "seed")
 KEY_DEFAULTS = {"split": "chosen"}   # records from before the field existed
-DESCRIPTIVE = ("machine", "date")    # where and when: recorded in settings.json, never compared
+DESCRIPTIVE = ("machine", "date", "note")    # where, when, and a reader's note: never compared
+SETTING_DEFAULTS = {"finish": "eos"}   # settings of folders from before the setting existed
 
 
 def read_settings(folder: Path) -> dict | None:
@@ -42,10 +43,13 @@ class ResultStore:
         path = self.folder / SETTINGS
         if path.exists() and self.path.exists() and self.path.stat().st_size:
             old = json.loads(path.read_text())
-            changed = sorted(k for k in set(old) | set(settings) if k not in DESCRIPTIVE and old.get(k) != settings.get(k))
+            value = lambda d, k: d.get(k, SETTING_DEFAULTS.get(k))     # noqa: E731
+            changed = sorted(k for k in set(old) | set(settings) if k not in DESCRIPTIVE and value(old, k) != value(settings, k))
             if changed:
                 raise EvaluationError(f"{self.folder} holds results made with other settings ({', '.join(changed)}); "
                                  "use another --out folder")
+            if "note" in old and "note" not in settings:
+                settings = {**settings, "note": old["note"]}
             first = str(old.get("date", "")).split(" to ")[0]
             if first and settings.get("date") and first != settings["date"]:
                 settings = {**settings, "date": f"{first} to {settings['date']}"}

@@ -12,6 +12,7 @@ from .prompts import SPLITS, WORKER_NAMES
 LAYOUTS = ("contiguous", "interleaved", "combined")        # the paper's layouts
 BASELINE_LAYOUTS = ("independent",)                        # W workers that share only the prompt
 ATTENTION_PATHS = ("fast", "reference")
+FINISH_RULES = ("eos", "boxed")
 MAX_WORKERS = 8
 MAX_NEW_TOKENS = 32768
 # An external worker's name: it is written into the cache as a step label ("**You [2]:**"), so no
@@ -34,6 +35,11 @@ class EngineConfig:
     copy_ngram: int = 12               # never copy this many tokens of the problem in a row (0 = off)
     repeat_ngram: int = 12             # never repeat this many tokens in a row of one's own or of a worker one sees (0 = off)
     max_answer_tokens: int = 48        # budget for the forced \boxed{...} answer
+    finish: str = "eos"                # how reasoning ends before the budget: "eos" (a worker stops at its end of
+                                       # text) or "boxed" (the paper's rule: end of text is banned in the work
+                                       # phase; reasoning ends once a worker writes a closed \boxed{} with at
+                                       # least answer_parts answers, for every worker in a shared layout)
+    answer_parts: int = 1              # answers a final \boxed{} holds (finish="boxed"), e.g. 5 for GSM8K x 5
     collect_attention: bool = False    # attention mass per block in every event (costs a host copy)
     collect_logits: bool = False       # last-token logits [W, V] in every event (costs a host copy)
     attention: str = "fast"            # "fast" (query rotation) or "reference" (DynamicCache per worker)
@@ -53,6 +59,9 @@ class EngineConfig:
             raise ConfigError(f"attention must be 'fast' or 'reference'; got {_shown(self.attention)}")
         _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS)
         _check_int("max_answer_tokens", self.max_answer_tokens, 1, 1024)
+        if self.finish not in FINISH_RULES:
+            raise ConfigError(f"finish must be 'eos' or 'boxed'; got {_shown(self.finish)}")
+        _check_int("answer_parts", self.answer_parts, 1, 64)
         _check_int("check_interval", self.check_interval, 0, MAX_NEW_TOKENS)
         _check_int("prefill_chunk", self.prefill_chunk, 1, 1 << 16)
         for name in ("copy_ngram", "repeat_ngram"):

@@ -32,7 +32,7 @@ from typing import Iterator
 
 import torch
 
-from . import metrics, prompts
+from . import answers, metrics, prompts
 from .blocks import CURRENT_KIND, HEADER_KIND, PROMPT_KIND, BlockRecord
 from .cache import SharedCache
 from .config import EngineConfig
@@ -49,6 +49,7 @@ from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_v
 from .workers import GENERATING, STOPPED, STOPPING, Worker
 
 WORK, ANSWER, FINISHED = "work", "answer", "finished"
+_FINAL_TAIL = 160       # tokens of a worker's text searched for the \boxed{} a token just closed
 _BOLD_NAME_AT_END = re.compile(r"\*\*\s?[A-Z][a-z]+(?:\s?\*\*)?\s?$")
 ANSWERER = 0  # Alice writes the final answer
 
@@ -222,6 +223,13 @@ class HogwildEngine:
     @property
     def done(self) -> bool:
         return self._cache is not None and self.phase == FINISHED
+
+    @property
+    def reasoning_over(self) -> bool:
+        """In the work phase, no model worker samples any more: each ended its text (finish="eos")
+        or a final answer ended the reasoning (finish="boxed"). The next step() moves to Alice's answer."""
+        return (self._cache is not None and self.phase == WORK
+                and all(w.status != GENERATING for w in self.workers if not w.external))
 
     @property
     def worker_names(self) -> tuple[str, ...]:
@@ -449,12 +457,15 @@ class HogwildEngine:
                 if all(self.workers[w].status == STOPPED for w in self.answer_from):
                     self._finish()
             return
-        if token in self.eos_ids:
+        if token in self.eos_ids:        # sampled under finish="eos"; forced under either rule
             worker.status = STOPPED
             return
         ended = worker.take(token)
         if self.config.repeat_ngram:
             extend_table(worker.own_grams, worker.transcript, self.config.repeat_ngram)
+        if self.config.finish == "boxed" and self._wrote_final_answer(worker, token):
+            self._end_reasoning(worker)
+            return
         if not ended:
             return
         insert = ""
@@ -482,6 +493,30 @@ class HogwildEngine:
                 worker.step_ends.append(len(worker.transcript))
                 worker.label_due = True
 
+    def _wrote_final_answer(self, worker: Worker, token: int) -> bool:
+        """finish="boxed": did this token close a \\boxed{} that holds answer_parts answers (the
+        paper's test for the end of reasoning, with a count for a problem of several questions)?"""
+        piece = self.decode([token])
+        if "}" not in piece:
+            return False
+        tail = self.decode(worker.transcript[-_FINAL_TAIL:])
+        start = tail.rfind("\\boxed{")
+        if start == -1:
+            return False
+        inner_at = start + len("\\boxed{")
+        close = prompts.boxed_close(tail[inner_at:])
+        if close is None or inner_at + close < len(tail) - len(piece):     # open, or closed before this token
+            return False
+        content = tail[inner_at:inner_at + close].strip()
+        return bool(content) and None not in answers.split_parts(content, self.config.answer_parts)
+
+    def _end_reasoning(self, worker: Worker) -> None:
+        """A final answer ends the worker's reasoning; in a shared layout everyone's (the paper)."""
+        ended = [worker] if self.config.layout == "independent" else self.workers
+        for other in ended:
+            if other.status == GENERATING:
+                other.status = STOPPING if other.num_pending else STOPPED
+
     def _repeats_another(self, worker: Worker) -> bool:
         """Does the reasoning step the worker just finished near-duplicate another worker's step
         (finished or in progress)? Then it is asked the redundancy question at once."""
@@ -503,6 +538,8 @@ class HogwildEngine:
         invented). The engine writes every step label itself."""
         cfg = self.config
         banned = list(copy_continuations(self._problem_grams, worker.transcript, cfg.copy_ngram))
+        if cfg.finish == "boxed":       # the paper: no end of text while reasoning
+            banned += self.eos_ids
         if cfg.repeat_ngram:
             seen = [worker] if cfg.layout == "independent" else self.workers     # whose text it can read
             for source in seen:

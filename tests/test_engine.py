@@ -332,3 +332,70 @@ def test_no_long_copy_of_a_worker_one_can_read(layout, banned, tiny_models, toke
     for t in ids[:7]:                   # then Bob follows it for 7 tokens
         engine.step(force=[filler, t])
     assert (ids[7] in engine._banned(engine.workers[1])) is banned
+
+
+def _eos_loving_model(tokenizer):
+    """A tiny model whose every next-token choice is the end of text."""
+    from tests.conftest import make_tiny_model
+
+    model = make_tiny_model("llama", len(tokenizer), 1)
+    head = torch.nn.Linear(model.config.hidden_size, len(tokenizer), bias=True)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(-10.0)
+        head.bias[tokenizer.eos_token_id] = 10.0
+    model.lm_head = head
+    return model
+
+
+@pytest.mark.parametrize("layout", ["combined", "independent"])
+def test_finish_boxed_bans_the_end_of_text_while_reasoning(layout, tokenizer):
+    model = _eos_loving_model(tokenizer)
+    stops = HogwildEngine(model, tokenizer, EngineConfig(num_workers=2, layout=layout, finish="eos"))
+    stops.start(PROBLEM)
+    stops.step()                 # the openers go in, then each worker samples: the end of text
+    assert stops.reasoning_over
+    paper = HogwildEngine(model, tokenizer, EngineConfig(num_workers=2, layout=layout, finish="boxed"))
+    paper.start(PROBLEM)
+    for _ in range(6):
+        ev = paper.step()
+        assert ev.phase == "work" and not any(t == tokenizer.eos_token_id for t in ev.tokens)
+    assert not paper.reasoning_over
+
+
+def _write(engine, w: int, text: str, tokenizer, filler: int):
+    """Worker w writes `text` token by token (the others write `filler`); the last event."""
+    ev = None
+    for token in tokenizer.encode(text, add_special_tokens=False):
+        force = [filler] * engine.config.num_workers
+        force[w] = token
+        ev = engine.step(force=force)
+    return ev
+
+
+@pytest.mark.parametrize("layout, everyone", [("combined", True), ("contiguous", True), ("independent", False)])
+def test_a_final_answer_with_every_part_ends_the_reasoning(layout, everyone, tiny_models, tokenizer):
+    filler = tokenizer.encode(" so", add_special_tokens=False)[0]
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer,
+                           EngineConfig(num_workers=2, layout=layout, finish="boxed", answer_parts=2, max_new_tokens=200))
+    engine.start(PROBLEM)
+    engine.step(force=[filler, filler])
+    _write(engine, 1, " The first is \\boxed{3}.", tokenizer, filler)      # one answer of two: reasoning goes on
+    _write(engine, 1, " Both: \\(\\boxed{3,", tokenizer, filler)            # still open
+    assert not engine.reasoning_over
+    assert tokenizer.decode(tokenizer.encode(" 4}", add_special_tokens=False)[-1:]).endswith("}")
+    _write(engine, 1, " 4}", tokenizer, filler)              # the token that closes the box ends it
+    assert engine.reasoning_over is everyone
+    if everyone:
+        ev = engine.step()
+        assert ev.phase == "answer" and ev.tokens[0] is not None and ev.tokens[1] is None   # Alice answers
+    else:                                                        # an independent worker ends alone
+        ev = engine.step()
+        assert ev.phase == "work" and ev.tokens[1] is None and ev.tokens[0] is not None
+
+
+def test_finish_rule_is_checked(tiny_models, tokenizer):
+    with pytest.raises(ConfigError, match="finish"):
+        EngineConfig(finish="never")
+    with pytest.raises(ConfigError, match="answer_parts"):
+        EngineConfig(answer_parts=0)

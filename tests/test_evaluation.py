@@ -93,10 +93,15 @@ def test_a_run_that_ends_early_answers_every_later_budget_from_its_end(tokenizer
     torch.nn.init.zeros_(model.lm_head.weight)
     model.config.eos_token_id = model.generation_config.eos_token_id = 0
     record = run_task(model, tokenizer, TASK, Method("independent", "independent", 2),
-                      RunSettings((4, 8), temperature=0.0, max_answer_tokens=4))
+                      RunSettings((4, 8), temperature=0.0, max_answer_tokens=4, finish="eos"))
     assert record["ended_at"] == 1
     assert [p["passes"] for p in record["probes"]] == [1, 1]
     assert record["probes"][0]["answers"] == record["probes"][1]["answers"]
+    # The paper's rule (the default): no end of text while reasoning, so the run reaches every budget.
+    record = run_task(model, tokenizer, TASK, Method("independent", "independent", 2),
+                      RunSettings((4, 8), temperature=0.0, max_answer_tokens=4))
+    assert record["ended_at"] is None
+    assert [p["passes"] for p in record["probes"]] == [4, 8]
 
 
 def test_a_run_whose_context_fills_up_answers_later_budgets_as_the_engine_did(tokenizer):
@@ -450,6 +455,19 @@ def test_settings_record_machine_and_dates_but_compare_only_what_changes_results
     assert json.loads((tmp_path / "settings.json").read_text())["date"] == "2026-11-28 to 2026-11-30"
     with pytest.raises(EvaluationError, match="budgets"):
         store.check_settings({**base, "budgets": [4], "machine": "box B", "date": "2026-11-30"})
+
+
+def test_a_folder_from_before_the_finish_setting_resumes_only_under_its_rule(tmp_path):
+    """Folders made before --finish existed ran with finish=eos; their reader's note is kept."""
+    store = ResultStore(tmp_path)
+    old = {"model": "default", "budgets": [2], "temperature": 0.6, "max_answer_tokens": 3, "note": "superseded"}
+    (tmp_path / "settings.json").write_text(json.dumps(old))
+    store.append({"task_set": "t", "problem_id": "0", "method": "single", "layout": "contiguous", "workers": 1, "seed": 0})
+    settings = {k: v for k, v in old.items() if k != "note"}
+    with pytest.raises(EvaluationError, match="finish"):
+        store.check_settings({**settings, "finish": "boxed"})
+    store.check_settings({**settings, "finish": "eos"})
+    assert json.loads((tmp_path / "settings.json").read_text())["note"] == "superseded"
 
 
 @pytest.mark.slow
