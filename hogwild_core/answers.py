@@ -208,6 +208,12 @@ def _labelled(text: str, num_parts: int) -> list[str | None] | None:
     return parts if found else None
 
 
+def num_answers(text: str) -> int:
+    """How many answers a box holds: its comma- or semicolon-separated non-empty pieces, thousands
+    separators aside ("3, 78, 36" -> 3; "180,000" -> 1; "" -> 0)."""
+    return len([p for p in re.split(r"[;,]", _drop_thousands(text)) if p.strip()])
+
+
 def split_parts(text: str | None, num_parts: int) -> list[str | None]:
     """Split an answer into `num_parts` pieces (None where a part is missing)."""
     if text is None:

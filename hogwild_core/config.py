@@ -36,10 +36,11 @@ class EngineConfig:
     repeat_ngram: int = 12             # never repeat this many tokens in a row of one's own or of a worker one sees (0 = off)
     max_answer_tokens: int = 48        # budget for the forced \boxed{...} answer
     finish: str = "eos"                # how reasoning ends before the budget: "eos" (a worker stops at its end of
-                                       # text) or "boxed" (the paper's rule: end of text is banned in the work
-                                       # phase; reasoning ends once a worker writes a closed \boxed{} with at
-                                       # least answer_parts answers, for every worker in a shared layout)
-    answer_parts: int = 1              # answers a final \boxed{} holds (finish="boxed"), e.g. 5 for GSM8K x 5
+                                       # text) or "boxed" (after the paper: no end of text or other control token
+                                       # while reasoning; it ends once a worker's closed \boxed{}es hold
+                                       # answer_parts answers, for every worker in a shared layout)
+    answer_parts: int = 1              # answers that end reasoning (finish="boxed"), e.g. 5 for GSM8K x 5: one
+                                       # box of five, or a box per question
     collect_attention: bool = False    # attention mass per block in every event (costs a host copy)
     collect_logits: bool = False       # last-token logits [W, V] in every event (costs a host copy)
     attention: str = "fast"            # "fast" (query rotation) or "reference" (DynamicCache per worker)

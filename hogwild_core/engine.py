@@ -43,7 +43,8 @@ from .rope import check_model_supported, inv_freq_of
 from .runner import Runner
 from .sampling import (ban_tokens, copy_continuations, extend_table, ngram_table, sample,
                        worker_generators)
-from .text import Detokenizer, TextCodec, bracket_tokens, eos_ids, heading_tokens, name_labels, paragraphs
+from .text import (Detokenizer, TextCodec, bracket_tokens, control_ids, eos_ids, heading_tokens, name_labels,
+                   paragraphs)
 from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_view, has_history,
                    segment_names, worker_segment, worker_view)
 from .workers import GENERATING, STOPPED, STOPPING, Worker
@@ -103,6 +104,7 @@ class HogwildEngine:
             self._name_labels = name_labels(tokenizer)
             self._heading_ids = heading_tokens(tokenizer)
             self._bracket_ids = bracket_tokens(tokenizer)
+            self._control_ids = sorted(control_ids(tokenizer) | self.eos_ids)
             # a model worker may not write an external worker's label either
             self._external_labels = [label for labels in name_labels(tokenizer, self.config.external_workers).values()
                                      for label in labels]
@@ -463,9 +465,11 @@ class HogwildEngine:
         ended = worker.take(token)
         if self.config.repeat_ngram:
             extend_table(worker.own_grams, worker.transcript, self.config.repeat_ngram)
-        if self.config.finish == "boxed" and self._wrote_final_answer(worker, token):
-            self._end_reasoning(worker)
-            return
+        if self.config.finish == "boxed" and (box := self._closed_box(worker, token)) is not None:
+            worker.boxed_answers += answers.num_answers(box)
+            if worker.boxed_answers >= self.config.answer_parts:
+                self._end_reasoning(worker)
+                return
         if not ended:
             return
         insert = ""
@@ -493,22 +497,20 @@ class HogwildEngine:
                 worker.step_ends.append(len(worker.transcript))
                 worker.label_due = True
 
-    def _wrote_final_answer(self, worker: Worker, token: int) -> bool:
-        """finish="boxed": did this token close a \\boxed{} that holds answer_parts answers (the
-        paper's test for the end of reasoning, with a count for a problem of several questions)?"""
+    def _closed_box(self, worker: Worker, token: int) -> str | None:
+        """finish="boxed": the contents of the \\boxed{} this token closed, or None."""
         piece = self.decode([token])
         if "}" not in piece:
-            return False
+            return None
         tail = self.decode(worker.transcript[-_FINAL_TAIL:])
         start = tail.rfind("\\boxed{")
         if start == -1:
-            return False
+            return None
         inner_at = start + len("\\boxed{")
         close = prompts.boxed_close(tail[inner_at:])
         if close is None or inner_at + close < len(tail) - len(piece):     # open, or closed before this token
-            return False
-        content = tail[inner_at:inner_at + close].strip()
-        return bool(content) and None not in answers.split_parts(content, self.config.answer_parts)
+            return None
+        return tail[inner_at:inner_at + close]
 
     def _end_reasoning(self, worker: Worker) -> None:
         """A final answer ends the worker's reasoning; in a shared layout everyone's (the paper)."""
@@ -538,8 +540,8 @@ class HogwildEngine:
         invented). The engine writes every step label itself."""
         cfg = self.config
         banned = list(copy_continuations(self._problem_grams, worker.transcript, cfg.copy_ngram))
-        if cfg.finish == "boxed":       # the paper: no end of text while reasoning
-            banned += self.eos_ids
+        if cfg.finish == "boxed":       # the paper: no end of text (nor other control token) while reasoning
+            banned += self._control_ids
         if cfg.repeat_ngram:
             seen = [worker] if cfg.layout == "independent" else self.workers     # whose text it can read
             for source in seen:

@@ -105,6 +105,16 @@ def eos_ids(model, tokenizer) -> frozenset[int]:
     return frozenset(ids)
 
 
+def control_ids(tokenizer) -> frozenset[int]:
+    """The tokenizer's special tokens (end of text, chat-turn markers, fill-in-the-middle and
+    vision markers, ...): none belongs in a worker's reasoning. Banned with finish="boxed", where a
+    1.5B model denied its end of text wrote "<|im_start|>" and began another conversation."""
+    ids = set(getattr(tokenizer, "all_special_ids", []) or [])
+    decoder = getattr(tokenizer, "added_tokens_decoder", {}) or {}
+    ids.update(int(i) for i, token in decoder.items() if getattr(token, "special", False))
+    return frozenset(ids)
+
+
 def name_labels(tokenizer, names: tuple[str, ...] = prompts.WORKER_NAMES) -> dict[int, set[tuple[int, ...]]]:
     """Per name (by its index in `names`), the token sequences of the name opened in bold ("**Bob",
     " **Bob", ...), as they tokenize after the bold marker: a worker may not write another's label."""

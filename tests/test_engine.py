@@ -334,15 +334,20 @@ def test_no_long_copy_of_a_worker_one_can_read(layout, banned, tiny_models, toke
     assert (ids[7] in engine._banned(engine.workers[1])) is banned
 
 
-def _eos_loving_model(tokenizer):
-    """A tiny model whose every next-token choice is the end of text."""
+def _control_loving_model(tokenizer):
+    """A tiny model whose every next-token choice is the end of text or another control token
+    ("<|im_start|>", ...), the end of text first."""
+    from hogwild_core.text import control_ids
     from tests.conftest import make_tiny_model
 
     model = make_tiny_model("llama", len(tokenizer), 1)
     head = torch.nn.Linear(model.config.hidden_size, len(tokenizer), bias=True)
+    controls = sorted(control_ids(tokenizer))
+    assert tokenizer.eos_token_id in controls and tokenizer.convert_tokens_to_ids("<|im_start|>") in controls
     with torch.no_grad():
         head.weight.zero_()
         head.bias.fill_(-10.0)
+        head.bias[controls] = 9.0
         head.bias[tokenizer.eos_token_id] = 10.0
     model.lm_head = head
     return model
@@ -350,16 +355,18 @@ def _eos_loving_model(tokenizer):
 
 @pytest.mark.parametrize("layout", ["combined", "independent"])
 def test_finish_boxed_bans_the_end_of_text_while_reasoning(layout, tokenizer):
-    model = _eos_loving_model(tokenizer)
-    stops = HogwildEngine(model, tokenizer, EngineConfig(num_workers=2, layout=layout, finish="eos"))
+    from hogwild_core.text import control_ids
+
+    model = _control_loving_model(tokenizer)
+    stops = HogwildEngine(model, tokenizer, EngineConfig(num_workers=2, layout=layout, finish="eos", temperature=0.0))
     stops.start(PROBLEM)
     stops.step()                 # the openers go in, then each worker samples: the end of text
     assert stops.reasoning_over
-    paper = HogwildEngine(model, tokenizer, EngineConfig(num_workers=2, layout=layout, finish="boxed"))
+    paper = HogwildEngine(model, tokenizer, EngineConfig(num_workers=2, layout=layout, finish="boxed", temperature=0.0))
     paper.start(PROBLEM)
     for _ in range(6):
         ev = paper.step()
-        assert ev.phase == "work" and not any(t == tokenizer.eos_token_id for t in ev.tokens)
+        assert ev.phase == "work" and not set(ev.tokens) & control_ids(tokenizer)
     assert not paper.reasoning_over
 
 
@@ -374,17 +381,17 @@ def _write(engine, w: int, text: str, tokenizer, filler: int):
 
 
 @pytest.mark.parametrize("layout, everyone", [("combined", True), ("contiguous", True), ("independent", False)])
-def test_a_final_answer_with_every_part_ends_the_reasoning(layout, everyone, tiny_models, tokenizer):
+def test_answers_for_every_part_end_the_reasoning(layout, everyone, tiny_models, tokenizer):
     filler = tokenizer.encode(" so", add_special_tokens=False)[0]
     engine = HogwildEngine(tiny_models("llama", 1), tokenizer,
                            EngineConfig(num_workers=2, layout=layout, finish="boxed", answer_parts=2, max_new_tokens=200))
     engine.start(PROBLEM)
     engine.step(force=[filler, filler])
-    _write(engine, 1, " The first is \\boxed{3}.", tokenizer, filler)      # one answer of two: reasoning goes on
-    _write(engine, 1, " Both: \\(\\boxed{3,", tokenizer, filler)            # still open
+    _write(engine, 1, " The first is \\boxed{3,000}.", tokenizer, filler)   # one answer of two: reasoning goes on
+    _write(engine, 1, " The other: \\(\\boxed{4", tokenizer, filler)        # still open
     assert not engine.reasoning_over
-    assert tokenizer.decode(tokenizer.encode(" 4}", add_special_tokens=False)[-1:]).endswith("}")
-    _write(engine, 1, " 4}", tokenizer, filler)              # the token that closes the box ends it
+    assert tokenizer.decode(tokenizer.encode("0}", add_special_tokens=False)[-1:]).endswith("}")
+    _write(engine, 1, "0}", tokenizer, filler)               # the token that closes the second answer ends it
     assert engine.reasoning_over is everyone
     if everyone:
         ev = engine.step()
