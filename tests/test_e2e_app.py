@@ -228,7 +228,8 @@ def iframe_fit(page, inner) -> dict:
     height and where its content ends (the footer's bottom)."""
     return {"iframe": page.evaluate("document.getElementById('hogwild').getBoundingClientRect().height"),
             "scroll": inner.evaluate("document.documentElement.scrollHeight"),
-            "content": inner.evaluate("document.querySelector('footer').getBoundingClientRect().bottom + window.scrollY")}
+            "content": inner.evaluate("document.querySelector('footer').getBoundingClientRect().bottom"
+                                      " + window.scrollY")}
 
 
 def fits(fit: dict) -> bool:
