@@ -26,7 +26,7 @@ ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PAPER = "https://arxiv.org/abs/2504.06261"
 MAX_QUEUE = 10                # visitors waiting for a slot; the next one is told the queue is full
 CACHE_SECONDS = (3600, 3600)  # every hour, delete served files older than an hour
-EMBED_HEIGHT = 3300           # px: the whole page in a 1000 px wide iframe (README; tests/test_e2e_app.py)
+PAGE_HEIGHT = 3300            # px: the first tab is shorter in a 1000 px wide iframe (README; tests/test_e2e_app.py)
 HEADER = f"""<div class="hw-header"><div class="hw-intro"><h1>Hogwild! Inference: parallel workers, one shared KV cache</h1>
 <p>Several workers of one model write at the same time and read each other's tokens as they appear.
 Below: a recorded run. Pick a problem and press Run to start your own. Paper:
@@ -392,4 +392,4 @@ def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, 
            concurrency_limit: int = 1, max_queue: int = MAX_QUEUE, **kwargs):
     app.queue(default_concurrency_limit=concurrency_limit, max_size=max_queue)
     return app.launch(server_name=host, server_port=port, share=share, css_paths=[ASSETS / "style.css"],
-                      max_file_size="64mb", **kwargs)
+                      head_paths=[ASSETS / "embed.html"], max_file_size="64mb", **kwargs)

@@ -1,8 +1,14 @@
 """Helpers for the browser tests: Debian's Chromium through Playwright, measurements of boxes
-on the page, and a synthetic 8-worker trace (many blocks, long words) to replay without a model."""
+on the page, a host page embedding the app with the README's snippet, and a synthetic 8-worker
+trace (many blocks, long words) to replay without a model."""
 
+import contextlib
+import functools
 import json
 import os
+import re
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -41,6 +47,33 @@ def overlapping(rects: list[dict], slack: float = 0.5) -> list[tuple[int, int]]:
 def inside(rect: dict, width: float, height: float) -> bool:
     return rect["x"] >= 0 and rect["y"] >= 0 and rect["x"] + rect["width"] <= width + 0.5 \
         and rect["y"] + rect["height"] <= height + 0.5
+
+
+def readme_embed_snippet(readme: str, url: str) -> str:
+    """The README's embed snippet (its html block that listens for the app's height), for `url`."""
+    blocks = [b for b in re.findall(r"```html\n(.*?)```", readme, re.DOTALL) if "hogwild-height" in b]
+    assert len(blocks) == 1, f"expected one html block with hogwild-height in the README, found {len(blocks)}"
+    assert "https://YOUR-SPACE.hf.space" in blocks[0]
+    return blocks[0].replace("https://YOUR-SPACE.hf.space", url.rstrip("/"))
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, *args):      # no request lines in the test output
+        pass
+
+
+@contextlib.contextmanager
+def serving(folder):
+    """Serve `folder` on a free port of 127.0.0.1 (another origin than the app's) and yield its URL."""
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def write_eight_worker_trace(path, num_blocks: int = 200, num_steps: int = 24) -> str:

@@ -216,10 +216,15 @@ def test_stop_without_a_run_says_so():
     assert "Stopping" in callbacks.stop(session) and session.lifecycle.state is RunState.STOPPING
 
 
-def test_the_embed_height_is_stated_in_the_readme():
-    from demo.ui import EMBED_HEIGHT
-    readme = (ASSETS.parent / "README.md").read_text()
-    assert f'height="{EMBED_HEIGHT}"' in readme
+def test_the_readme_states_the_page_height_and_its_embed_listens_for_what_the_app_posts():
+    from demo.ui import PAGE_HEIGHT
+    from tests.e2e_page import readme_embed_snippet
+    readme = (ASSETS.parent / "README.md").read_text(encoding="utf-8")
+    assert f"under {PAGE_HEIGHT} px" in readme.replace("\n", " ")
+    snippet = readme_embed_snippet(readme, "http://127.0.0.1:7860/")
+    posted = (ASSETS / "embed.html").read_text(encoding="utf-8")
+    assert 'postMessage({"hogwild-height": height}' in posted and 'event.data?.["hogwild-height"]' in snippet
+    assert "event.source === frame.contentWindow" in snippet and 'src="http://127.0.0.1:7860"' in snippet
 
 
 def test_a_replay_shows_the_runs_own_settings_in_the_controls():
