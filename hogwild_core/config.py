@@ -37,10 +37,10 @@ class EngineConfig:
     max_answer_tokens: int = 48        # budget for the forced \boxed{...} answer
     finish: str = "eos"                # how reasoning ends before the budget: "eos" (a worker stops at its end of
                                        # text) or "boxed" (after the paper: no end of text or other control token
-                                       # while reasoning; it ends once a worker's closed \boxed{}es hold
+                                       # while reasoning; it ends once a worker closes a \boxed{} that holds
                                        # answer_parts answers, for every worker in a shared layout)
-    answer_parts: int = 1              # answers that end reasoning (finish="boxed"), e.g. 5 for GSM8K x 5: one
-                                       # box of five, or a box per question
+    answer_parts: int = 1              # answers in the box that ends reasoning (finish="boxed"), e.g. 5 for
+                                       # GSM8K x 5 (a box per question does not end it)
     collect_attention: bool = False    # attention mass per block in every event (costs a host copy)
     collect_logits: bool = False       # last-token logits [W, V] in every event (costs a host copy)
     attention: str = "fast"            # "fast" (query rotation) or "reference" (DynamicCache per worker)

@@ -465,11 +465,10 @@ class HogwildEngine:
         ended = worker.take(token)
         if self.config.repeat_ngram:
             extend_table(worker.own_grams, worker.transcript, self.config.repeat_ngram)
-        if self.config.finish == "boxed" and (box := self._closed_box(worker, token)) is not None:
-            worker.boxed_answers += answers.num_answers(box)
-            if worker.boxed_answers >= self.config.answer_parts:
-                self._end_reasoning(worker)
-                return
+        if self.config.finish == "boxed" and (box := self._closed_box(worker, token)) is not None \
+                and answers.num_answers(box) >= self.config.answer_parts:     # the problem's final answer
+            self._end_reasoning(worker)
+            return
         if not ended:
             return
         insert = ""

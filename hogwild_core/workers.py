@@ -40,7 +40,6 @@ class Worker:
     step_sampled: list[int] = field(default_factory=list)   # sampled tokens of the step in progress
     finished_sampled: list[list[int]] = field(default_factory=list)  # sampled tokens of each finished step
     own_grams: dict = field(default_factory=dict)   # n-gram table of its own transcript (repeat bans)
-    boxed_answers: int = 0          # answers in the closed \\boxed{}s it wrote while reasoning (finish="boxed")
     status: str = GENERATING
     check_due: bool = False
     pieces: list[Piece] = field(default_factory=list)   # since the last event

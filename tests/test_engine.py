@@ -381,17 +381,18 @@ def _write(engine, w: int, text: str, tokenizer, filler: int):
 
 
 @pytest.mark.parametrize("layout, everyone", [("combined", True), ("contiguous", True), ("independent", False)])
-def test_answers_for_every_part_end_the_reasoning(layout, everyone, tiny_models, tokenizer):
+def test_a_box_with_every_answer_ends_the_reasoning(layout, everyone, tiny_models, tokenizer):
     filler = tokenizer.encode(" so", add_special_tokens=False)[0]
     engine = HogwildEngine(tiny_models("llama", 1), tokenizer,
                            EngineConfig(num_workers=2, layout=layout, finish="boxed", answer_parts=2, max_new_tokens=200))
     engine.start(PROBLEM)
     engine.step(force=[filler, filler])
-    _write(engine, 1, " The first is \\boxed{3,000}.", tokenizer, filler)   # one answer of two: reasoning goes on
-    _write(engine, 1, " The other: \\(\\boxed{4", tokenizer, filler)        # still open
+    _write(engine, 1, " The first is \\boxed{3,000}. The other: \\boxed{4}.", tokenizer, filler)
+    assert not engine.reasoning_over                        # a box per answer (or a step's result) goes on
+    _write(engine, 1, " Both: \\(\\boxed{3000, 4", tokenizer, filler)      # still open
     assert not engine.reasoning_over
     assert tokenizer.decode(tokenizer.encode("0}", add_special_tokens=False)[-1:]).endswith("}")
-    _write(engine, 1, "0}", tokenizer, filler)               # the token that closes the second answer ends it
+    _write(engine, 1, "0}", tokenizer, filler)               # the token that closes a box of both answers ends it
     assert engine.reasoning_over is everyone
     if everyone:
         ev = engine.step()
