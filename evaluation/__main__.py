@@ -41,6 +41,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--tasks", default="multipart-2",
                    help=f"comma-separated task sets: {', '.join(TASK_SETS)}, or a .jsonl file")
     p.add_argument("--limit", type=int, default=None, help="first N problems of each task set")
+    p.add_argument("--skip", type=int, default=0,
+                   help="leave out the first N of those problems (to share a run between processes, each with "
+                        "its own --out; results.jsonl files of equal settings.json concatenate)")
     p.add_argument("--budgets", type=_ints, default=None,
                    help="lock-step passes, e.g. 32,64,128 (default 32,64,128,256; with --report-only: "
                         "the budgets in OUT/settings.json)")
@@ -70,6 +73,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.limit is not None and args.limit < 1:
         p.error("--limit must be at least 1")
+    if args.skip < 0 or (args.limit is not None and args.skip >= args.limit):
+        p.error("--skip must be at least 0 and below --limit")
     if args.budgets is None and args.report_only:
         args.budgets = _saved_budgets(args.out)
     args.budgets = sorted(set(args.budgets if args.budgets is not None else DEFAULT_BUDGETS))
@@ -120,7 +125,7 @@ def run(args) -> list[dict]:
         methods = build_methods(args.methods, args.workers)
     except ValueError as exc:
         raise SystemExit(f"python -m evaluation: {exc}") from None
-    tasks = [t for name in args.tasks for t in load_tasks(name, args.limit, args.seed)]
+    tasks = [t for name in args.tasks for t in load_tasks(name, args.limit, args.seed)[args.skip:]]
     store = ResultStore(args.out)
     store.check_settings(settings_of(args))
     done = store.done_keys()

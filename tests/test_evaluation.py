@@ -520,3 +520,18 @@ def test_a_bad_task_set_is_an_error_in_the_library_and_an_exit_message_on_the_co
         load_tasks("multipart-9")
     with pytest.raises(SystemExit, match="python -m evaluation: unknown task set 'nope'"):
         cli.main(["--tasks", "nope", "--out", str(tmp_path)])
+
+
+def test_skip_leaves_out_the_first_problems_so_two_processes_can_share_a_run(tmp_path, monkeypatch, tiny_models, tokenizer):
+    import evaluation.__main__ as cli
+    import hogwild_core
+
+    monkeypatch.setattr(hogwild_core, "load_model", lambda *a, **k: (tiny_models("llama", 1), tokenizer))
+    common = ["--tasks", "arith", "--limit", "2", "--budgets", "2", "--methods", "single", "--max-answer-tokens", "2"]
+    assert cli.main(common + ["--out", str(tmp_path / "a"), "--limit", "1"]) == 0
+    assert cli.main(common + ["--out", str(tmp_path / "b"), "--skip", "1"]) == 0
+    ids = [[r["problem_id"] for r in ResultStore(tmp_path / part).load()] for part in ("a", "b")]
+    expected = [t.id for t in load_tasks("arith", 2, 0)]
+    assert ids[0] + ids[1] == expected
+    with pytest.raises(SystemExit):
+        cli.main(common + ["--out", str(tmp_path / "c"), "--skip", "2"])
