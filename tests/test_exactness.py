@@ -112,7 +112,7 @@ def test_fast_path_equals_reference_with_an_external_worker(arch, layout, W, chu
 
 @pytest.mark.parametrize("arch, layout, attention, W", ONE_LAYER)
 def test_one_layer_equals_plain_forward(arch, layout, attention, W, tiny_models, tokenizer):
-    """With one layer a token's keys/values do not depend on its context, so every step's logits
+    """With one layer a token's keys/values do not depend on its context, so every pass's logits
     and attention must be those of a plain forward over the worker's view."""
     model = tiny_models(arch, 1)
     plain = plain_eager(model)
