@@ -1,4 +1,4 @@
-"""What a Hogwild! step is compared with: plain transformers decoding of W sequences, with the
+"""What a Hogwild! pass is compared with: plain transformers decoding of W sequences, with the
 cache `generate` uses (DynamicCache) and with a preallocated one (StaticCache, sdpa), and the
 floor under every decoder: the model's linear layers alone at batch W (each weight read once).
 
@@ -48,7 +48,7 @@ def static_copies(model, kv: KV, num_rows: int, free: int = 1) -> StaticCache:
 
 def refill(cache: StaticCache, kv: KV) -> None:
     """Overwrite a StaticCache's rows with copies of `kv` ([Hkv, n, D] per layer), in place, and set
-    its length to n: the next decode step writes position n."""
+    its length to n: the next decode pass writes position n."""
     n = kv[0][0].shape[1]
     for layer, (k, v) in zip(cache.layers, kv):
         layer.keys[:, :, :n].copy_(k[None].expand(layer.keys.shape[0], -1, -1, -1))
@@ -57,7 +57,7 @@ def refill(cache: StaticCache, kv: KV) -> None:
 
 
 def decode_logits(model, cache, tokens: torch.Tensor, position: int) -> torch.Tensor:
-    """One step of plain batched decoding. tokens: [W, 1] at `position` -> last logits [W, V].
+    """One pass of plain batched decoding. tokens: [W, 1] at `position` -> last logits [W, V].
     A StaticCache builds its causal mask from its own length; a DynamicCache gets a 2D mask."""
     W = tokens.shape[0]
     positions = torch.full((W, 1), position, dtype=torch.long, device=tokens.device)
@@ -69,8 +69,8 @@ def decode_logits(model, cache, tokens: torch.Tensor, position: int) -> torch.Te
     return out.logits[:, -1]
 
 
-def decode_step(model, cache, tokens: torch.Tensor, position: int) -> torch.Tensor:
-    """One step of plain batched greedy decoding. tokens: [W, 1] -> next tokens [W]."""
+def decode_pass(model, cache, tokens: torch.Tensor, position: int) -> torch.Tensor:
+    """One pass of plain batched greedy decoding. tokens: [W, 1] -> next tokens [W]."""
     return decode_logits(model, cache, tokens, position).argmax(-1)
 
 
@@ -90,7 +90,7 @@ def linear_layers(model) -> list[nn.Module]:
 
 class LinearFloor:
     """Every linear layer of the model (projections, MLP, lm_head; float or int8) applied once to a
-    [W, 1, in] input: the weight traffic no decoder of this model can avoid in a step at batch W."""
+    [W, 1, in] input: the weight traffic no decoder of this model can avoid in a pass at batch W."""
 
     def __init__(self, model, num_rows: int):
         self.layers = linear_layers(model)

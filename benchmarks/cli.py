@@ -21,13 +21,13 @@ from hogwild_core.weights import WEIGHT_FORMATS, format_of
 from . import report
 from .profiling import profile_case
 from .runs import peak_memory, run_whole
-from .steps import Case, run_steps
+from .passes import Case, run_passes
 
 @dataclass(frozen=True)
 class BenchSettings:
     workers: tuple[int, ...] = (1, 2, 4, 8)
     contexts: tuple[int, ...] = (256, 1024, 4096)
-    rounds: int = 8                    # ABBA rounds: 2 timed steps of each method per round
+    rounds: int = 8                    # ABBA rounds: 2 timed passes of each method per round
     warmup: int = 2
     layout: str = "combined"
     run_budget: int = 96               # work passes of each whole run (0: no whole runs)
@@ -73,12 +73,12 @@ def describe_machine(settings: BenchSettings, model) -> dict:
 
 def parse_args(argv=None) -> tuple[BenchSettings, argparse.Namespace]:
     ints = lambda text: tuple(int(x) for x in text.split(",") if x.strip())
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description="Hogwild! steps and runs against "
+    p = argparse.ArgumentParser(prog="python -m benchmarks", description="Hogwild! passes and runs against "
                                 "plain transformers decoding (DynamicCache, StaticCache) and the linear-layer floor")
     p.add_argument("--workers", type=ints, default=None, help="comma list, default 1,2,4,8")
     p.add_argument("--contexts", type=ints, default=None, help="comma list, default 256,1024,4096")
-    p.add_argument("--rounds", type=int, default=None, help="ABBA rounds per case (default 8: 16 timed steps each)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed steps of each method per case (default 2)")
+    p.add_argument("--rounds", type=int, default=None, help="ABBA rounds per case (default 8: 16 timed passes each)")
+    p.add_argument("--warmup", type=int, default=None, help="untimed passes of each method per case (default 2)")
     p.add_argument("--run-budget", type=int, default=None, help="work passes per whole run (default 96)")
     p.add_argument("--no-runs", action="store_true", help="skip the whole-run benchmark")
     p.add_argument("--peak-memory", action="store_true",
@@ -107,13 +107,13 @@ def parse_args(argv=None) -> tuple[BenchSettings, argparse.Namespace]:
 
 
 def benchmark(model, tokenizer, settings: BenchSettings, model_name=None, log=print):
-    """Every section the settings ask for; returns (steps, runs, profiles, verdicts)."""
+    """Every section the settings ask for; returns (passes, runs, profiles, verdicts)."""
     original = model.config._attn_implementation
     try:
         if log:
-            log(report.STEP_HEADER)
-        steps = run_steps(model, tokenizer, settings.workers, settings.contexts, settings.rounds, settings.warmup,
-                          settings.layout, settings.seed, log=(lambda r: log(report.step_row(r))) if log else None)
+            log(report.PASS_HEADER)
+        passes = run_passes(model, tokenizer, settings.workers, settings.contexts, settings.rounds, settings.warmup,
+                            settings.layout, settings.seed, log=(lambda r: log(report.pass_row(r))) if log else None)
         runs = []
         if settings.run_budget:
             if log:
@@ -127,15 +127,15 @@ def benchmark(model, tokenizer, settings: BenchSettings, model_name=None, log=pr
                 r.peak_mb = {"hogwild": peaks[("hogwild", r.num_workers)],
                              "generate": peaks[("generate", r.num_workers)]}
         profiles = []
-        if settings.profile and steps:
-            worst = max(steps, key=lambda r: r.ratio("dynamic"))
+        if settings.profile and passes:
+            worst = max(passes, key=lambda r: r.ratio("dynamic"))
             reason = (f"worst DynamicCache ratio ({worst.ratio('dynamic'):.2f}x)")
             case = Case(model, tokenizer, worst.num_workers, worst.context, settings.layout, settings.warmup)
             case.measure(1, settings.warmup, random.Random(settings.seed))
             profiles.append(profile_case(case, reason))
     finally:
         model.set_attn_implementation(original)
-    return steps, runs, profiles, report.verdicts(steps, runs)
+    return passes, runs, profiles, report.verdicts(passes, runs)
 
 
 def main(argv=None) -> int:
@@ -156,14 +156,14 @@ def main(argv=None) -> int:
         return 2
     machine = describe_machine(settings, model)
     print("machine: " + ", ".join(f"{k} {v}" for k, v in machine.items()))
-    print(f"layout {settings.layout}; forced steps: {settings.rounds} ABBA rounds after {settings.warmup} warm-up "
-          f"steps per case; whole runs: {settings.run_budget} work passes"
+    print(f"layout {settings.layout}; forced passes: {settings.rounds} ABBA rounds after {settings.warmup} warm-up "
+          f"passes per case; whole runs: {settings.run_budget} work passes"
           + ("" if settings.device == "cuda" else "; --device cuda has not been run here"))
-    steps, runs, profiles, verdicts = benchmark(model, tokenizer, settings, args.model)
-    print("\nforced one-token steps (median [min-max] ms; ratios are Hogwild! / baseline):")
-    print(report.step_table(steps))
+    passes, runs, profiles, verdicts = benchmark(model, tokenizer, settings, args.model)
+    print("\nforced one-token passes (median [min-max] ms; ratios are Hogwild! / baseline):")
+    print(report.pass_table(passes))
     if runs:
-        print("\nwhole runs (mean step over work passes after the first; TTFT includes the prefill):")
+        print("\nwhole runs (mean pass time over the work passes after the first; TTFT includes the prefill):")
         print(report.run_table(runs))
     for profile in profiles:
         print("\n" + report.profile_text(profile))
@@ -173,8 +173,8 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"settings": asdict(settings), "machine": machine,
-                       "steps": [dict(asdict(r), ratios={b: r.ratio(b) for b in ("dynamic", "static", "floor")})
-                                 for r in steps],
+                       "passes": [dict(asdict(r), ratios={b: r.ratio(b) for b in ("dynamic", "static", "floor")})
+                                  for r in passes],
                        "runs": [dict(asdict(r), ratios={b: r.ratio(b) for b in ("dynamic", "static")}) for r in runs],
                        "profiles": [asdict(p) for p in profiles],
                        "verdicts": [asdict(v) for v in verdicts]}, f, indent=1)

@@ -1,10 +1,10 @@
-"""Forced steps timed twice, by the wall clock and by this thread's CPU time, for a shared machine:
+"""Forced passes timed twice, by the wall clock and by this thread's CPU time, for a shared machine:
 
     python -m benchmarks.cpu_time [--cases 1/256,2/256,8/1024] [--rounds 8] [--model NAME]
 
-The same cases and ABBA order as the forced-step grid (`steps.Case`, `steps.abba_order`), three
-methods (the Hogwild! step, the DynamicCache and StaticCache decoders), one torch thread. On a
-machine other work shares, the wall clock also counts the time a step waited for a core; a
+The same cases and ABBA order as the forced-pass grid (`passes.Case`, `passes.abba_order`), three
+methods (the Hogwild! pass, the DynamicCache and StaticCache decoders), one torch thread. On a
+machine other work shares, the wall clock also counts the time a pass waited for a core; a
 thread's CPU time (`time.thread_time`) does not, though it still grows with the cache and memory
 traffic of the other work, so each of the two clocks is only compared within its own run."""
 
@@ -17,7 +17,7 @@ import time
 import torch
 
 from .baselines import stock_attention
-from .steps import Case, abba_order
+from .passes import Case, abba_order
 
 METHODS = ("hogwild", "dynamic", "static")
 
@@ -28,24 +28,24 @@ def timed_both(fn) -> tuple[float, float]:
     return time.perf_counter() - wall, time.thread_time() - cpu
 
 
-def step_times(case: Case, method: str) -> tuple[float, float]:
+def pass_times(case: Case, method: str) -> tuple[float, float]:
     gc.collect()
     if method == "hogwild":
-        return timed_both(lambda: case.engine.step(force=case.force))
-    step = case.prepare(method)
+        return timed_both(lambda: case.engine.run_pass(force=case.force))
+    decode = case.prepare(method)
     with stock_attention(case.model):
-        return timed_both(step)
+        return timed_both(decode)
 
 
 def measure(case: Case, rounds: int, rng: random.Random) -> dict[str, dict[str, float]]:
     """clock -> method -> median ms."""
     case.static_room = 2 + 2 * rounds + 4
     for method in METHODS:
-        step_times(case, method)
-        step_times(case, method)
+        pass_times(case, method)
+        pass_times(case, method)
     wall, cpu = {m: [] for m in METHODS}, {m: [] for m in METHODS}
     for method in abba_order(METHODS, rounds, rng):
-        w, c = step_times(case, method)
+        w, c = pass_times(case, method)
         wall[method].append(w)
         cpu[method].append(c)
     return {clock: {m: 1000 * statistics.median(v) for m, v in times.items()}

@@ -2,8 +2,8 @@
     [--formats int8,bfloat16,float32] [--context 300] [--rounds 4] [--kernels] [--json out.json]
 
 For each format (loaded one after the other, each with load_model's own loader): load time and
-peak RSS of the load (from a child process), forced one-token steps at W = 1, 2, 4 in ABBA order
-against plain decoding with a DynamicCache of the same view (benchmarks.steps.Case: W=1 is plain
+peak RSS of the load (from a child process), forced one-token passes at W = 1, 2, 4 in ABBA order
+against plain decoding with a DynamicCache of the same view (benchmarks.passes.Case: W=1 is plain
 batch 1, W=4 plain batch 4) and against the linear-layer floor, and how many of 48 greedy tokens
 equal float32's on a fixed question (plain `generate`).
 
@@ -52,18 +52,18 @@ def measure_format(name: str | None, weights: str, context: int, rounds: int, se
     from hogwild_core import load_model
     from hogwild_core.weights import format_of
 
-    from .steps import Case
+    from .passes import Case
 
     load = load_in_child(name, weights)
     model, tokenizer = load_model(name, weights=weights)
     row = {"weights": format_of(model), "load_seconds": round(load["seconds"], 1),
-           "load_peak_gb": round(load["peak_gb"], 2), "steps": {}}
+           "load_peak_gb": round(load["peak_gb"], 2), "passes": {}}
     rng = random.Random(seed)
     for W in (1, 2, 4):
         case = Case(model, tokenizer, W, context, "combined", warmup=2)
         result = case.measure(rounds, 2, rng)
-        row["steps"][W] = {m: round(t.median_ms, 1) for m, t in result.timings.items()}
-        row["steps"][W]["view_tokens"] = result.view_tokens
+        row["passes"][W] = {m: round(t.median_ms, 1) for m, t in result.timings.items()}
+        row["passes"][W]["view_tokens"] = result.view_tokens
         del case
     row["greedy"] = greedy_ids(model, tokenizer)
     return row
@@ -154,10 +154,10 @@ def main(argv=None) -> int:
     for weights in args.formats.split(","):
         row = measure_format(args.model, weights, args.context, args.rounds, args.seed)
         rows.append(row)
-        steps = row["steps"]
+        passes = row["passes"]
         print(f"{row['weights']:>9}: load {row['load_seconds']} s, peak {row['load_peak_gb']} GB | plain b1 "
-              f"{steps[1]['dynamic']} b4 {steps[4]['dynamic']} | hogwild W1 {steps[1]['hogwild']} W2 "
-              f"{steps[2]['hogwild']} W4 {steps[4]['hogwild']} | floor b4 {steps[4]['floor']} ms", flush=True)
+              f"{passes[1]['dynamic']} b4 {passes[4]['dynamic']} | hogwild W1 {passes[1]['hogwild']} W2 "
+              f"{passes[2]['hogwild']} W4 {passes[4]['hogwild']} | floor b4 {passes[4]['floor']} ms", flush=True)
     reference = next((r["greedy"] for r in rows if r["weights"] == "float32"), None)
     for row in rows:
         if reference is not None:

@@ -7,10 +7,10 @@ Random-weight models of real shapes (Qwen2.5-1.5B, Qwen3-8B, QwQ-32B), bfloat16,
 transformers' config classes with their weights drawn on the GPU; the embedded model's tokenizer.
 For W = 1, 2, 4, 8 and views of about 1k, 4k and 16k tokens (the combined layout):
 
-* Table 1 shape, tokens per second: a Hogwild! pass (`engine.step`, forced tokens: W new tokens)
+* Table 1 shape, tokens per second: a Hogwild! pass (`engine.run_pass`, forced tokens: W new tokens)
   against transformers' sdpa decode with a StaticCache of one sequence of the same length (the
   paper's baseline), of W sequences (batch W), and FlashAttention-2 on one sequence when
-  `flash_attn` is importable. Medians of timed steps, each bracketed by cuda synchronize.
+  `flash_attn` is importable. Medians of timed passes, each bracketed by cuda synchronize.
 * Table 2 shape, one attention call at the longest view (microseconds, CUDA events): the fused
   call replayed on layer 0's inputs captured from a real pass, against sdpa (and flash_attn) on
   one sequence of that length.
@@ -20,7 +20,7 @@ For W = 1, 2, 4, 8 and views of about 1k, 4k and 16k tokens (the combined layout
 
 `--budget` bounds the measuring time (default 400 s, for an 8-minute check on one H200 with the
 tests); cases past it are listed as skipped. `--dry-run` swaps in tiny shapes in float32 on the
-CPU, one context, two steps and no tests: its numbers mean nothing, it only keeps the check from
+CPU, one context, two passes and no tests: its numbers mean nothing, it only keeps the check from
 rotting."""
 
 import argparse
@@ -38,7 +38,7 @@ import torch
 
 from .baselines import decode_logits, static_copies, stock_attention, synchronize
 from .gpu_report import CallResult, CaseResult, flash_attn_available, machine, report
-from .steps import Case
+from .passes import Case
 
 SHAPES = {   # name -> (architecture, config fields), from the models' published configs
     "qwen2.5-1.5b": ("qwen2", dict(hidden_size=1536, intermediate_size=8960, num_hidden_layers=28,
@@ -66,7 +66,7 @@ class CheckSettings:
     shapes: tuple[str, ...] = tuple(SHAPES)
     workers: tuple[int, ...] = (1, 2, 4, 8)
     contexts: tuple[int, ...] = (1024, 4096, 16384)
-    steps: int = 8
+    passes: int = 8
     warmup: int = 2
     budget_s: float = 400.0
     run_tests: bool = True
@@ -105,16 +105,16 @@ def embedded_tokenizer():
 
 
 # ---- measurements -------------------------------------------------------------------------------
-def plain_step_ms(model, kv, num_rows: int, steps: int, warmup: int, implementation: str) -> float:
-    """Median ms of plain batched decode steps after `kv` (per layer [Hkv, n, D]) copied to
-    `num_rows` rows of a StaticCache preallocated for the steps."""
+def plain_pass_ms(model, kv, num_rows: int, passes: int, warmup: int, implementation: str) -> float:
+    """Median ms of plain batched decode passes after `kv` (per layer [Hkv, n, D]) copied to
+    `num_rows` rows of a StaticCache preallocated for the passes."""
     device = kv[0][0].device
-    cache = static_copies(model, kv, num_rows, free=steps + warmup + 1)
+    cache = static_copies(model, kv, num_rows, free=passes + warmup + 1)
     n = kv[0][0].shape[1]
     tokens = torch.full((num_rows, 1), 11, dtype=torch.long, device=device)
     seconds = []
     with stock_attention(model, implementation):
-        for i in range(warmup + steps):
+        for i in range(warmup + passes):
             synchronize(device)
             began = time.perf_counter()
             decode_logits(model, cache, tokens, n + i)
@@ -231,7 +231,7 @@ def measure_shape(shape: str, settings: CheckSettings, tokenizer, deadline: floa
                 continue
             try:
                 case = Case(model, tokenizer, W, context, "combined", settings.warmup)
-                hog = [case.hogwild() for _ in range(settings.warmup + settings.steps)][settings.warmup:]
+                hog = [case.hogwild() for _ in range(settings.warmup + settings.passes)][settings.warmup:]
                 result = CaseResult(shape, W, context, case.view_length(), 1000 * statistics.median(hog))
             except Exception as exc:      # out of memory included: the next case starts clean
                 skipped.append(f"{shape} W={W} context {context}: {type(exc).__name__}: {exc}")
@@ -246,7 +246,7 @@ def measure_shape(shape: str, settings: CheckSettings, tokenizer, deadline: floa
                     methods.append(("FA2, 1 sequence", 1, "flash_attention_2"))
             for label, num_rows, implementation in methods:
                 try:
-                    result.plain_ms[label] = plain_step_ms(model, kv, num_rows, settings.steps, settings.warmup,
+                    result.plain_ms[label] = plain_pass_ms(model, kv, num_rows, settings.passes, settings.warmup,
                                                            implementation)
                 except Exception as exc:
                     result.errors[label] = f"{type(exc).__name__}: {exc}"
@@ -317,7 +317,7 @@ def _fast_against_reference(folder: str, device_map, tokenizer) -> str:
     for engine in engines:
         engine.start("Add 2 and 3.")
     for _ in range(6):
-        fast, reference = (engine.step(force=[token] * 3) for engine in engines)
+        fast, reference = (engine.run_pass(force=[token] * 3) for engine in engines)
         finite = ~torch.isnan(reference.logits)
         worst = max(worst, float((fast.logits[finite] - reference.logits[finite]).abs().max()))
     verdict = "ok" if worst < 1e-3 else "MISMATCH"
@@ -345,17 +345,17 @@ def parse_args(argv=None) -> tuple[CheckSettings, str]:
     p.add_argument("--shapes", default=None, help=f"comma list of {', '.join(SHAPES)}")
     p.add_argument("--workers", type=ints, default=None)
     p.add_argument("--contexts", type=ints, default=None)
-    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--passes", type=int, default=None)
     p.add_argument("--budget", type=float, default=None, help="seconds of measuring before cases are skipped")
     p.add_argument("--no-tests", action="store_true")
     args = p.parse_args(argv)
     if args.dry_run:
-        base = CheckSettings(shapes=tuple(TINY_SHAPES), workers=(1, 2), contexts=(48,), steps=2, warmup=1,
+        base = CheckSettings(shapes=tuple(TINY_SHAPES), workers=(1, 2), contexts=(48,), passes=2, warmup=1,
                              budget_s=120.0, run_tests=False, dry_run=True, device="cpu", dtype=torch.float32)
     else:
         base = CheckSettings()
     chosen = dict(shapes=tuple(args.shapes.split(",")) if args.shapes else None, workers=args.workers,
-                  contexts=args.contexts, steps=args.steps, budget_s=args.budget)
+                  contexts=args.contexts, passes=args.passes, budget_s=args.budget)
     settings = CheckSettings(**{**base.__dict__, **{k: v for k, v in chosen.items() if v is not None}})
     if args.no_tests:
         settings = CheckSettings(**{**settings.__dict__, "run_tests": False})

@@ -20,7 +20,7 @@ class CaseResult:
     context: int
     view: int                                        # positions worker 0 attends to
     hogwild_ms: float
-    plain_ms: dict[str, float] = field(default_factory=dict)    # method -> step ms
+    plain_ms: dict[str, float] = field(default_factory=dict)    # method -> pass ms
     errors: dict[str, str] = field(default_factory=dict)
 
     def tokens_per_s(self) -> dict[str, float]:
@@ -63,9 +63,9 @@ def report(settings, rows, calls, skipped, paths, tests, seconds: float) -> str:
     out += [f"Machine: {machine(settings.device)}.", "",
             f"`python -m benchmarks.gpu` ({seconds:.0f} s): random-weight models of real shapes in "
             f"{str(settings.dtype).replace('torch.', '')}, the combined layout, forced tokens; medians of "
-            f"{settings.steps} timed steps after {settings.warmup} untimed.", ""]
+            f"{settings.passes} timed passes after {settings.warmup} untimed.", ""]
     out += ["## Tokens per second (the shape of the paper's Table 1)", "",
-            "A Hogwild! pass writes W tokens; a plain step writes one per sequence. `view`: positions "
+            "A Hogwild! pass writes W tokens; a plain pass writes one per sequence. `view`: positions "
             "worker 0 attends to (the one-sequence baselines decode a sequence of the W=1 view's length).", ""]
     for shape in dict.fromkeys(r.shape for r in rows):
         mine = [r for r in rows if r.shape == shape]

@@ -1,6 +1,6 @@
-"""Where one step's time goes: a module-by-module breakdown (forward hooks, exclusive wall time),
-the top torch ops (torch.profiler) and the top Python functions (cProfile), for a Hogwild! step and
-for the DynamicCache step of the same case."""
+"""Where one pass's time goes: a module-by-module breakdown (forward hooks, exclusive wall time),
+the top torch ops (torch.profiler) and the top Python functions (cProfile), for a Hogwild! pass and
+for the DynamicCache pass of the same case."""
 
 import cProfile
 import pstats
@@ -25,7 +25,7 @@ class Profile:
     num_workers: int
     context: int
     view_tokens: int
-    hogwild: dict[str, float]       # part -> ms, one step
+    hogwild: dict[str, float]       # part -> ms, one pass
     baseline: dict[str, float]
     hogwild_ops: list[tuple[str, float, int]] = field(default_factory=list)   # op, self ms, calls
     baseline_ops: list[tuple[str, float, int]] = field(default_factory=list)
@@ -86,30 +86,30 @@ class ModuleTimer:
             self.forward_seconds += inclusive
 
 
-def breakdown(case, run_step) -> dict[str, float]:
-    """ms per part of one step; `run_step()` returns the step's wall seconds."""
+def breakdown(case, run_pass) -> dict[str, float]:
+    """ms per part of one pass; `run_pass()` returns the pass's wall seconds."""
     with ModuleTimer(case.model, case.device) as timer:
-        total = run_step()
+        total = run_pass()
     parts = {part: 1000 * s for part, s in timer.parts.items()}
     parts[OUTSIDE] = 1000 * (total - timer.forward_seconds)
-    parts["step (with hooks)"] = 1000 * total
+    parts["pass (with hooks)"] = 1000 * total
     return parts
 
 
-def top_ops(run_step, device: torch.device, limit: int = 10) -> list[tuple[str, float, int]]:
+def top_ops(run_pass, device: torch.device, limit: int = 10) -> list[tuple[str, float, int]]:
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)
     with torch.profiler.profile(activities=activities) as prof:
-        run_step()
+        run_pass()
     key = "self_device_time_total" if device.type == "cuda" else "self_cpu_time_total"
     rows = sorted(prof.key_averages(), key=lambda e: getattr(e, key), reverse=True)[:limit]
     return [(e.key, getattr(e, key) / 1000, e.count) for e in rows]
 
 
-def top_python(run_step, limit: int = 12) -> list[tuple[str, float, int]]:
+def top_python(run_pass, limit: int = 12) -> list[tuple[str, float, int]]:
     profiler = cProfile.Profile()
-    profiler.runcall(run_step)
+    profiler.runcall(run_pass)
     stats = pstats.Stats(profiler).stats  # (file, line, function) -> (calls, ncalls, own, cumulative, ...)
     rows = sorted(stats.items(), key=lambda item: item[1][2], reverse=True)[:limit]
     return [(f"{file.rsplit('/', 1)[-1]}:{line}({fn})", 1000 * own, ncalls)
@@ -117,25 +117,25 @@ def top_python(run_step, limit: int = 12) -> list[tuple[str, float, int]]:
 
 
 def profile_case(case, reason: str, repeats: int = 3) -> Profile:
-    """Where one step's time goes, Hogwild! against the baseline (median-total step of `repeats`)."""
-    hogwild_step = case.hogwild
+    """Where one pass's time goes, Hogwild! against the baseline (median-total pass of `repeats`)."""
+    hogwild_pass = case.hogwild
 
     def baseline_runner():
-        step = case.prepare("dynamic")
+        decode = case.prepare("dynamic")
 
         def run():
             with stock_attention(case.model):
-                return timed(case.device, step)
+                return timed(case.device, decode)
         return run
 
-    def median_step(parts_list):
-        return sorted(parts_list, key=lambda p: p["step (with hooks)"])[len(parts_list) // 2]
+    def median_pass(parts_list):
+        return sorted(parts_list, key=lambda p: p["pass (with hooks)"])[len(parts_list) // 2]
 
-    hogwild = median_step([breakdown(case, hogwild_step) for _ in range(repeats)])
-    baseline = median_step([breakdown(case, baseline_runner()) for _ in range(repeats)])
+    hogwild = median_pass([breakdown(case, hogwild_pass) for _ in range(repeats)])
+    baseline = median_pass([breakdown(case, baseline_runner()) for _ in range(repeats)])
     return Profile(reason, case.num_workers, case.context, case.view_length(), hogwild, baseline,
-                   hogwild_ops=top_ops(hogwild_step, case.device),
+                   hogwild_ops=top_ops(hogwild_pass, case.device),
                    baseline_ops=top_ops(baseline_runner(), case.device),
-                   python=top_python(hogwild_step))
+                   python=top_python(hogwild_pass))
 
 

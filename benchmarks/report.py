@@ -4,12 +4,12 @@ from dataclasses import dataclass
 
 from .profiling import PARTS, Profile
 from .runs import RunResult
-from .steps import METHODS, StepResult
+from .passes import METHODS, PassResult
 
 MB = 1 / 2**20
-DYNAMIC_TARGET = 1.00          # Hogwild! step / DynamicCache step, forced steps and real runs
-STATIC_TARGET = 1.10           # / StaticCache step at contexts up to 1024
-STATIC_LONG_TARGET = 0.80      # / StaticCache step at 4096 and more, W >= 4
+DYNAMIC_TARGET = 1.00          # Hogwild! pass / DynamicCache pass, forced passes and real runs
+STATIC_TARGET = 1.10           # / StaticCache pass at contexts up to 1024
+STATIC_LONG_TARGET = 0.80      # / StaticCache pass at 4096 and more, W >= 4
 FLOOR_TARGET = 1.30            # / linear-layer floor at W=8, 256 tokens
 
 
@@ -35,23 +35,23 @@ def _ratio_verdict(target: str, cases: list[tuple[str, float]], limit: float) ->
                                   f"({100 * (worst / limit - 1):.0f}% over): " + ", ".join(misses))
 
 
-def verdicts(steps: list[StepResult], runs: list[RunResult]) -> list[Verdict]:
+def verdicts(passes: list[PassResult], runs: list[RunResult]) -> list[Verdict]:
     case = lambda r: f"W={r.num_workers}/{r.context}"
-    out = [_ratio_verdict(f"forced step <= {DYNAMIC_TARGET:.2f}x DynamicCache",
-                          [(case(r), r.ratio("dynamic")) for r in steps], DYNAMIC_TARGET)]
+    out = [_ratio_verdict(f"forced pass <= {DYNAMIC_TARGET:.2f}x DynamicCache",
+                          [(case(r), r.ratio("dynamic")) for r in passes], DYNAMIC_TARGET)]
     if runs:
-        out.append(_ratio_verdict(f"real-run mean step <= {DYNAMIC_TARGET:.2f}x DynamicCache",
+        out.append(_ratio_verdict(f"real-run mean pass <= {DYNAMIC_TARGET:.2f}x DynamicCache",
                                   [(f"W={r.num_workers}", r.ratio("dynamic")) for r in runs], DYNAMIC_TARGET))
-    out.append(_ratio_verdict(f"forced step <= {STATIC_TARGET:.2f}x StaticCache at <= 1024 tokens",
-                              [(case(r), r.ratio("static")) for r in steps if r.context <= 1024], STATIC_TARGET))
-    out.append(_ratio_verdict(f"forced step <= {STATIC_LONG_TARGET:.2f}x StaticCache at >= 4096 tokens, W >= 4",
-                              [(case(r), r.ratio("static")) for r in steps if r.context >= 4096 and r.num_workers >= 4],
+    out.append(_ratio_verdict(f"forced pass <= {STATIC_TARGET:.2f}x StaticCache at <= 1024 tokens",
+                              [(case(r), r.ratio("static")) for r in passes if r.context <= 1024], STATIC_TARGET))
+    out.append(_ratio_verdict(f"forced pass <= {STATIC_LONG_TARGET:.2f}x StaticCache at >= 4096 tokens, W >= 4",
+                              [(case(r), r.ratio("static")) for r in passes if r.context >= 4096 and r.num_workers >= 4],
                               STATIC_LONG_TARGET))
     out.append(_ratio_verdict(f"W=8 at 256 tokens <= {FLOOR_TARGET:.2f}x the linear-layer floor",
-                              [(case(r), r.ratio("floor")) for r in steps if r.num_workers == 8 and r.context == 256],
+                              [(case(r), r.ratio("floor")) for r in passes if r.num_workers == 8 and r.context == 256],
                               FLOOR_TARGET))
     for label, attr in (("plain chat prompt", "independent_bytes"), ("the Hogwild! prompt", "same_prompt_bytes")):
-        memory = [(case(r), r.cache_allocated_bytes / getattr(r, attr)) for r in steps]
+        memory = [(case(r), r.cache_allocated_bytes / getattr(r, attr)) for r in passes]
         if memory:
             verdict = _ratio_verdict(f"shared cache (allocated) <= W independent decoders' caches ({label})",
                                      memory, 1.0)
@@ -60,11 +60,11 @@ def verdicts(steps: list[StepResult], runs: list[RunResult]) -> list[Verdict]:
     return out
 
 
-STEP_HEADER = (f"{'W':>2} {'ctx':>5} {'view':>5} | " + " | ".join(f"{m + ' ms':>20}" for m in METHODS)
+PASS_HEADER = (f"{'W':>2} {'ctx':>5} {'view':>5} | " + " | ".join(f"{m + ' ms':>20}" for m in METHODS)
                + f" | {'/dyn':>5} {'/stat':>5} {'/floor':>6} | {'KV MB alloc':>11} {'indep':>7} {'same pr':>7}")
 
 
-def step_row(r: StepResult) -> str:
+def pass_row(r: PassResult) -> str:
     times = " | ".join(f"{t.median_ms:7.1f} [{t.min_ms:5.1f}-{t.max_ms:5.1f}]" for t in
                        (r.timings[m] for m in METHODS))
     return (f"{r.num_workers:>2} {r.context:>5} {r.view_tokens:>5} | {times} | {r.ratio('dynamic'):5.2f} "
@@ -72,12 +72,12 @@ def step_row(r: StepResult) -> str:
             f"{r.independent_bytes * MB:7.1f} {r.same_prompt_bytes * MB:7.1f}")
 
 
-def step_table(results: list[StepResult]) -> str:
-    return "\n".join([STEP_HEADER, "-" * len(STEP_HEADER)] + [step_row(r) for r in results])
+def pass_table(results: list[PassResult]) -> str:
+    return "\n".join([PASS_HEADER, "-" * len(PASS_HEADER)] + [pass_row(r) for r in results])
 
 
-RUN_HEADER = (f"{'W':>2} {'passes':>6} {'view':>5} {'plain':>5} {'ends':>4} {'ins':>4} | {'TTFT ms':>8} {'step ms':>8} "
-              f"{'wall s':>7} | {'dyn TTFT':>8} {'step':>6} {'wall':>6} | {'stat step':>9} | "
+RUN_HEADER = (f"{'W':>2} {'passes':>6} {'view':>5} {'plain':>5} {'ends':>4} {'ins':>4} | {'TTFT ms':>8} {'pass ms':>8} "
+              f"{'wall s':>7} | {'dyn TTFT':>8} {'pass':>6} {'wall':>6} | {'stat pass':>9} | "
               f"{'/dyn':>5} {'/stat':>5} | {'peak MB hw':>10} {'generate':>8}")
 
 
@@ -85,10 +85,10 @@ def run_row(r: RunResult) -> str:
     d, s = r.plain["dynamic"], r.plain["static"]
     peak = (f"{r.peak_mb['hogwild']:10.0f} {r.peak_mb['generate']:8.0f}" if r.peak_mb
             else f"{'-':>10} {'-':>8}")
-    return (f"{r.num_workers:>2} {r.work_steps:>6} {r.mean_view:5.0f} {d.mean_positions:5.0f} "
+    return (f"{r.num_workers:>2} {r.work_passes:>6} {r.mean_view:5.0f} {d.mean_positions:5.0f} "
             f"{r.step_ends:>4} {r.inserted_passes:>4} | "
-            f"{r.ttft_ms:8.0f} {r.mean_step_ms:8.1f} {r.wall_s:7.1f} | {d.ttft_ms:8.0f} {d.mean_step_ms:6.1f} "
-            f"{d.wall_s:6.1f} | {s.mean_step_ms:9.1f} | {r.ratio('dynamic'):5.2f} {r.ratio('static'):5.2f} | {peak}")
+            f"{r.ttft_ms:8.0f} {r.mean_pass_ms:8.1f} {r.wall_s:7.1f} | {d.ttft_ms:8.0f} {d.mean_pass_ms:6.1f} "
+            f"{d.wall_s:6.1f} | {s.mean_pass_ms:9.1f} | {r.ratio('dynamic'):5.2f} {r.ratio('static'):5.2f} | {peak}")
 
 
 def run_table(results: list[RunResult]) -> str:
@@ -97,13 +97,13 @@ def run_table(results: list[RunResult]) -> str:
 
 def profile_text(p: Profile) -> str:
     lines = [f"profile, {p.reason}: W={p.num_workers}, context {p.context} (view {p.view_tokens} tokens), "
-             "one step each",
+             "one pass each",
              f"  {'part':<60} {'hogwild ms':>10} {'dynamic ms':>10}"]
-    for part in PARTS + ("step (with hooks)",):
+    for part in PARTS + ("pass (with hooks)",):
         lines.append(f"  {part:<60} {p.hogwild[part]:10.2f} {p.baseline[part]:10.2f}")
-    for title, rows in (("top ops, hogwild step (torch.profiler, self time)", p.hogwild_ops),
-                        ("top ops, DynamicCache step (torch.profiler, self time)", p.baseline_ops),
-                        ("top Python functions, hogwild step (cProfile, own time)", p.python)):
+    for title, rows in (("top ops, hogwild pass (torch.profiler, self time)", p.hogwild_ops),
+                        ("top ops, DynamicCache pass (torch.profiler, self time)", p.baseline_ops),
+                        ("top Python functions, hogwild pass (cProfile, own time)", p.python)):
         lines.append(f"  {title}:")
         lines.extend(f"    {ms:9.2f} ms {calls:6d}x  {name}" for name, ms, calls in rows)
     return "\n".join(lines)

@@ -1,14 +1,14 @@
 """Whole runs, as the app runs them, against plain decoding of W samples of the same problem.
 
-Hogwild!: `engine.start(problem)` then `engine.step()` until done, sampling at the engine's
-defaults, attention statistics on (as in the app), so every kind of step is timed: ordinary
-decode steps, step ends that move blocks to the history, inserted prompts (openers, labels,
-redundancy checks) and the final-answer phase. Reported: time to first token (start + the first
-pass, which prefills the prompt), mean work-step time (passes after the first), and wall time
+Hogwild!: `engine.start(problem)` then `engine.run_pass()` until done, sampling at the engine's
+defaults, attention statistics on (as in the app), so every kind of pass is timed: ordinary
+decode passes, passes that end steps and move blocks to the history, inserted prompts (openers,
+labels, redundancy checks) and the final-answer phase. Reported: time to first token (start + the first
+pass, which prefills the prompt), mean work-pass time (passes after the first), and wall time
 from start to the final answer.
 
 Plain: the same prompt tokens the Hogwild! run started from, W rows, prefilled in one batch, then
-as many decode steps as the Hogwild! run had work passes, with top-p sampling at the same
+as many decode passes as the Hogwild! run had work passes, with top-p sampling at the same
 temperature (a full sort, as transformers' top-p warper does), once with a DynamicCache (what
 `generate` uses) and once with a StaticCache preallocated for the run. Each plain row holds the
 prompt and its own tokens only (what W separate runs of that prompt hold); the Hogwild! views also
@@ -42,20 +42,20 @@ PROBLEM = ("Compute three things and add them up: (a) 17 × 24, (b) the sum of t
 @dataclass
 class PlainRun:
     ttft_ms: float                   # prefill of W rows + the first sampled token
-    mean_step_ms: float
+    mean_pass_ms: float
     wall_s: float
-    mean_positions: float            # positions each row attends to, mean over the decode steps
+    mean_positions: float            # positions each row attends to, mean over the decode passes
 
 
 @dataclass
 class RunResult:
     num_workers: int
     budget: int
-    work_steps: int
-    answer_steps: int
+    work_passes: int
+    answer_passes: int
     ttft_ms: float
-    mean_step_ms: float              # work passes after the first
-    median_step_ms: float
+    mean_pass_ms: float              # work passes after the first
+    median_pass_ms: float
     wall_s: float                    # start to the final answer
     mean_view: float                 # mean positions a worker attends to, over work passes
     prompt_ids: list[int] = field(repr=False)
@@ -65,7 +65,7 @@ class RunResult:
     peak_mb: dict[str, float] = field(default_factory=dict)       # "hogwild" / "generate" -> MB over the loaded model
 
     def ratio(self, baseline: str) -> float:
-        return self.mean_step_ms / self.plain[baseline].mean_step_ms
+        return self.mean_pass_ms / self.plain[baseline].mean_pass_ms
 
 
 def hogwild_run(model, tokenizer, num_workers: int, budget: int, layout: str = "combined", seed: int = 0,
@@ -81,7 +81,7 @@ def hogwild_run(model, tokenizer, num_workers: int, budget: int, layout: str = "
     ttft = None
     while not engine.done:
         t0 = time.perf_counter()
-        event = engine.step()
+        event = engine.run_pass()
         synchronize(device)
         seconds = time.perf_counter() - t0
         if ttft is None:
@@ -110,14 +110,14 @@ def sample_top_p(logits: torch.Tensor, temperature: float, top_p: float, generat
     return order.gather(-1, choice).squeeze(-1)
 
 
-def plain_run(model, prompt: list[int], num_workers: int, steps: int, cache_kind: str, temperature: float,
+def plain_run(model, prompt: list[int], num_workers: int, passes: int, cache_kind: str, temperature: float,
               top_p: float, seed: int = 0) -> PlainRun:
-    """Prefill W rows of `prompt`, then `steps` sampled decode steps."""
+    """Prefill W rows of `prompt`, then `passes` sampled decode passes."""
     device = next(model.parameters()).device
     P, W = len(prompt), num_workers
     generator = torch.Generator(device=device).manual_seed(seed)
     cache = (DynamicCache() if cache_kind == "dynamic"
-             else StaticCache(config=model.config, max_cache_len=P + steps + 1))
+             else StaticCache(config=model.config, max_cache_len=P + passes + 1))
     ids = torch.tensor([prompt] * W, device=device)
     times = []
     with torch.no_grad(), stock_attention(model):
@@ -128,7 +128,7 @@ def plain_run(model, prompt: list[int], num_workers: int, steps: int, cache_kind
         tokens = sample_top_p(out.logits[:, -1], temperature, top_p, generator)
         synchronize(device)
         ttft = time.perf_counter() - began
-        for i in range(1, steps):
+        for i in range(1, passes):
             t0 = time.perf_counter()
             logits = decode_logits(model, cache, tokens[:, None], P + i - 1)
             tokens = sample_top_p(logits, temperature, top_p, generator)
@@ -136,7 +136,7 @@ def plain_run(model, prompt: list[int], num_workers: int, steps: int, cache_kind
             times.append(time.perf_counter() - t0)
         wall = time.perf_counter() - began
     return PlainRun(1000 * ttft, 1000 * statistics.mean(times) if times else float("nan"), wall,
-                    P + steps / 2 if steps > 1 else float(P))
+                    P + passes / 2 if passes > 1 else float(P))
 
 
 def run_whole(model, tokenizer, workers, budget: int, layout: str = "combined", seed: int = 0,
@@ -146,7 +146,7 @@ def run_whole(model, tokenizer, workers, budget: int, layout: str = "combined", 
     for W in workers:
         result = hogwild_run(model, tokenizer, W, budget, layout, seed)
         for kind in ("dynamic", "static"):
-            result.plain[kind] = plain_run(model, result.prompt_ids, W, result.work_steps, kind,
+            result.plain[kind] = plain_run(model, result.prompt_ids, W, result.work_passes, kind,
                                            defaults.temperature, defaults.top_p, seed)
         results.append(result)
         if log:

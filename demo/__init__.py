@@ -8,7 +8,7 @@ The engine (`hogwild_core`) is used as is and never imports anything from here."
 
 from .callbacks import Cadence, Session
 from .models import ModelStore, startup_model
-from .settings import RunSettings, parse_settings
+from .settings import PageSettings, parse_settings
 from .ui import build_ui, launch
 
-__all__ = ["build_ui", "launch", "ModelStore", "startup_model", "Cadence", "Session", "RunSettings", "parse_settings"]
+__all__ = ["build_ui", "launch", "ModelStore", "startup_model", "Cadence", "Session", "PageSettings", "parse_settings"]

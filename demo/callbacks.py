@@ -1,4 +1,4 @@
-"""What the buttons do: named functions over a per-session `Session` and a RunSettings.
+"""What the buttons do: named functions over a per-session `Session` and a PageSettings.
 
 Each callback yields `Frame`s: plain values for the panels (None = leave that panel as it is).
 The UI module turns frames into Gradio updates; nothing here imports gradio, so the
@@ -25,8 +25,8 @@ from . import charts, render
 from .collaboration import collaboration_html, report_of
 from .downloads import Downloads
 from .lifecycle import Lifecycle, RunState, SessionBusy
-from .records import RunLog, StepRecorder
-from .settings import RunSettings, parse_settings
+from .records import RunLog, PassRecorder
+from .settings import PageSettings, parse_settings
 from .traces import TraceError, log_from_trace, read_trace, write_attention_csv, write_trace
 from .visitor import VisitorDesk, text_problem
 
@@ -53,14 +53,14 @@ class Session:
     """One browser session's state. Made fresh per page load by gr.State; never shared."""
 
     def __init__(self):
-        self.log: RunLog | None = None
+        self.run_log: RunLog | None = None
         self.lifecycle = Lifecycle()     # what the session is doing: run, replay, waiting, ...
         self.layer = MEAN_LAYER
-        self.step: int | None = None     # heatmap step (1-based); None = the latest
+        self.heatmap_pass: int | None = None   # the pass the heatmap shows (1-based); None = the latest
         self.view_worker = 0
         self.comparisons: list[dict] = []
         self.downloads = Downloads("hogwild-session-")   # the last run's trace and attention table
-        self.base: RunSettings | None = None     # the last finished live run: what the compare buttons rerun
+        self.base: PageSettings | None = None     # the last finished live run: what the compare buttons rerun
         self.visitor: VisitorDesk | None = None  # the live run's visitor lane, if the visitor joined it
 
     def add_comparison(self, row: dict) -> None:
@@ -91,16 +91,16 @@ class Frame:
     view: str | None = None
     compare: str | None = None
     files: list[str] | None = None     # [trace.json, attention.csv]
-    settings: RunSettings | None = None  # shown in the controls (a replay shows the run's own)
-    num_steps: int | None = None       # set when a run ends: the heatmap can show any of its steps
-    step: int | None = None            # the heatmap step shown when a run ends
+    settings: PageSettings | None = None  # shown in the controls (a replay shows the run's own)
+    num_passes: int | None = None      # set when a run ends: the heatmap can show any of its passes
+    heatmap_pass: int | None = None    # the pass the heatmap shows when a run ends
     running: bool | None = None        # set when a run or replay starts (True) or ends (False)
     compare_labels: list[str] | None = None   # the compare buttons' labels, when they can be used
     activity: str | None = None        # one line next to Run: what is happening now
     caption: str | None = None         # the gallery caption (a live run says it is not a recording)
 
 
-def pressed(session: Session, settings: RunSettings) -> Frame:
+def pressed(session: Session, settings: PageSettings) -> Frame:
     """What the page shows the instant Run is pressed, before the run's queue slot comes: the
     lanes for the chosen workers and a status. Cheap: no model, no engine. A replay in progress
     gives way; raises SessionBusy during a live run (the page ignores that press)."""
@@ -108,7 +108,7 @@ def pressed(session: Session, settings: RunSettings) -> Frame:
     return pressed_frame(settings)
 
 
-def pressed_frame(settings: RunSettings, waiting: str = "waiting for a free slot…") -> Frame:
+def pressed_frame(settings: PageSettings, waiting: str = "waiting for a free slot…") -> Frame:
     names = settings.worker_names
     return Frame(num_workers=settings.num_workers, worker_names=names, running=True, message="",
                  lanes=[render.lane_html(n, w, [], worker_names=names) for w, n in enumerate(names)],
@@ -116,8 +116,8 @@ def pressed_frame(settings: RunSettings, waiting: str = "waiting for a free slot
                  answer=render.answer_html(None), caption=render.gallery_html(None, live=True))
 
 
-def run(session: Session, store, settings: RunSettings, cadence: Cadence = Cadence()):
-    """Run the engine on settings, yielding frames as it goes; ends within one step of Stop.
+def run(session: Session, store, settings: PageSettings, cadence: Cadence = Cadence()):
+    """Run the engine on settings, yielding frames as it goes; ends within one pass of Stop.
     Its clock starts when Run was pressed, so every time shown includes the wait and the prefill."""
     try:
         started = session.lifecycle.begin_run()
@@ -149,14 +149,14 @@ def _closing(session: Session, frames, end):
     try:
         yield from frames
     except GeneratorExit:      # Gradio closes the generator when the page goes away or cancels
-        steps = len(session.log.steps) if session.log is not None else 0
-        log.info("a run was closed by its page (tab closed or cancelled) at step %d; its slot is free", steps)
+        passes = len(session.run_log.passes) if session.run_log is not None else 0
+        log.info("a run was closed by its page (tab closed or cancelled) at pass %d; its slot is free", passes)
         raise
     finally:
         end()
 
 
-def _run(session: Session, store, settings: RunSettings, cadence: Cadence, started: float):
+def _run(session: Session, store, settings: PageSettings, cadence: Cadence, started: float):
     W = settings.num_workers
     names = settings.worker_names
     session.visitor = VisitorDesk(W - 1) if settings.join else None
@@ -183,11 +183,11 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence, start
                            "prompt_note": engine.prompt_note, "machine": machine_description(),
                            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                            "external_workers": list(range(engine.config.num_model_workers, W))})
-    session.log, session.view_worker, session.layer, session.step = run_log, 0, MEAN_LAYER, None
+    session.run_log, session.view_worker, session.layer, session.heatmap_pass = run_log, 0, MEAN_LAYER, None
     session.lifecycle.prompt_read()
     if session.visitor is not None:
         session.visitor.ready = True
-    recorder = StepRecorder(engine)
+    recorder = PassRecorder(engine)
     recorder.snapshot(run_log)
     yield _with(frame_of(session, charts_too=True, activity=_activity(run_log, started)),
                 message=render.message_html(f"Running {settings.label}…{_note(run_log)}", "info"),
@@ -199,8 +199,8 @@ def _run(session: Session, store, settings: RunSettings, cadence: Cadence, start
             if session.lifecycle.should_stop:
                 break
             _hand_over(session.visitor, engine)
-            event = engine.step()
-            run_log.add_step(recorder.record(event, time.perf_counter() - started))
+            event = engine.run_pass()
+            run_log.add_pass(recorder.record(event, time.perf_counter() - started))
             if session.visitor is not None:
                 session.visitor.recorded()
                 if engine.done or engine.phase != "work":
@@ -271,7 +271,7 @@ def send_line(session: Session, text) -> tuple[str, Frame | None]:
 
 
 def _prefill(engine, problem: str, started: float):
-    """Start the engine (it reads the whole prompt, the slow part before the first step) in a
+    """Start the engine (it reads the whole prompt, the slow part before the first pass) in a
     thread, yielding a status line meanwhile; re-raise whatever start raised."""
     outcome: dict = {}
 
@@ -294,12 +294,12 @@ def _prefill(engine, problem: str, started: float):
 
 
 def _activity(run_log: RunLog, started: float) -> str:
-    steps = len(run_log.steps)
-    if not steps:
+    passes = len(run_log.passes)
+    if not passes:
         prompt = run_log.blocks[0]["length"] if run_log.blocks else 0
         return f"Prompt read ({prompt} tokens) in {time.perf_counter() - started:.1f} s; the workers start writing."
-    phase = "writing the final answer" if run_log.steps[-1]["phase"] == "answer" else "writing"
-    return f"Running: step {steps}, {phase}. The time below counts from Run, prompt included."
+    phase = "writing the final answer" if run_log.passes[-1]["phase"] == "answer" else "writing"
+    return f"Running: pass {passes}, {phase}. The time below counts from Run, prompt included."
 
 
 def _replay(session: Session, path: str | None, cadence: Cadence, recording: dict | None, drawn: bool):
@@ -314,26 +314,26 @@ def _replay(session: Session, path: str | None, cadence: Cadence, recording: dic
         return
     views, by_layer = replay_log.views, replay_log.last_attention_by_layer
     replay_log.views, replay_log.last_attention_by_layer = [], None
-    session.log, session.view_worker, session.layer, session.step = replay_log, 0, MEAN_LAYER, None
+    session.run_log, session.view_worker, session.layer, session.heatmap_pass = replay_log, 0, MEAN_LAYER, None
     session.visitor = None
     W = replay_log.num_workers
     yield _with(frame_of(session, charts_too=True, activity="Replaying a recorded run…"),
                 message=render.message_html("Replaying the saved run…", "info"),
                 num_workers=W, worker_names=list(replay_log.meta["worker_names"]),
                 num_layers=replay_log.meta["num_layers"], settings=_settings_of(replay_log))
-    steps = data["steps"]
-    per_frame = max(1, math.ceil(len(steps) / cadence.replay_frames))
-    for i, record in enumerate(steps):
+    records = data["steps"]
+    per_frame = max(1, math.ceil(len(records) / cadence.replay_frames))
+    for i, record in enumerate(records):
         if session.lifecycle.should_stop:
             break
-        replay_log.add_step(record)
-        if (i + 1) % per_frame == 0 and i + 1 < len(steps):
+        replay_log.add_pass(record)
+        if (i + 1) % per_frame == 0 and i + 1 < len(records):
             charts_too = ((i + 1) // per_frame) % cadence.replay_chart_every == 0
             yield frame_of(session, charts_too=charts_too, activity="Replaying a recorded run…")
             time.sleep(cadence.replay_delay)
     if session.lifecycle.preempted:
         return
-    stopped = len(replay_log.steps) < len(steps)
+    stopped = len(replay_log.passes) < len(records)
     replay_log.status = "stopped" if stopped else data["status"]
     replay_log.views, replay_log.last_attention_by_layer = views, by_layer
     yield _finish(session, replay_log, None)
@@ -350,9 +350,9 @@ def _recording_log(data: dict, recording: dict | None) -> RunLog:
 
 
 def load_recording(session: Session, path: str, recording: dict | None = None) -> Frame:
-    """Give the session a recording the page already shows (its step slider, layers and views
+    """Give the session a recording the page already shows (its pass slider, layers and views
     then work on it), without drawing anything: cheap, so a page that opens competes little with
-    a visitor's first Run. The frame carries the downloads and the heatmap step only; a session
+    a visitor's first Run. The frame carries the downloads and the heatmap's pass only; a session
     that is busy already is left alone."""
     if session.lifecycle.is_busy:
         return Frame()
@@ -361,13 +361,13 @@ def load_recording(session: Session, path: str, recording: dict | None = None) -
 
 
 def _loaded(session: Session, loaded: RunLog, data: dict) -> Frame:
-    """The whole recording in the session at once; the frame enables its step slider and downloads."""
+    """The whole recording in the session at once; the frame enables its pass slider and downloads."""
     for record in data["steps"]:
-        loaded.add_step(record)
+        loaded.add_pass(record)
     loaded.status = data["status"]
-    session.log, session.view_worker, session.layer, session.step = loaded, 0, MEAN_LAYER, None
+    session.run_log, session.view_worker, session.layer, session.heatmap_pass = loaded, 0, MEAN_LAYER, None
     session.visitor = None
-    frame = Frame(num_steps=len(loaded.steps), step=default_step(loaded))
+    frame = Frame(num_passes=len(loaded.passes), heatmap_pass=default_pass(loaded))
     try:
         frame.files = _write_files(session, loaded)
     except OSError:
@@ -394,14 +394,14 @@ def open_recording(session: Session, path: str, recording: dict | None = None) -
 
 
 def stop(session: Session) -> str:
-    """Ask the running loop to end (it checks before and after every step), or a run that waits
+    """Ask the running loop to end (it checks before and after every pass), or a run that waits
     for its slot not to start."""
     before = session.lifecycle.stop()
     if before is RunState.IDLE:
         return render.message_html("Nothing is running.", "info")
     if before in (RunState.WAITING, RunState.CANCELLED):
         return render.message_html("Stopping: the run will not start.", "info")
-    return render.message_html("Stopping after the current step…", "info")
+    return render.message_html("Stopping after the current pass…", "info")
 
 
 def select_layer(session: Session, layer) -> object:
@@ -409,8 +409,8 @@ def select_layer(session: Session, layer) -> object:
     return heatmap_of(session)
 
 
-def select_step(session: Session, step) -> object:
-    session.step = None if step is None or session.lifecycle.is_busy else int(step)
+def select_pass(session: Session, pass_number) -> object:
+    session.heatmap_pass = None if pass_number is None or session.lifecycle.is_busy else int(pass_number)
     return heatmap_of(session)
 
 
@@ -421,7 +421,7 @@ def select_view(session: Session, worker) -> str:
 
 def frame_of(session: Session, charts_too: bool = False, activity: str = "") -> Frame:
     """The panels as the session's log stands now. Text panels always; charts if asked."""
-    run_log = session.log
+    run_log = session.run_log
     names = run_log.meta["worker_names"]
     frame = Frame(
         lanes=_lanes(session),
@@ -430,14 +430,14 @@ def frame_of(session: Session, charts_too: bool = False, activity: str = "") -> 
         answer=render.answer_html(run_log), activity=activity or None)
     if charts_too:
         frame.heatmap = heatmap_of(session)
-        frame.timeline = charts.attention_timeline(run_log.steps, names)
+        frame.timeline = charts.attention_timeline(run_log.passes, names)
         frame.view = view_of(session)
     return frame
 
 
 def _lanes(session: Session) -> list[str]:
     """Every lane as the session's log stands now; the visitor's with the lines not in it yet."""
-    run_log, desk = session.log, session.visitor
+    run_log, desk = session.run_log, session.visitor
     names = run_log.meta["worker_names"]
     return [render.lane_html(n, w, run_log.lanes[w], run_log.sampled[w], worker_names=names,
                              unsent=desk.unrecorded() if desk is not None and desk.worker == w else ())
@@ -445,46 +445,46 @@ def _lanes(session: Session) -> list[str]:
 
 
 def heatmap_of(session: Session):
-    run_log = session.log
+    run_log = session.run_log
     if run_log is None:
         return charts.attention_heatmap(None, [], [])
     names = run_log.meta["worker_names"]
-    steps = run_log.steps
-    if session.step is not None and 1 <= session.step <= len(steps):
-        shown = steps[session.step - 1]
-    elif run_log.status == "running" or session.layer != MEAN_LAYER:   # per-layer data: the last step only
-        shown = next((s for s in reversed(steps) if s.get("attention")), None)
+    passes = run_log.passes
+    if session.heatmap_pass is not None and 1 <= session.heatmap_pass <= len(passes):
+        shown = passes[session.heatmap_pass - 1]
+    elif run_log.status == "running" or session.layer != MEAN_LAYER:   # per-layer data: the last pass only
+        shown = next((s for s in reversed(passes) if s.get("attention")), None)
     else:
-        shown = steps[default_step(run_log) - 1] if steps else None
+        shown = passes[default_pass(run_log) - 1] if passes else None
     if shown is None or not shown.get("attention"):
         return charts.attention_heatmap(None, run_log.blocks, names)
     matrix, which = shown["attention"], "mean over layers"
     by_layer = run_log.last_attention_by_layer
     if session.layer != MEAN_LAYER:
-        if shown is not steps[-1]:
-            which = "mean over layers (per-layer data is kept for the last step only)"
+        if shown is not passes[-1]:
+            which = "mean over layers (per-layer data is kept for the last pass only)"
         elif by_layer is not None and 0 <= session.layer < len(by_layer):
             matrix, which = by_layer[session.layer], f"layer {session.layer}"
         else:
             which = "mean over layers (per-layer data not available yet)"
     return charts.attention_heatmap(matrix, run_log.blocks, names,
-                                    title=f"Attention per cache block, step {shown['step']}", subtitle=which)
+                                    title=f"Attention per cache block, pass {shown['step']}", subtitle=which)
 
 
-def default_step(run_log: RunLog) -> int:
-    """The step (1-based) a finished run's heatmap opens on: the last one in which every worker
-    wrote (after it, only the answerer may run); the last step with attention otherwise."""
-    steps = run_log.steps
+def default_pass(run_log: RunLog) -> int:
+    """The pass (1-based) a finished run's heatmap opens on: the last one in which every worker
+    wrote (after it, only the answerer may run); the last pass with attention otherwise."""
+    passes = run_log.passes
     external = set(run_log.meta.get("external_workers") or ())   # a visitor writes now and then: not counted
-    for i in range(len(steps) - 1, -1, -1):
-        rows = steps[i].get("attention")
+    for i in range(len(passes) - 1, -1, -1):
+        rows = passes[i].get("attention")
         if rows and all(any(row) for w, row in enumerate(rows) if w not in external):
             return i + 1
-    return next((i + 1 for i in range(len(steps) - 1, -1, -1) if steps[i].get("attention")), max(len(steps), 1))
+    return next((i + 1 for i in range(len(passes) - 1, -1, -1) if passes[i].get("attention")), max(len(passes), 1))
 
 
 def view_of(session: Session) -> str:
-    run_log = session.log
+    run_log = session.run_log
     if run_log is None or not run_log.views:
         return render.view_html([], [], [], 0)
     w = min(session.view_worker, len(run_log.views) - 1)
@@ -493,15 +493,15 @@ def view_of(session: Session) -> str:
 
 def comparison_row(run_log: RunLog) -> dict:
     return {"run": run_log.meta.get("label", ""), "answer": run_log.answer or "—",
-            "sequential steps": len(run_log.steps), "tokens": sum(run_log.sampled),
+            "sequential passes": len(run_log.passes), "tokens": sum(run_log.sampled),
             "time (s)": f"{run_log.elapsed:.1f}", "status": run_log.status}
 
 
 def _finish(session: Session, run_log: RunLog, failure: Exception | None) -> Frame:
     frame = frame_of(session, charts_too=True)
     frame.compare = render.compare_html(session.comparisons)
-    frame.num_steps = len(run_log.steps)
-    frame.step = default_step(run_log)
+    frame.num_passes = len(run_log.passes)
+    frame.heatmap_pass = default_pass(run_log)
     frame.running = False
     frame.activity = ""
     frame.compare_labels = compare_labels(session.base)
@@ -510,11 +510,11 @@ def _finish(session: Session, run_log: RunLog, failure: Exception | None) -> Fra
     except OSError as exc:
         failure = failure or exc
     if failure is not None:
-        frame.message = render.message_html(f"The run failed after {len(run_log.steps)} steps: {sentence(failure)}")
+        frame.message = render.message_html(f"The run failed after {len(run_log.passes)} passes: {sentence(failure)}")
     else:
         verb = {"finished": "Finished", "stopped": "Stopped"}.get(run_log.status, run_log.status.capitalize())
         frame.message = render.message_html(
-            f"{verb} after {len(run_log.steps)} steps in {run_log.elapsed:.1f} s"
+            f"{verb} after {len(run_log.passes)} passes in {run_log.elapsed:.1f} s"
             f"{'' if run_log.meta.get('recording') else ' (from Run, prompt included)'}. "
             f"Downloads: Keep, below.{_note(run_log)}", "info")
     return frame
@@ -530,7 +530,7 @@ def download_name(run_log: RunLog) -> str:
     return "-".join("".join(c for c in p if c.isalnum() or c == "-") for p in parts)
 
 
-def compare_labels(base: RunSettings | None) -> list[str] | None:
+def compare_labels(base: PageSettings | None) -> list[str] | None:
     """The compare buttons' labels for the last finished run; None: nothing to compare yet."""
     if base is None:
         return None
@@ -543,7 +543,7 @@ def _note(run_log: RunLog) -> str:
     return f" Note: {note}." if isinstance(note, str) and note else ""
 
 
-def _settings_of(run_log: RunLog) -> RunSettings | None:
+def _settings_of(run_log: RunLog) -> PageSettings | None:
     try:
         return parse_settings(run_log.meta["settings"])
     except HogwildError:

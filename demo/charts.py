@@ -1,6 +1,6 @@
 """The charts: one pure `records -> plotly Figure` function each, testable without a browser.
 
-* attention_heatmap: attention mass, workers (rows) by cache blocks (columns), one step.
+* attention_heatmap: attention mass, workers (rows) by cache blocks (columns), one pass.
 * attention_timeline: where each worker's attention goes over the run, one small multiple per
   worker: its share on its own tokens, on the other workers' tokens and on the shared prompt and
   headers, stacked to 100%.
@@ -30,7 +30,7 @@ PROMPT_MARK, HEADER_MARK = "prompt", "hdr"
 
 def attention_heatmap(matrix: list[list[float]] | None, blocks: list[dict], worker_names: list[str],
                       title: str = "Attention mass per cache block", subtitle: str = "") -> go.Figure:
-    """matrix: [W][B] mass per block (a row of zeros = that worker did not run this step)."""
+    """matrix: [W][B] mass per block (a row of zeros = that worker did not run in this pass)."""
     fig = _base(title, HEATMAP_HEIGHT, subtitle)
     if not matrix or not matrix[0]:
         return _empty(fig, "no attention recorded yet")
@@ -38,7 +38,7 @@ def attention_heatmap(matrix: list[list[float]] | None, blocks: list[dict], work
     z = [[v for v in row] if any(row) else [None] * B for row in matrix]
     if any(row[0] is None for row in z):
         fig.update_layout(title_subtitle_text=(subtitle + " · " if subtitle else "") +
-                          "blank rows: workers that did not run this step")
+                          "blank rows: workers that did not run in this pass")
     columns = block_labels(blocks, worker_names, B)
     hover = [[f"{escape(worker_names[w])} → {columns[b][1]}<br>mass {'—' if z[w][b] is None else f'{z[w][b]:.4f}'}"
               f"<br>{columns[b][2]}" for b in range(B)] for w in range(W)]
@@ -86,32 +86,32 @@ def block_labels(blocks: list[dict], worker_names: list[str], num_columns: int) 
     return labels
 
 
-def attention_timeline(steps: list[dict], worker_names: list[str]) -> go.Figure:
+def attention_timeline(passes: list[dict], worker_names: list[str]) -> go.Figure:
     """One row per worker: its attention on own / others' / shared blocks, stacked to 100%."""
     W = max(len(worker_names), 1)
     fig = make_subplots(rows=W, cols=1, shared_xaxes=True, vertical_spacing=min(0.04, 0.3 / W))
     fig.update_layout(**_layout("Where each worker's attention goes", TIMELINE_HEIGHT,
-                                "one row per worker; the bands add up to 100% at every step"))
-    thinned = _thin([s for s in steps if s.get("shares")], MAX_POINTS)
+                                "one row per worker; the bands add up to 100% at every pass"))
+    thinned = _thin([p for p in passes if p.get("shares")], MAX_POINTS)
     if not thinned:
         return _empty(fig, "no attention recorded yet")
-    x = [s["step"] for s in thinned]
+    x = [p["step"] for p in thinned]     # "step": the pass number (see records.py)
     for w, name in enumerate(worker_names):
         for k, kind in enumerate(SHARE_KINDS):
-            y = [s["shares"][w][k] if w < len(s["shares"]) and s["shares"][w] is not None else None for s in thinned]
+            y = [p["shares"][w][k] if w < len(p["shares"]) and p["shares"][w] is not None else None for p in thinned]
             # plotly renders legend names as (limited) HTML: a name from a trace file is escaped
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=SHARE_NAMES[kind], legendgroup=kind,
                                      stackgroup=f"worker-{w}", showlegend=w == 0,
                                      line=dict(color=SHARE_COLOURS[kind], width=0.5),
                                      fillcolor=SHARE_COLOURS[kind],
-                                     hovertemplate=f"{escape(name)}, step %{{x}}: %{{y:.0%}} on "
+                                     hovertemplate=f"{escape(name)}, pass %{{x}}: %{{y:.0%}} on "
                                                    f"{SHARE_NAMES[kind]}<extra></extra>"),
                           row=w + 1, col=1)
         # the worker's name is the row's one (horizontal) tick label: rotated titles collide at 8 rows
         fig.update_yaxes(tickvals=[0.5], ticktext=[f'<span style="color:{worker_colour(w, worker_names)}"><b>{escape(name)}</b></span>'],
                          row=w + 1, col=1)
     fig.update_yaxes(range=[0, 1], tickfont_size=11, showgrid=False, automargin=True)
-    fig.update_xaxes(title_text="step", row=W, col=1)
+    fig.update_xaxes(title_text="pass", row=W, col=1)
     return fig
 
 

@@ -1,6 +1,6 @@
 """Collaboration figures of a run (live or replayed), from its records only, and their HTML line.
 
-The same hogwild_core.metrics functions as the prompt study and the evaluation: each step
+The same hogwild_core.metrics functions as the prompt study and the evaluation: each pass
 record's pieces are cut into reasoning steps, then scored. When the problem has a known answer
 (a gallery recording), the line also says whether the final answer was right."""
 
@@ -18,7 +18,7 @@ def report_of(log: RunLog, expected: str | None = None) -> metrics.Collaboration
     W = log.num_workers
     if W < 2:
         return None
-    pieces = metrics.pieces_from_records([step.get("pieces") for step in log.steps], W)
+    pieces = metrics.pieces_from_records([record.get("pieces") for record in log.passes], W)
     settings = log.meta.get("settings")
     problem = settings.get("problem") if isinstance(settings, dict) else None
     problem = problem if isinstance(problem, str) else ""      # a replayed trace may hold anything

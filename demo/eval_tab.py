@@ -169,7 +169,7 @@ def run_chosen(ev: Evaluation | None, index, run, files: Downloads) -> list:
         download = gr.update(interactive=True, value=write_trace_dict(trace, path))
     except OSError:
         pass        # the lanes work without the download
-    note = (f'<div class="hw-eval-line">{escape(log.meta["label"])}: {len(log.steps)} passes; inserted prompts '
+    note = (f'<div class="hw-eval-line">{escape(log.meta["label"])}: {len(log.passes)} passes; inserted prompts '
             f'in grey italics. Not shown because not recorded: {escape(NOT_RECORDED)}.</div>')
     return [note, render.forced_answer_html(record, probe_of(record, budget), names), lanes, download, ""]
 

@@ -215,7 +215,7 @@ def run_label(record: dict, budget: int) -> str:
 
 def trace_of_run(record: dict, budget: int, settings: dict | None = None, name: str = "",
                  row: str | None = None) -> dict:
-    """One run cut at `budget` as a trace dict (demo.traces format): one work step per pass made,
+    """One run cut at `budget` as a trace dict (demo.traces format): one work-phase record per pass made,
     each worker's pieces of that pass (the opener, pass 0, goes with the first), the answer read
     at the cut. Fields an evaluation does not record hold placeholders, named in meta.prompt_note."""
     settings = settings or {}
@@ -225,14 +225,14 @@ def trace_of_run(record: dict, budget: int, settings: dict | None = None, name: 
         raise EvalError(f"problem {record['problem_id']}: expected transcripts of {W} workers")
     passes = int(probe["passes"])
     seconds = float(probe.get("seconds") or 0.0)
-    steps = []
+    pass_records = []
     for p in range(1, passes + 1):
         lanes = [[[text, bool(inserted)] for text, inserted, when in lane if when == p or (p == 1 and when == 0)]
                  for lane in pieces]
         tokens = [UNKNOWN_TOKEN if any(not inserted for _, inserted in lane) else None for lane in lanes]
-        steps.append({"step": p, "phase": "work", "seconds": round(seconds / passes, 4),
-                      "elapsed": round(seconds * p / passes, 4), "cache_tokens": 0, "cache_bytes": 0,
-                      "tokens": tokens, "pieces": lanes, "flushed": [], "attention": None, "shares": None})
+        pass_records.append({"step": p, "phase": "work", "seconds": round(seconds / passes, 4),
+                           "elapsed": round(seconds * p / passes, 4), "cache_tokens": 0, "cache_bytes": 0,
+                           "tokens": tokens, "pieces": lanes, "flushed": [], "attention": None, "shares": None})
     model = str(record.get("model") or settings.get("model") or "")
     run_settings = {"problem": str(record.get("problem", "")), "num_workers": W, "layout": record["layout"],
                     "max_new_tokens": max([p["budget"] for p in record["probes"]] or [budget]),
@@ -250,7 +250,7 @@ def trace_of_run(record: dict, budget: int, settings: dict | None = None, name: 
     status = "finished" if ended is not None and ended <= budget else "stopped"
     return {"format": FORMAT, "version": VERSION, "meta": meta, "status": status, "answer": probe["answer"],
             "elapsed": seconds, "workers": [], "blocks": [], "views": [], "last_attention_by_layer": None,
-            "steps": steps}
+            "steps": pass_records}
 
 
 def _row_of(record: dict) -> str:
@@ -270,9 +270,9 @@ def write_trace_dict(trace: dict, path: str) -> str:
 
 
 def log_of_trace(trace: dict) -> RunLog:
-    """The trace's run as the lanes draw it: every step added, status and answer as recorded."""
+    """The trace's run as the lanes draw it: every pass added, status and answer as recorded."""
     log = log_from_trace(trace)
-    for step in trace["steps"]:
-        log.add_step(step)
+    for record in trace["steps"]:
+        log.add_pass(record)
     log.status = trace["status"]
     return log

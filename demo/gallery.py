@@ -113,5 +113,5 @@ def add_to_index(path, entry: dict) -> None:
 
 def sampled_speed(trace: dict) -> tuple[int, float]:
     """(tokens the model sampled, not those inserted; those per second of the run, prompt included)."""
-    tokens = sum(t is not None for step in trace["steps"] for t in step["tokens"])
+    tokens = sum(t is not None for record in trace["steps"] for t in record["tokens"])
     return tokens, tokens / max(trace["elapsed"], 1e-9)

@@ -23,7 +23,7 @@ from hogwild_core.machine import machine_description
 from .callbacks import QUIET, Session, run
 from .gallery import GALLERY, add_to_index, index_entry, sampled_speed
 from .models import ModelStore
-from .settings import RunSettings
+from .settings import PageSettings
 from .ui import load_examples
 
 
@@ -43,7 +43,7 @@ def main(argv=None) -> None:
     parser.add_argument("--index", default=None, help="add the entry to this index.json (its folder must hold --out)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    settings = RunSettings(problem=load_examples()[args.example]["problem"], num_workers=args.workers,
+    settings = PageSettings(problem=load_examples()[args.example]["problem"], num_workers=args.workers,
                            layout=args.layout, max_new_tokens=args.tokens, temperature=args.temperature,
                            model=args.model)
     store = ModelStore(device="cuda" if torch.cuda.is_available() else None)
@@ -65,7 +65,7 @@ def main(argv=None) -> None:
         command="python -m demo.record_example " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         featured=args.featured)
     entry["tokens_per_second"] = round(speed, 2)
-    print(f"{args.out}: {len(data['steps'])} steps, {tokens} tokens in {data['elapsed']:.1f} s "
+    print(f"{args.out}: {len(data['steps'])} passes, {tokens} tokens in {data['elapsed']:.1f} s "
           f"({speed:.1f} tokens/s), answer {data['answer']!r}")
     for worker in data["workers"]:
         print(f"--- {worker['name']}\n{worker['text']}")

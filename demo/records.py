@@ -1,10 +1,14 @@
 """Plain records of a run: what every panel, chart and trace file reads.
 
-Statistics flow one way. `StepRecorder` turns each engine StepEvent into a plain dict (token
+Statistics flow one way. `PassRecorder` turns each engine PassEvent into a plain dict (token
 ids, the text each worker gained, finished steps, attention mass per block, attention shares);
 `RunLog` keeps those dicts plus the latest snapshot of the cache (blocks, each worker's view,
-per-layer attention of the latest step). A replayed trace fills a RunLog with the same dicts,
-so live runs and replays go through the same views, and no view ever touches the engine."""
+per-layer attention of the latest pass). A replayed trace fills a RunLog with the same dicts,
+so live runs and replays go through the same views, and no view ever touches the engine.
+
+A pass record is keyed as the trace file stores it (demo/traces.py, format version 1), which
+kept the names it was first written with: the pass number is under "step", and a trace's list
+of pass records under "steps". Everywhere else "step" means a reasoning step."""
 
 from dataclasses import dataclass, field
 
@@ -24,7 +28,7 @@ def block_kind_words(kind: str) -> str:
 
 def attention_shares(row: list[float], owners: list[int | None], w: int) -> list[float] | None:
     """Worker w's attention mass on its own blocks, other workers' blocks, and shared blocks
-    (prompt, headers). None if the row is empty (the worker did not run this step)."""
+    (prompt, headers). None if the row is empty (the worker did not run in this pass)."""
     own = others = shared = 0.0
     for mass, owner in zip(row, owners):
         if owner is None:
@@ -40,13 +44,13 @@ def attention_shares(row: list[float], owners: list[int | None], w: int) -> list
 
 @dataclass
 class RunLog:
-    """One run (live or replayed): meta, per-step records, latest cache snapshot."""
+    """One run (live or replayed): meta, per-pass records, latest cache snapshot."""
     meta: dict                                     # settings, model, worker_names, num_layers, label
-    steps: list[dict] = field(default_factory=list)
+    passes: list[dict] = field(default_factory=list)        # one record per pass, in order
     blocks: list[dict] = field(default_factory=list)        # id, kind, owner, segment, length, text
     views: list[list[list]] = field(default_factory=list)   # per worker: [block_id, start, length, text]
     workers: list[dict] = field(default_factory=list)       # final transcripts: name, tokens, text, inserted
-    last_attention_by_layer: list | None = None             # [L][W][B] of the latest step
+    last_attention_by_layer: list | None = None             # [L][W][B] of the latest pass
     answer: str | None = None
     status: str = "running"                                 # running | finished | stopped | failed
     lanes: list[list[list]] = field(default_factory=list)   # per worker: [[text, inserted], ...]
@@ -68,10 +72,10 @@ class RunLog:
 
     @property
     def elapsed(self) -> float:
-        return self.steps[-1]["elapsed"] if self.steps else 0.0
+        return self.passes[-1]["elapsed"] if self.passes else 0.0
 
-    def add_step(self, record: dict) -> None:
-        self.steps.append(record)
+    def add_pass(self, record: dict) -> None:
+        self.passes.append(record)
         for w, pieces in enumerate(record["pieces"]):
             lane = self.lanes[w]
             for text, inserted in pieces:
@@ -87,8 +91,8 @@ class RunLog:
         return "".join(text for text, _ in self.lanes[w])
 
 
-class StepRecorder:
-    """Turns each engine StepEvent into the plain records a RunLog keeps. It reads the events
+class PassRecorder:
+    """Turns each engine PassEvent into the plain records a RunLog keeps. It reads the events
     and the engine's public, read-only methods; never the engine's internals."""
 
     def __init__(self, engine):
@@ -102,7 +106,7 @@ class StepRecorder:
             attention = [[round(v, DIGITS) for v in row] for row in event.attention.tolist()]
             shares = [attention_shares(attention[w], owners, w) for w in range(W)]
         return {
-            "step": event.step, "phase": event.phase, "seconds": round(event.seconds, 4),
+            "step": event.pass_number, "phase": event.phase, "seconds": round(event.seconds, 4),
             "elapsed": round(elapsed, 4), "cache_tokens": event.cache_tokens,
             "cache_bytes": event.cache_bytes, "tokens": list(event.tokens),
             "pieces": [[[p.text, p.inserted] for p in event.pieces[w] if p.text] for w in range(W)],

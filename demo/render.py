@@ -127,11 +127,11 @@ def view_html(view: list[list], blocks: list[dict], worker_names: list[str], w: 
 
 
 def stats_html(log) -> str:
-    """Live figures: what is happening, steps, tokens/s overall and per worker, KV cache size.
+    """Live figures: what is happening, passes, tokens/s overall and per worker, KV cache size.
     A replay says where and when it was recorded next to its speeds."""
     if log is None:
         return '<div class="hw-stats hw-muted">No run yet.</div>'
-    last = log.steps[-1] if log.steps else None
+    last = log.passes[-1] if log.passes else None
     elapsed = max(log.elapsed, 1e-9)
     total = sum(log.sampled)
     names = log.meta["worker_names"]
@@ -141,7 +141,7 @@ def stats_html(log) -> str:
         f'{log.sampled[w] / elapsed:.1f} tok/s</span>'
         for w, name in enumerate(names) if not is_visitor(name))
     figures = [
-        ("status", log.status), ("steps", str(len(log.steps))),
+        ("status", log.status), ("passes", str(len(log.passes))),
         ("phase", last["phase"] if last else "—"), ("tokens", str(total)),
         ("tokens/s", f"{total / elapsed:.1f}" if last else "—"),
         ("KV cache", f"{last['cache_tokens']} tok · {last['cache_bytes'] / 2**20:.1f} MB" if last else "—"),
@@ -165,8 +165,8 @@ def recording_line(recording: dict) -> str:
 
 
 def pending_html(label: str) -> str:
-    """The figures before the first step: what was asked."""
-    return (f'<div class="hw-stats"><div class="hw-muted">Starting; the figures appear with the first step.</div>'
+    """The figures before the first pass: what was asked."""
+    return (f'<div class="hw-stats"><div class="hw-muted">Starting; the figures appear with the first pass.</div>'
             f'<div class="hw-label">{escape(label)}</div></div>')
 
 
@@ -212,7 +212,7 @@ def message_html(text: str, kind: str = "error") -> str:
     return f'<div class="hw-msg hw-{kind}" role="{"alert" if kind == "error" else "status"}">{escape(text)}</div>'
 
 
-COMPARE_COLUMNS = ("run", "answer", "sequential steps", "tokens", "time (s)", "status")
+COMPARE_COLUMNS = ("run", "answer", "sequential passes", "tokens", "time (s)", "status")
 
 
 def compare_html(rows: list[dict]) -> str:

@@ -1,7 +1,7 @@
-"""RunSettings: what a visitor chose for one run, checked once, with messages a visitor can act on.
+"""PageSettings: what a visitor chose for one run, checked once, with messages a visitor can act on.
 
 Widgets hand over loosely typed values (floats from sliders, None from an emptied number box,
-stray whitespace); `parse_settings` turns them into one frozen RunSettings or raises
+stray whitespace); `parse_settings` turns them into one frozen PageSettings or raises
 SettingsError. The engine's own EngineConfig checks ranges again when the run is built."""
 
 import math
@@ -23,7 +23,7 @@ class SettingsError(HogwildError):
 
 
 @dataclass(frozen=True)
-class RunSettings:
+class PageSettings:
     problem: str
     num_workers: int = 2
     layout: str = "combined"
@@ -53,7 +53,7 @@ class RunSettings:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def baseline(self, kind: str) -> "RunSettings":
+    def baseline(self, kind: str) -> "PageSettings":
         """The same run without the shared cache: one worker, or W independent workers (the
         model workers only: a baseline has no visitor)."""
         if kind == "one":
@@ -75,8 +75,8 @@ class RunSettings:
         return f"Hogwild! {self.num_workers} workers, {self.layout}"
 
 
-def parse_settings(values: dict) -> RunSettings:
-    """Build RunSettings from raw control values keyed by field name; raise SettingsError."""
+def parse_settings(values: dict) -> PageSettings:
+    """Build PageSettings from raw control values keyed by field name; raise SettingsError."""
     problem = values.get("problem")
     if not isinstance(problem, str) or not problem.strip():
         raise SettingsError("The problem box is empty: type a problem or pick an example.")
@@ -92,13 +92,13 @@ def parse_settings(values: dict) -> RunSettings:
     join = values.get("join") or False
     if not isinstance(join, bool):
         raise SettingsError(f"Join as a worker must be ticked or not; got {_shown(join)}.")
-    settings = RunSettings(
+    settings = PageSettings(
         problem=problem.strip(),
         num_workers=_whole("Worker count", values.get("num_workers", 2), 1, MAX_WORKERS),
         layout=layout,
         max_new_tokens=_whole("Max new tokens", values.get("max_new_tokens", 192), 1, MAX_NEW_TOKENS),
-        temperature=_number("Temperature", values.get("temperature", RunSettings.temperature), 0.0, MAX_TEMPERATURE),
-        top_p=_number("Top-p", values.get("top_p", RunSettings.top_p), 0.0, 1.0),
+        temperature=_number("Temperature", values.get("temperature", PageSettings.temperature), 0.0, MAX_TEMPERATURE),
+        top_p=_number("Top-p", values.get("top_p", PageSettings.top_p), 0.0, 1.0),
         seed=_whole("Seed", values.get("seed", 0), 0, 2**31 - 1),
         check_interval=_whole("Check interval", values.get("check_interval", 0), 0, MAX_NEW_TOKENS),
         model=model.strip() or DEFAULT_MODEL,

@@ -1,5 +1,8 @@
-"""Trace files: a run saved as JSON (settings, every worker's tokens, per-step attention
+"""Trace files: a run saved as JSON (settings, every worker's tokens, per-pass attention
 statistics) and read back for replay without a model; and the attention table as CSV.
+
+The file keeps the keys of its version 1: the list of pass records is "steps" and each record's
+pass number is "step" (see records.py); the CSV, which nothing reads back, says "pass".
 
 A trace is untrusted input (anyone can upload one), so `read_trace` checks size, syntax and
 every field it will use, and says exactly what is wrong in a TraceError."""
@@ -29,7 +32,7 @@ def trace_dict(log: RunLog) -> dict:
     return {
         "format": FORMAT, "version": VERSION, "meta": log.meta, "status": log.status,
         "answer": log.answer, "elapsed": log.elapsed, "workers": log.workers, "blocks": log.blocks,
-        "views": log.views, "last_attention_by_layer": log.last_attention_by_layer, "steps": log.steps,
+        "views": log.views, "last_attention_by_layer": log.last_attention_by_layer, "steps": log.passes,
     }
 
 
@@ -40,17 +43,17 @@ def write_trace(log: RunLog, path: str) -> str:
 
 
 def attention_csv(log: RunLog) -> str:
-    """One row per (step, worker, block) with the worker's attention mass on that block."""
+    """One row per (pass, worker, block) with the worker's attention mass on that block."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["step", "phase", "worker", "worker_name", "block", "block_kind", "block_owner", "mass"])
+    writer.writerow(["pass", "phase", "worker", "worker_name", "block", "block_kind", "block_owner", "mass"])
     names = log.meta["worker_names"]
     kinds = {b["id"]: b["kind"] for b in log.blocks}
     owners = {b["id"]: b["owner"] for b in log.blocks}
-    for record in log.steps:
+    for record in log.passes:
         for w, row in enumerate(record["attention"] or []):
             if not any(row):
-                continue     # the worker did not run this step
+                continue     # the worker did not run in this pass
             for block, mass in enumerate(row):
                 owner = owners.get(block)
                 writer.writerow([record["step"], record["phase"], w, names[w], block, kinds.get(block, ""),
@@ -87,7 +90,7 @@ def read_trace(path: str) -> dict:
 
 
 def log_from_trace(data: dict) -> RunLog:
-    """A RunLog with the trace's meta and final snapshot but no steps yet (replay adds them)."""
+    """A RunLog with the trace's meta and final snapshot but no passes yet (replay adds them)."""
     return RunLog(meta=data["meta"], blocks=data["blocks"], views=data["views"], workers=data["workers"],
                   last_attention_by_layer=data["last_attention_by_layer"], answer=data["answer"],
                   status="running")
@@ -141,10 +144,10 @@ def check_trace(data) -> None:
               and isinstance(worker.get("tokens"), list), f"workers[{w}]", "expected {name, tokens, text, inserted}")
     _check_matrix(data.get("last_attention_by_layer"), W, "last_attention_by_layer", depth=3)
     for i, record in enumerate(_field(data, "steps", list)):
-        _check_step(record, f"steps[{i}]", W)
+        _check_pass(record, f"steps[{i}]", W)
 
 
-def _check_step(record, path: str, W: int) -> None:
+def _check_pass(record, path: str, W: int) -> None:
     _need(isinstance(record, dict), path, "expected an object")
     _present(record, ("attention", "shares"), f"{path}.")
     _need(_is_int(record.get("step")), f"{path}.step", "expected an integer")

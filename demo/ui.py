@@ -3,7 +3,7 @@ run-and-replay page, and saved evaluations (demo/eval_tab.py, which lays out and
 
 `build_ui(store)` returns a gr.Blocks that opens on the gallery's featured recording;
 `launch(app, ...)` starts it with the queue and the stylesheet. Callbacks live in demo/callbacks.py and know nothing of Gradio; `Wiring` is the
-thin adapter that reads the controls into RunSettings and turns Frames into updates."""
+thin adapter that reads the controls into PageSettings and turns Frames into updates."""
 
 import json
 from dataclasses import dataclass, fields
@@ -20,7 +20,7 @@ from .evaluations import EVAL_ROOT
 from .gallery import GALLERY, GalleryEntry, load_gallery
 from .gpu import on_gpu
 from .lifecycle import SessionBusy
-from .settings import DEFAULT_MODEL, RunSettings, parse_settings
+from .settings import DEFAULT_MODEL, PageSettings, parse_settings
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PAPER = "https://arxiv.org/abs/2504.06261"
@@ -42,7 +42,7 @@ new MutationObserver(follow).observe(element, {childList: true, subtree: true});
 
 @dataclass
 class Controls:
-    """The run's input widgets, one per RunSettings field."""
+    """The run's input widgets, one per PageSettings field."""
     problem: gr.Textbox
     num_workers: gr.Slider
     layout: gr.Radio
@@ -57,7 +57,7 @@ class Controls:
     def components(self) -> set:
         return {getattr(self, f.name) for f in fields(self)}
 
-    def read(self, data: dict) -> RunSettings:
+    def read(self, data: dict) -> PageSettings:
         return parse_settings({f.name: data[getattr(self, f.name)] for f in fields(self)})
 
 
@@ -130,9 +130,10 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
                     with gr.Row():
                         layer = gr.Dropdown([("mean over layers", MEAN_LAYER)], value=MEAN_LAYER, label="Heatmap layer",
                                             elem_id="layer", interactive=True, min_width=160)
-                        step = gr.Slider(1, max(opening.num_steps or 2, 2), value=opening.step or 1, step=1,
-                                         label="Heatmap step (once a run ends)", interactive=bool(opening.num_steps),
-                                         elem_id="heatmap-step", min_width=200)
+                        heatmap_pass = gr.Slider(1, max(opening.num_passes or 2, 2), value=opening.heatmap_pass or 1,
+                                                 step=1, label="Heatmap pass (once a run ends)",
+                                                 interactive=bool(opening.num_passes), elem_id="heatmap-pass",
+                                                 min_width=200)
                     heatmap = gr.Plot(opening.heatmap or charts.attention_heatmap(None, [], []), elem_id="heatmap",
                                       show_label=False)
                 with gr.Column(min_width=360):
@@ -158,7 +159,8 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
 
         wiring = Wiring(store, controls, session, upload, cadence, entries, outputs=dict(
             message=message, stats=stats, answer=answer, lanes=lanes, history=history, heatmap=heatmap,
-            timeline=timeline, view=view, view_worker=view_worker, layer=layer, step=step, compare=compare,
+            timeline=timeline, view=view, view_worker=view_worker, layer=layer, heatmap_pass=heatmap_pass,
+            compare=compare,
             trace=trace_btn, csv=csv_btn, activity=activity, run=run_btn, stop=stop_btn, one=one_btn,
             independent=indep_btn, replay_message=replay_message, caption=caption, gallery=gallery))
         inputs = controls.components() | {session}
@@ -183,7 +185,7 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
         instant = dict(concurrency_limit=None, queue=False, show_progress="hidden")
         stop_btn.click(wiring.stop_clicked, inputs=session, outputs=[message, stop_btn], api_name="stop", **instant)
         layer.input(callbacks.select_layer, inputs=[session, layer], outputs=heatmap, **instant)
-        step.input(callbacks.select_step, inputs=[session, step], outputs=heatmap, **instant)
+        heatmap_pass.input(callbacks.select_pass, inputs=[session, heatmap_pass], outputs=heatmap, **instant)
         view_worker.input(callbacks.select_view, inputs=[session, view_worker], outputs=view, **instant)
         controls.join.change(wiring.join_changed, inputs=controls.join, outputs=human, **instant)
         sent = dict(inputs=[session, human_text], outputs=[human_message, lanes, human_text], **instant)
@@ -193,7 +195,7 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
 
 
 def _controls(examples: list[dict], default_model: str, model_choices: list[str],
-              shown: RunSettings | None = None) -> Controls:
+              shown: PageSettings | None = None) -> Controls:
     """The settings widgets; `shown`: the settings of the recording the page opens on."""
     problem = gr.Textbox(shown.problem if shown else examples[0]["problem"] if examples else "", label="Problem",
                          lines=4, max_lines=10, elem_id="problem")
@@ -210,11 +212,11 @@ def _controls(examples: list[dict], default_model: str, model_choices: list[str]
                                elem_id="max-new-tokens")
     with gr.Accordion("Sampling, checks and model", open=False):
         # Sampling by default: workers with identical views write identical text when greedy.
-        temperature = gr.Slider(0.0, 2.0, value=RunSettings.temperature, step=0.05, label="Temperature (0 = greedy)",
+        temperature = gr.Slider(0.0, 2.0, value=PageSettings.temperature, step=0.05, label="Temperature (0 = greedy)",
                                 elem_id="temperature")
-        top_p = gr.Slider(0.05, 1.0, value=RunSettings.top_p, step=0.05, label="Top-p", elem_id="top-p")
+        top_p = gr.Slider(0.05, 1.0, value=PageSettings.top_p, step=0.05, label="Top-p", elem_id="top-p")
         seed = gr.Number(0, precision=0, label="Seed", elem_id="seed")
-        check_interval = gr.Number(0, precision=0, label="Collaboration check every N steps (0 = never)",
+        check_interval = gr.Number(0, precision=0, label="Collaboration check every N passes (0 = never)",
                                    elem_id="check-interval")
         model = gr.Dropdown(model_choices, value=default_model, allow_custom_value=True, elem_id="model",
                             label="Model: a fetched one, 'default' (embedded SmolLM2-135M), a local path or a hub id")
@@ -228,16 +230,18 @@ def _controls(examples: list[dict], default_model: str, model_choices: list[str]
 class Wiring:
     """Adapter between Gradio events and the callbacks: reads controls, turns Frames into updates."""
 
-    PANELS = ("stats", "answer", "lanes", "history", "heatmap", "timeline", "view", "view_worker", "layer", "step",
-              "compare", "trace", "csv")
-    BUTTONS = ("activity", "run", "stop", "one", "independent", "caption")
+    # The outputs after the message, in order: those before the three shown settings (the panels,
+    # their choosers and the downloads), then those after them (the status, the buttons, the caption).
+    BEFORE_SETTINGS = ("stats", "answer", "lanes", "history", "heatmap", "timeline", "view", "view_worker", "layer",
+                       "heatmap_pass", "compare", "trace", "csv")
+    AFTER_SETTINGS = ("activity", "run", "stop", "one", "independent", "caption")
 
     def __init__(self, store, controls: Controls, session: gr.State, upload: gr.UploadButton, cadence: Cadence,
                  entries: list[GalleryEntry], outputs: dict):
         self.store, self.controls, self.session, self.upload, self.cadence = store, controls, session, upload, cadence
         self.entries, self.outputs = entries, outputs
         shown = [controls.problem, controls.num_workers, controls.layout]
-        rest = [outputs[k] for k in self.PANELS] + shown + [outputs[k] for k in self.BUTTONS]
+        rest = [outputs[k] for k in self.BEFORE_SETTINGS] + shown + [outputs[k] for k in self.AFTER_SETTINGS]
         # A run's messages appear under Run; a replay's next to the gallery and the upload button.
         self.output_list = [outputs["message"]] + rest
         self.replay_outputs = [outputs["replay_message"]] + rest + [session]
@@ -321,7 +325,7 @@ class Wiring:
         yield _with_settings(next(frames), settings)
         yield from frames
 
-    def _run(self, session: Session, settings: RunSettings):
+    def _run(self, session: Session, settings: PageSettings):
         for frame in self.runner(session, self.store, settings, self.cadence):
             yield self.updates(frame) + [session]
 
@@ -331,17 +335,17 @@ class Wiring:
             return gr.skip() if v is None else v
 
         lanes = gr.skip() if frame.lanes is None else render.lanes_html(frame.lanes)
-        view_worker = layer = step = gr.skip()
+        view_worker = layer = heatmap_pass = gr.skip()
         W = frame.num_workers
         if W is not None:
             view_worker = gr.update(choices=list(_worker_choices(frame.worker_names or WORKER_NAMES[:W])), value=0)
         if frame.num_layers is not None:
             layer = gr.update(choices=[("mean over layers", MEAN_LAYER)] +
                               [(f"layer {i}", i) for i in range(frame.num_layers)], value=MEAN_LAYER)
-            step = gr.update(interactive=False)
-        if frame.num_steps:
-            step = gr.update(minimum=1, maximum=max(frame.num_steps, 2), value=frame.step or frame.num_steps,
-                             interactive=True)
+            heatmap_pass = gr.update(interactive=False)
+        if frame.num_passes:
+            heatmap_pass = gr.update(minimum=1, maximum=max(frame.num_passes, 2),
+                                     value=frame.heatmap_pass or frame.num_passes, interactive=True)
         trace = csv = gr.skip()
         if frame.files:
             trace = gr.update(value=frame.files[0], interactive=True)
@@ -359,7 +363,7 @@ class Wiring:
                 one, independent = (gr.update(interactive=not frame.running, **({"value": labels[i]} if labels else {}))
                                     for i in range(2))
         return [value(frame.message), value(frame.stats), value(frame.answer), lanes, value(frame.history),
-                value(frame.heatmap), value(frame.timeline), value(frame.view), view_worker, layer, step,
+                value(frame.heatmap), value(frame.timeline), value(frame.view), view_worker, layer, heatmap_pass,
                 value(frame.compare), trace, csv, *shown, activity, run, stop, one, independent, value(frame.caption)]
 
 
@@ -380,9 +384,9 @@ def _opening(entry: GalleryEntry) -> Frame:
         session.close()
 
 
-def _with_settings(updates: list, settings: RunSettings) -> list:
+def _with_settings(updates: list, settings: PageSettings) -> list:
     """A compare run's first updates also show its settings in the controls."""
-    position = len(Wiring.PANELS) + 1
+    position = len(Wiring.BEFORE_SETTINGS) + 1
     updates[position:position + 3] = [settings.problem, settings.num_workers,
                                       settings.layout if settings.layout in LAYOUTS else gr.skip()]
     return updates

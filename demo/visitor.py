@@ -30,7 +30,7 @@ class VisitorDesk:
         self.worker = worker
         self._lock = threading.Lock()
         self._outbox: list[str] = []                 # sent, not yet handed to the engine
-        self._handed: list[str] = []                 # handed to the engine, not yet in a step record
+        self._handed: list[str] = []                 # handed to the engine, not yet in a pass record
         self._refused: list[tuple[str, str]] = []    # (line, why the engine refused it)
         self._open = True                            # False once the run takes no more text
         self.ready = False                           # the run's log is the session's (prompt read)

@@ -2,15 +2,15 @@
 
 The run is cut after B lock-step passes for each budget B, in the same way for every method: the
 engine is forked, the fork is told to `finish(answerers)` (the forced-answer prompt, greedy and
-short), and stepped until done; its answers are read and the main run goes on untouched. One
+short), and run pass by pass until done; its answers are read and the main run goes on untouched. One
 run serves all budgets. If the reasoning ends before a budget (finish="boxed", the default and the
 paper's rule: a worker wrote a final \\boxed{} with every question's answer, which ends a team's
 reasoning; finish="eos": every worker ended its text), the run is probed once at that point and the
 remaining budgets reuse that answer. If the context fills up first, the engine
 moves to Alice's final answer by itself; that answer serves the remaining budgets.
 
-Only the engine's public API is used: start, step, num_steps, reasoning_over, fork, finish, done,
-answers, transcript, codec (to decode a transcript token by token), and the StepEvent's tokens / pieces / phase.
+Only the engine's public API is used: start, run_pass, num_passes, reasoning_over, fork, finish, done,
+answers, transcript, codec (to decode a transcript token by token), and the PassEvent's tokens / pieces / phase.
 """
 
 import time
@@ -44,7 +44,7 @@ AFTER_RUN = 1 << 30
 
 
 class PassTape:
-    """Which pass wrote each token of each worker's transcript, from the step events."""
+    """Which pass wrote each token of each worker's transcript, from the pass events."""
 
     def __init__(self, num_workers: int):
         self.passes: list[list[int]] = [[] for _ in range(num_workers)]
@@ -91,7 +91,7 @@ def probe(engine: HogwildEngine, answerers: list[int]) -> tuple[list[str | None]
     branch = engine.fork()
     branch.finish(answerers)
     while not branch.done:
-        branch.step()
+        branch.run_pass()
     answers = branch.answers
     return [answers[w] for w in answerers], time.perf_counter() - began
 
@@ -101,7 +101,7 @@ def own_answer(engine: HogwildEngine, answerers: list[int]) -> tuple[list[str | 
     The other answerers have none (None), so an independent vote is then Alice's answer."""
     began = time.perf_counter()
     while not engine.done:
-        engine.step()
+        engine.run_pass()
     answers = engine.answers
     return [answers[w] for w in answerers], time.perf_counter() - began
 
@@ -139,23 +139,23 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
     context_full_at = None
     probes, cached, seconds_total = [], None, 0.0
     for budget in budgets:
-        while ended_at is None and engine.num_steps < budget:
+        while ended_at is None and engine.num_passes < budget:
             began = time.perf_counter()
-            event = engine.step()
+            event = engine.run_pass()
             run_seconds += time.perf_counter() - began
             if event.phase != "work":    # the context is full: the engine moved to Alice's answer
-                context_full_at = ended_at = engine.num_steps
+                context_full_at = ended_at = engine.num_passes
                 break
-            tape.record(event, engine.num_steps)
+            tape.record(event, engine.num_passes)
             if engine.reasoning_over:
-                ended_at = engine.num_steps
-        if cached is None or cached[0] != engine.num_steps:      # a new cut (not a run that ended)
+                ended_at = engine.num_passes
+        if cached is None or cached[0] != engine.num_passes:      # a new cut (not a run that ended)
             answer_now = own_answer if context_full_at is not None else probe
-            cached = (engine.num_steps, *answer_now(engine, method.answerers))
+            cached = (engine.num_passes, *answer_now(engine, method.answerers))
             seconds_total += cached[2]
         _, answers, probe_seconds = cached
         # seconds: what a run cut at this budget takes (its passes, then its forced answer)
-        probes.append({"budget": budget, "passes": engine.num_steps, "seconds": round(run_seconds + probe_seconds, 3),
+        probes.append({"budget": budget, "passes": engine.num_passes, "seconds": round(run_seconds + probe_seconds, 3),
                        **judge(method, task, answers)})
     seconds_total += run_seconds
     pieces = transcript_pieces(engine, tape)

@@ -106,7 +106,7 @@ def run_one(model, tokenizer, item: dict, variant: str, num_workers: int, layout
         written_at: list[list[int]] = [[] for _ in range(num_workers)]   # pass of each transcript token
         num_passes = 0
         while not engine.done:
-            engine.step()
+            engine.run_pass()
             num_passes += 1
             for w in range(num_workers):
                 grown = len(engine.transcript(w).tokens) - len(written_at[w])

@@ -29,7 +29,7 @@ import torch
 from demo.callbacks import QUIET, Cadence, Session, run, send_line
 from demo.gallery import GALLERY, add_to_index, sampled_speed
 from demo.models import ModelStore
-from demo.settings import RunSettings
+from demo.settings import PageSettings
 from hogwild_core import metrics
 from hogwild_core.machine import machine_description
 from hogwild_core.prompts import problem_parts
@@ -66,20 +66,20 @@ def machine(weights: str = "float32") -> str:
 
 
 def report_of(trace: dict, problem: str) -> dict:
-    """Collaboration metrics of a trace, read from its per-step records only."""
+    """Collaboration metrics of a trace, read from its per-pass records only."""
     W = len(trace["meta"]["worker_names"])
-    pieces = metrics.pieces_from_records([step["pieces"] for step in trace["steps"]], W)
+    pieces = metrics.pieces_from_records([record["pieces"] for record in trace["steps"]], W)
     return metrics.report_of_pieces(pieces, W, problem_parts(problem) or None).as_dict()
 
 
-def record_run(store: ModelStore, settings: RunSettings, say: str, say_at: int, out: Path) -> float:
+def record_run(store: ModelStore, settings: PageSettings, say: str, say_at: int, out: Path) -> float:
     """One run through the page's callback, its trace copied to `out`; the visitor (if they
     joined) sends `say` once `say_at` passes are recorded. Returns the wall time in seconds."""
     session, began = Session(), time.perf_counter()
     frames = run(session, store, settings, Cadence(text_seconds=0.0, chart_seconds=1e9) if say else QUIET)
     final = None
     for final in frames:
-        if say and session.log is not None and len(session.log.steps) >= say_at:
+        if say and session.run_log is not None and len(session.run_log.passes) >= say_at:
             message, taken = send_line(session, say)
             if taken is None:
                 raise RecordingError(f"the visitor's line was refused: {message}")
@@ -118,7 +118,7 @@ def main(argv=None, store: ModelStore | None = None) -> dict:
         parser.error("--say and --control need --join")
     torch.set_num_threads(args.threads)
     problem, expected = problem_and_answer(args.problem)
-    settings = RunSettings(problem=problem, num_workers=args.workers, layout=args.layout,
+    settings = PageSettings(problem=problem, num_workers=args.workers, layout=args.layout,
                            max_new_tokens=args.tokens, temperature=args.temperature, top_p=args.top_p,
                            seed=args.seed, model=args.model, join=args.join)
     store = store or ModelStore()

@@ -3,7 +3,7 @@
     python -m experiments.report experiments/results/collaboration-*.jsonl --gallery assets/gallery
 
 Study rows (experiments/collaboration.py) keep each worker's pieces; gallery traces keep each
-step's pieces. Both are cut into steps and scored by hogwild_core.metrics here, the same way."""
+pass's pieces. Both are cut into steps and scored by hogwild_core.metrics here, the same way."""
 
 import argparse
 import json
@@ -48,7 +48,7 @@ def gallery_rows(folder: Path) -> list[dict]:
         problem, expected = problem_and_answer(problem_name)
         trace = json.loads((folder / entry["file"]).read_text(encoding="utf-8"))
         W = len(trace["meta"]["worker_names"])
-        pieces = metrics.pieces_from_records([step["pieces"] for step in trace["steps"]], W)
+        pieces = metrics.pieces_from_records([record["pieces"] for record in trace["steps"]], W)
         settings = trace["meta"]["settings"]
         rows.append({"source": f"gallery {entry['file']}", "problem": problem_name, "prompts": "v2", "W": W,
                      "layout": settings["layout"], "budget": settings["max_new_tokens"],

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 _SOURCES = {
     "config": ("ATTENTION_PATHS", "BASELINE_LAYOUTS", "LAYOUTS", "MAX_WORKERS", "EngineConfig"),
     "engine": ("HogwildEngine", "Transcript"),
-    "events": ("StepEvent", "Piece", "BlockRecord"),
+    "events": ("PassEvent", "Piece", "BlockRecord"),
     "view": ("View",),
     "errors": ("ConfigError", "EngineStateError", "HogwildError", "ModelLoadError", "PromptError",
                "UnsupportedModelError"),
@@ -27,7 +27,7 @@ _MODULE_OF = {name: module for module, names in _SOURCES.items() for name in nam
 if TYPE_CHECKING:
     from .config import ATTENTION_PATHS, BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, EngineConfig
     from .engine import HogwildEngine, Transcript
-    from .events import BlockRecord, Piece, StepEvent
+    from .events import BlockRecord, PassEvent, Piece
     from .errors import (ConfigError, EngineStateError, HogwildError, ModelLoadError, PromptError,
                          UnsupportedModelError)
     from .loading import default_model_file, load_model
@@ -43,7 +43,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
-    "HogwildEngine", "EngineConfig", "StepEvent", "Piece", "BlockRecord", "Transcript", "View",
+    "HogwildEngine", "EngineConfig", "PassEvent", "Piece", "BlockRecord", "Transcript", "View",
     "load_model", "default_model_file", "PromptCache",
     "LAYOUTS", "BASELINE_LAYOUTS", "ATTENTION_PATHS", "MAX_WORKERS", "WORKER_NAMES",
     "HogwildError", "ConfigError", "PromptError", "UnsupportedModelError", "ModelLoadError",

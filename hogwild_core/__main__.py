@@ -25,7 +25,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--temperature", type=float, default=EngineConfig.temperature)
     p.add_argument("--top-p", type=float, default=EngineConfig.top_p)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--check-interval", type=int, default=0, help="insert a redundancy check every N steps")
+    p.add_argument("--check-interval", type=int, default=0, help="insert a redundancy check every N passes")
     p.add_argument("--attention", default="fast", choices=("fast", "reference"))
     p.add_argument("--device", default=None, help="e.g. cpu, cuda, cuda:1")
     p.add_argument("--device-map", default=None, help='e.g. "auto" to spread a large model over GPUs')

@@ -1,6 +1,6 @@
 """EngineConfig: every knob of a Hogwild! run, frozen and validated once.
 
-Values computed while running (token counts, step numbers) never live here."""
+Values computed while running (token counts, pass numbers) never live here."""
 
 import math
 import re
@@ -29,7 +29,7 @@ class EngineConfig:
     temperature: float = 0.5           # 0 = greedy; > 0 so that workers with identical views diverge
     top_p: float = 0.95
     seed: int = 0
-    check_interval: int = 0            # every N steps, ask "am I doing redundant work?" (0 = never)
+    check_interval: int = 0            # every N passes, ask "am I doing redundant work?" (0 = never)
     redundancy_check: bool = False     # ask it at once when a finished step repeats another worker's (the 1.5B
                                        # model then looped on the question itself: docs/evaluation.md)
     copy_ngram: int = 12               # never copy this many tokens of the problem in a row (0 = off)

@@ -1,8 +1,8 @@
 """HogwildEngine: W workers of one model decode in lock-step over one shared KV cache.
 
 Contract: the engine takes a loaded transformers model and tokenizer and a frozen EngineConfig;
-it knows nothing of any UI. `start(problem)` writes the prompt; each `step()` runs one lock-step
-*pass* (one batched forward for all workers) and returns a StepEvent that carries everything a
+it knows nothing of any UI. `start(problem)` writes the prompt; each `run_pass()` runs one lock-step
+*pass* (one batched forward for all workers) and returns a PassEvent that carries everything a
 consumer needs; `generate(problem)` streams them. A token's keys/values are computed once, by the
 pass that writes it, then shared.
 
@@ -37,7 +37,7 @@ from .blocks import CURRENT_KIND, HEADER_KIND, PROMPT_KIND, BlockRecord
 from .cache import SharedCache
 from .config import EngineConfig
 from .errors import ConfigError, EngineStateError, PromptError
-from .events import StepEvent
+from .events import PassEvent
 from .prompt_cache import PromptCache
 from .rope import check_model_supported, inv_freq_of
 from .runner import Runner
@@ -127,7 +127,7 @@ class HogwildEngine:
                 f"the problem is too long: the prompt takes {len(self._prompt_ids)} tokens and a run needs "
                 f"about {reserve + 64} more, but the context holds {self.max_context}")
         self._cache = SharedCache(segment_names(cfg.layout, W), self.num_layers, self.inv_freq)
-        self.phase, self.num_steps, self.answer_from = WORK, 0, {}
+        self.phase, self.num_passes, self.answer_from = WORK, 0, {}
         self.generators = worker_generators(cfg.seed, W, self.device)
         self._write_setup()
         self.workers = []
@@ -140,11 +140,11 @@ class HogwildEngine:
             self.workers.append(worker)
         self._seen = {w: self._snapshot(self._view_of(w, 0)) for w in range(W)}
 
-    def step(self, force: list[int | None] | None = None) -> StepEvent:
+    def run_pass(self, force: list[int | None] | None = None) -> PassEvent:
         """One lock-step pass for all workers. `force[w]`, if given, is taken instead of sampling;
         entries for workers that do not sample in this pass are ignored."""
         if self._cache is None:
-            raise EngineStateError("call start(problem) before step()")
+            raise EngineStateError("call start(problem) before run_pass()")
         if self.phase == FINISHED:
             raise EngineStateError("the run is finished; call start(problem) for a new one")
         force = self._check_force(force)
@@ -177,7 +177,7 @@ class HogwildEngine:
         break; one that ends a sentence ends a reasoning step by the model workers' rule, so in
         the history layouts it moves into the history once written. A step's label
         ("**You [2]:**") is written with its first text. Call it between passes, from the thread
-        that steps the engine; it is refused once the run has moved to its final answer."""
+        that runs them; it is refused once the run has moved to its final answer."""
         if self._cache is None:
             raise EngineStateError("call start(problem) before write()")
         if isinstance(w, bool) or not isinstance(w, int) or not 0 <= w < len(self.workers):
@@ -199,10 +199,10 @@ class HogwildEngine:
         for part in parts:
             self._take_paragraph(worker, part)
 
-    def generate(self, problem: str) -> Iterator[StepEvent]:
+    def generate(self, problem: str) -> Iterator[PassEvent]:
         self.start(problem)
         while not self.done:
-            yield self.step()
+            yield self.run_pass()
 
     def finish(self, answerers: list[int] | None = None) -> None:
         """End the work phase now: the next passes write the forced final answer, greedily, for
@@ -218,7 +218,7 @@ class HogwildEngine:
 
     def fork(self) -> "HogwildEngine":
         """An independent copy of the run so far: same model and tokenizer, its own cache,
-        workers and random streams. Stepping either one never changes the other."""
+        workers and random streams. A pass of either one never changes the other."""
         shared = (self.model, self.tokenizer, self.inv_freq, self.config, self.runner, self.codec, self.prompt_cache)
         return copy.deepcopy(self, {id(x): x for x in shared})
 
@@ -229,7 +229,7 @@ class HogwildEngine:
     @property
     def reasoning_over(self) -> bool:
         """In the work phase, no model worker samples any more: each ended its text (finish="eos")
-        or a final answer ended the reasoning (finish="boxed"). The next step() moves to Alice's answer."""
+        or a final answer ended the reasoning (finish="boxed"). The next run_pass() moves to Alice's answer."""
         return (self._cache is not None and self.phase == WORK
                 and all(w.status != GENERATING for w in self.workers if not w.external))
 
@@ -409,7 +409,7 @@ class HogwildEngine:
             return
         generating = [w for w in self.workers if w.status == GENERATING and not w.external]
         out_of_room = any(self._view_length(w) + self._reserve() > self.max_context for w in generating)
-        if generating and self.num_steps < self.config.max_new_tokens and not out_of_room:
+        if generating and self.num_passes < self.config.max_new_tokens and not out_of_room:
             return
         self._enter_answer_phase([ANSWERER])
 
@@ -552,7 +552,7 @@ class HogwildEngine:
             banned += self._bracket_ids
         return banned
 
-    def _event(self, phase, writers, logits, attention, tokens, flushed, seconds) -> StepEvent:
+    def _event(self, phase, writers, logits, attention, tokens, flushed, seconds) -> PassEvent:
         """Scatter per-writer rows to per-worker rows (NaN / zero for workers that did not run)."""
         W = len(self.workers)
         index = [w.index for w in writers]
@@ -564,8 +564,8 @@ class HogwildEngine:
             attention_by_layer = torch.zeros(self.num_layers, W, attention.shape[-1])
             attention_by_layer[:, index] = attention
             mean_attention = attention_by_layer.mean(0)
-        return StepEvent(
-            step=self.num_steps if phase == WORK else self.num_steps + self._answer_passes(),
+        return PassEvent(
+            pass_number=self.num_passes if phase == WORK else self.num_passes + self._answer_passes(),
             phase=phase, tokens=tokens, writers=index, pieces=[w.take_pieces() for w in self.workers],
             flushed=flushed, blocks=self._cache.records(), logits=event_logits, attention=mean_attention,
             attention_by_layer=attention_by_layer, done=self.phase == FINISHED, seconds=seconds,
@@ -575,9 +575,9 @@ class HogwildEngine:
         return max((len(self.workers[w].transcript) - start for w, start in self.answer_from.items()), default=0)
 
     def _count_work_pass(self) -> None:
-        self.num_steps += 1
+        self.num_passes += 1
         interval = self.config.check_interval
-        if interval and self.num_steps % interval == 0:
+        if interval and self.num_passes % interval == 0:
             for worker in self.workers:
                 worker.check_due = worker.status == GENERATING and not worker.external
 

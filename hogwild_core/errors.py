@@ -23,4 +23,4 @@ class ModelLoadError(HogwildError):
 
 
 class EngineStateError(HogwildError):
-    """A call made at the wrong time, e.g. step() before start()."""
+    """A call made at the wrong time, e.g. run_pass() before start()."""

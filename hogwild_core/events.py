@@ -7,12 +7,12 @@ import torch
 from .blocks import BlockRecord
 from .workers import Piece
 
-__all__ = ["StepEvent", "Piece", "BlockRecord"]
+__all__ = ["PassEvent", "Piece", "BlockRecord"]
 
 
 @dataclass
-class StepEvent:
-    step: int                           # pass number (work passes count up; answer passes go on from there)
+class PassEvent:
+    pass_number: int                    # pass number (work passes count up; answer passes go on from there)
     phase: str                          # "work" or "answer": the phase this pass ran in
     tokens: list[int | None]            # sampled (or forced) token per worker; None if it did not sample
     writers: list[int]                  # workers whose tokens went through the model in this pass

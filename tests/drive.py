@@ -15,13 +15,13 @@ def script_ids(tokenizer) -> list[int]:
     return [i[0] for i in ids]
 
 
-def forced_tokens(script: list[int], step: int, num_workers: int) -> list[int]:
-    """Token for every worker at `step`; workers are out of phase, and their paragraphs differ in
+def forced_tokens(script: list[int], pass_number: int, num_workers: int) -> list[int]:
+    """Token for every worker at pass `pass_number`; workers are out of phase, and their paragraphs differ in
     length, so their steps end at different times."""
     out = []
     for w in range(num_workers):
         cycle = script[:1] * (w % 3) + script   # longer paragraphs for some workers
-        out.append(cycle[(step + 2 * w) % len(cycle)])
+        out.append(cycle[(pass_number + 2 * w) % len(cycle)])
     return out
 
 
@@ -31,22 +31,22 @@ VISITOR_TEXTS = {2: "I take part (c).\n\nAlice, check Bob's (b).", 6: "hi there"
                  9: "Done: the sum is five, and 2 + 3 = 5 checks it."}
 
 
-def run_lockstep(engines: list[HogwildEngine], problem: str, script: list[int], max_steps: int = 200,
+def run_lockstep(engines: list[HogwildEngine], problem: str, script: list[int], max_passes: int = 200,
                  writes: dict[int, str] | None = None):
-    """Step all engines with the same forced tokens; yield the list of their events per step.
+    """Run all engines pass by pass with the same forced tokens; yield the list of their events per pass.
     writes: pass number -> text given, before that pass, to every engine's external workers."""
     for engine in engines:
         engine.start(problem)
-    step = 0
-    while not engines[0].done and step < max_steps:
+    pass_number = 0
+    while not engines[0].done and pass_number < max_passes:
         for engine in engines:
-            if writes and step in writes and engine.phase == "work":
+            if writes and pass_number in writes and engine.phase == "work":
                 for w in range(engine.config.num_model_workers, engine.config.num_workers):
-                    engine.write(w, writes[step])
-        force = forced_tokens(script, step, engines[0].config.num_workers)
-        events = [engine.step(force=force) for engine in engines]
+                    engine.write(w, writes[pass_number])
+        force = forced_tokens(script, pass_number, engines[0].config.num_workers)
+        events = [engine.run_pass(force=force) for engine in engines]
         yield events
-        step += 1
+        pass_number += 1
     assert all(e.done for e in engines), "runs did not finish together"
 
 

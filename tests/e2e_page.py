@@ -76,7 +76,7 @@ def serving(folder):
         server.server_close()
 
 
-def write_eight_worker_trace(path, num_blocks: int = 200, num_steps: int = 24) -> str:
+def write_eight_worker_trace(path, num_blocks: int = 200, num_passes: int = 24) -> str:
     """A valid trace of 8 workers with a 4k-token cache: the widest heatmap and lane grid the page meets."""
     W = len(NAMES)
     blocks = [{"id": 0, "kind": "prompt", "owner": None, "segment": "prompt", "length": 260,
@@ -89,19 +89,19 @@ def write_eight_worker_trace(path, num_blocks: int = 200, num_steps: int = 24) -
                        "text": f"**{NAMES[owner]} [{b // W}]:** I add the numbers in my part and check them.\n\n"})
     B = len(blocks)
     words = "Let us split the multiplication into tens and units, then verify: 17 × 24 = 408 is correct. "
-    steps = []
-    for i in range(num_steps):
+    passes = []
+    for i in range(num_passes):
         row = [round(1.0 / B, 5)] * B
-        steps.append({"step": i + 1, "phase": "work", "seconds": 0.1, "elapsed": round(0.1 * (i + 1), 4),
-                      "cache_tokens": 4096, "cache_bytes": 4096 * 46080, "tokens": [1] * W,
-                      "pieces": [[[f"**{NAMES[w]} [{i + 1}]:** ", True], [words * 2, False]] for w in range(W)],
-                      "flushed": [], "attention": [row] * W, "shares": [[0.2, 0.5, 0.3]] * W})
+        passes.append({"step": i + 1, "phase": "work", "seconds": 0.1, "elapsed": round(0.1 * (i + 1), 4),
+                       "cache_tokens": 4096, "cache_bytes": 4096 * 46080, "tokens": [1] * W,
+                       "pieces": [[[f"**{NAMES[w]} [{i + 1}]:** ", True], [words * 2, False]] for w in range(W)],
+                       "flushed": [], "attention": [row] * W, "shares": [[0.2, 0.5, 0.3]] * W})
     settings = {"problem": "Eight workers, many blocks.", "num_workers": W, "layout": "combined",
                 "max_new_tokens": 512, "temperature": 0.0, "top_p": 1.0, "seed": 0, "check_interval": 0,
                 "model": "synthetic", "max_answer_tokens": 48}
     trace = {"format": "hogwild-trace", "version": 1, "status": "finished", "answer": "42",
-             "elapsed": steps[-1]["elapsed"], "workers": [], "blocks": blocks, "views": [],
-             "last_attention_by_layer": None, "steps": steps,
+             "elapsed": passes[-1]["elapsed"], "workers": [], "blocks": blocks, "views": [],
+             "last_attention_by_layer": None, "steps": passes,
              "meta": {"settings": settings, "model": "synthetic", "worker_names": NAMES, "num_layers": 2,
                       "label": "Hogwild! 8 workers, combined", "machine": "a test machine", "date": "2026-01-01"}}
     with open(path, "w", encoding="utf-8") as f:

@@ -16,8 +16,8 @@ def test_formats_benchmark_reports_every_format_and_greedy_agreement(tmp_path, c
     assert [r["weights"] for r in data["formats"]] == ["float32", "int8"]
     for row in data["formats"]:
         assert row["load_seconds"] > 0 and row["load_peak_gb"] > 0
-        assert set(row["steps"]) == {"1", "2", "4"}
-        assert all(row["steps"][w][m] > 0 for w in row["steps"] for m in ("hogwild", "dynamic", "static", "floor"))
+        assert set(row["passes"]) == {"1", "2", "4"}
+        assert all(row["passes"][w][m] > 0 for w in row["passes"] for m in ("hogwild", "dynamic", "static", "floor"))
     float32, int8 = data["formats"]
     assert float32["greedy_equal_to_float32"] == formats.GREEDY_TOKENS
     assert 0 <= int8["greedy_equal_to_float32"] <= formats.GREEDY_TOKENS

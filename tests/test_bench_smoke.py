@@ -12,11 +12,11 @@ import torch
 from transformers import DynamicCache
 
 from benchmarks import report
-from benchmarks.baselines import LinearFloor, decode_step, dynamic_copies, refill, static_copies, stock_attention
+from benchmarks.baselines import LinearFloor, decode_pass, dynamic_copies, refill, static_copies, stock_attention
 from benchmarks.cli import BenchSettings, benchmark, parse_args
 from benchmarks.profiling import PARTS
 from benchmarks.runs import sample_top_p
-from benchmarks.steps import (METHODS, Case, StepResult, Timing, abba_order, cache_tensor_bytes,
+from benchmarks.passes import (METHODS, Case, PassResult, Timing, abba_order, cache_tensor_bytes,
                               independent_decoders)
 from hogwild_core import ConfigError
 
@@ -48,10 +48,10 @@ def test_whole_benchmark_has_the_right_structure(tiny_models, tokenizer):
     model = tiny_models("llama", 2)
     before = model.config._attn_implementation
     settings = BenchSettings(workers=(1, 4), contexts=(48,), rounds=1, warmup=1, run_budget=6, profile=True)
-    steps, runs, profiles, verdicts = benchmark(model, tokenizer, settings, log=None)
+    passes, runs, profiles, verdicts = benchmark(model, tokenizer, settings, log=None)
     assert model.config._attn_implementation == before
-    assert [r.num_workers for r in steps] == [1, 4] and [r.num_workers for r in runs] == [1, 4]
-    for r in steps:
+    assert [r.num_workers for r in passes] == [1, 4] and [r.num_workers for r in runs] == [1, 4]
+    for r in passes:
         assert sorted(r.order) == sorted(METHODS * 2)
         for method in METHODS:
             t = r.timings[method]
@@ -59,13 +59,13 @@ def test_whole_benchmark_has_the_right_structure(tiny_models, tokenizer):
         assert r.view_tokens > 0 and r.cache_used_bytes <= r.cache_allocated_bytes
         assert r.independent_bytes > 0 and r.same_prompt_bytes > 0
     for r in runs:
-        assert r.work_steps >= 2 and r.ttft_ms > 0 and r.mean_step_ms > 0 and r.wall_s > 0
+        assert r.work_passes >= 2 and r.ttft_ms > 0 and r.mean_pass_ms > 0 and r.wall_s > 0
         assert set(r.plain) == {"dynamic", "static"}
-        assert all(p.mean_step_ms > 0 for p in r.plain.values())
+        assert all(p.mean_pass_ms > 0 for p in r.plain.values())
     profile, = profiles
     for parts in (profile.hogwild, profile.baseline):
-        assert set(PARTS) <= set(parts) and parts["step (with hooks)"] > 0
-    text = report.step_table(steps) + report.run_table(runs) + report.profile_text(profile)
+        assert set(PARTS) <= set(parts) and parts["pass (with hooks)"] > 0
+    text = report.pass_table(passes) + report.run_table(runs) + report.profile_text(profile)
     assert "hogwild ms" in text and len(verdicts) == 7
 
 
@@ -99,7 +99,7 @@ def test_static_and_dynamic_baselines_decode_the_same(tiny_models, tokenizer, ar
             assert torch.allclose(out.logits[0, -1], full, atol=1e-4)
             assert torch.allclose(out.logits[1, -1], full, atol=1e-4)
         for build in (lambda: dynamic_copies(kv, 2), lambda: static_copies(model, kv, 2)):
-            assert torch.equal(decode_step(model, build(), token, 11), full.argmax().expand(2))
+            assert torch.equal(decode_pass(model, build(), token, 11), full.argmax().expand(2))
         # a StaticCache with room to spare, used, then refilled in place, decodes the same again
         roomy = static_copies(model, kv, 2, free=6)
         for _ in range(3):
@@ -157,9 +157,9 @@ def test_top_p_sampling_keeps_the_nucleus():
     assert set(sample_top_p(logits, 1.0, 1e-6, g).tolist()) == {0}
 
 
-def _result(W, context, hogwild, dynamic, static, floor, alloc=1, indep=2, same=2) -> StepResult:
+def _result(W, context, hogwild, dynamic, static, floor, alloc=1, indep=2, same=2) -> PassResult:
     t = lambda ms: Timing(ms, ms, ms, 1)
-    return StepResult(W, context, context, {"hogwild": t(hogwild), "dynamic": t(dynamic), "static": t(static),
+    return PassResult(W, context, context, {"hogwild": t(hogwild), "dynamic": t(dynamic), "static": t(static),
                                             "floor": t(floor)}, [], alloc, alloc, indep, 0, same, 0)
 
 
@@ -171,7 +171,7 @@ def test_verdicts_follow_the_numbers():
     verdicts = {v.target.split(" <=")[0] + v.target[-12:]: v for v in report.verdicts(bad, [])}
     missed = [v for v in verdicts.values() if not v.met]
     assert len(missed) == 6
-    forced = next(v for v in missed if v.target.startswith("forced step <= 1.00x"))
+    forced = next(v for v in missed if v.target.startswith("forced pass <= 1.00x"))
     assert "W=8/256 1.11x" in forced.detail and "11% over" in forced.detail
     assert any("saving W=8/256 -50%" in v.detail for v in missed)
 

@@ -260,10 +260,10 @@ def test_no_worker_may_write_a_step_label_by_hand(W, tiny_models, tokenizer):
     for text in (" so", " **", "David"):
         ids = tokenizer.encode(text, add_special_tokens=False)
         for t in ids:
-            engine.step(force=[t] * W)
+            engine.run_pass(force=[t] * W)
     banned = set(engine._banned(engine.workers[0]))
     assert set(bracket_tokens(tokenizer)) <= banned
-    engine.step(force=[tokenizer.encode(" is", add_special_tokens=False)[0]] * W)
+    engine.run_pass(force=[tokenizer.encode(" is", add_special_tokens=False)[0]] * W)
     assert not set(bracket_tokens(tokenizer)) & set(engine._banned(engine.workers[0]))
 
 

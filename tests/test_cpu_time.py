@@ -5,7 +5,7 @@ import random
 import torch
 
 from benchmarks.cpu_time import METHODS, line, measure
-from benchmarks.steps import Case
+from benchmarks.passes import Case
 
 
 def test_both_clocks_time_every_method(tiny_models, tokenizer):

@@ -22,7 +22,7 @@ def test_fast_equals_reference_on_the_default_model(layout, W, default_model):
     fast = HogwildEngine(model, tokenizer, EngineConfig(attention="fast", **config))
     ref = HogwildEngine(model, tokenizer, EngineConfig(attention="reference", **config))
     for ev_fast, ev_ref in run_lockstep([fast, ref], PROBLEM, script_ids(tokenizer)):
-        assert max_abs_diff(ev_fast.logits, ev_ref.logits) < 1e-3, ev_fast.step
+        assert max_abs_diff(ev_fast.logits, ev_ref.logits) < 1e-3, ev_fast.pass_number
         assert float((ev_fast.attention_by_layer - ev_ref.attention_by_layer).abs().max()) < 1e-4
 
 
@@ -36,9 +36,9 @@ def test_single_worker_contiguous_equals_plain_forward(attention, default_model)
                                                           collect_logits=True))
     engine.start(PROBLEM)
     while not engine.done:
-        ev = engine.step()   # the model's own greedy tokens
+        ev = engine.run_pass()   # the model's own greedy tokens
         logits, probs = plain_last(plain, engine.view_token_ids(0))
-        assert float((ev.logits[0] - logits).abs().max()) < 1e-3, ev.step
+        assert float((ev.logits[0] - logits).abs().max()) < 1e-3, ev.pass_number
         assert int(ev.logits[0].argmax()) == int(logits.argmax())
         expected = per_block(probs, engine.view_blocks(0), ev.attention.shape[-1])
         assert float((ev.attention_by_layer[:, 0] - expected).abs().max()) < 1e-4

@@ -15,7 +15,7 @@ from demo.ui import ASSETS, build_ui
 
 IDS = ["run", "stop", "workers", "layout", "problem", "lanes", "history", "heatmap", "activity",
        "timeline", "view", "view-worker", "layer", "message", "stats", "answer", "compare", "download-trace",
-       "download-csv", "load-trace", "compare-one", "compare-independent", "model", "heatmap-step", "gallery",
+       "download-csv", "load-trace", "compare-one", "compare-independent", "model", "heatmap-pass", "gallery",
        "gallery-replay", "gallery-caption", "replay-message", "setup", "output", "join", "human", "human-text",
        "human-send", "human-message"]
 
@@ -38,7 +38,7 @@ def test_run_events_share_one_queue_slot_and_stop_never_waits(page):
     stop = [d for d in deps if d.name == "stop_clicked"]
     assert stop and stop[0].concurrency_limit is None
     # Stop, the chart choices and the instant answer to Run skip the queue, so they work when it is full
-    instant = [d for d in deps if d.name in ("stop_clicked", "select_layer", "select_step", "select_view",
+    instant = [d for d in deps if d.name in ("stop_clicked", "select_layer", "select_pass", "select_view",
                                             "run_pressed")]
     assert len(instant) == 6 and not any(d.queue for d in instant)
     assert all(d.queue for d in engine)
@@ -48,15 +48,15 @@ def test_run_events_share_one_queue_slot_and_stop_never_waits(page):
 
 
 def test_run_api_takes_the_controls_in_field_order(page):
-    """Clients (gradio_client, scripts) pass the run's settings positionally, in RunSettings order."""
+    """Clients (gradio_client, scripts) pass the run's settings positionally, in PageSettings order."""
     from dataclasses import fields
 
-    from demo.settings import RunSettings
+    from demo.settings import PageSettings
     run = next(d for d in page.fns.values() if d.api_name == "run_clicked")
     api_inputs = [c.elem_id for c in run.inputs if not isinstance(c, gr.State)]
     assert api_inputs == ["problem", "workers", "layout", "max-new-tokens", "temperature", "top-p", "seed",
                           "check-interval", "model", "join"]
-    assert len(api_inputs) == len([f for f in fields(RunSettings) if f.name != "max_answer_tokens"])
+    assert len(api_inputs) == len([f for f in fields(PageSettings) if f.name != "max_answer_tokens"])
 
 
 def test_the_queue_is_bounded_and_served_files_expire(page, monkeypatch):
@@ -134,9 +134,9 @@ def test_frames_become_one_update_per_output(page):
     assert all(u == gr.skip() for u in only_message[1:])
     setup = wiring.updates(Frame(num_workers=3, num_layers=2, lanes=["a", "b", "c"], files=["t.json", "a.csv"]))
     assert 'data-workers="3"' in setup[3] and "--hw-cols:3" in setup[3]
-    view_worker, layer, step, _, trace, table = setup[8:14]
-    assert step == gr.update(interactive=False)
-    assert wiring.updates(Frame(num_steps=7, step=5))[10] == gr.update(minimum=1, maximum=7, value=5, interactive=True)
+    view_worker, layer, heatmap_pass, _, trace, table = setup[8:14]
+    assert heatmap_pass == gr.update(interactive=False)
+    assert wiring.updates(Frame(num_passes=7, heatmap_pass=5))[10] == gr.update(minimum=1, maximum=7, value=5, interactive=True)
     assert all(u == gr.skip() for u in setup[14:])
     assert [c[1] for c in view_worker["choices"]] == [0, 1, 2]
     assert len(layer["choices"]) == 3 and trace["value"] == "t.json" and table["interactive"]
@@ -187,9 +187,9 @@ def test_run_pressed_during_a_live_run_changes_nothing(page):
 
 
 def test_pressing_run_shows_the_lanes_and_starts_the_clock():
-    from demo.settings import RunSettings
+    from demo.settings import PageSettings
     session = callbacks.Session()
-    frame = callbacks.pressed(session, RunSettings(problem="p", num_workers=8))
+    frame = callbacks.pressed(session, PageSettings(problem="p", num_workers=8))
     assert frame.num_workers == 8 and len(frame.lanes) == 8 and frame.running
     assert "Run pressed" in frame.activity and session.lifecycle.state is RunState.WAITING
     clicked = session.lifecycle.pressed_at
@@ -228,12 +228,12 @@ def test_the_readme_states_the_page_height_and_its_embed_listens_for_what_the_ap
 
 
 def test_a_replay_shows_the_runs_own_settings_in_the_controls():
-    from demo.settings import RunSettings
+    from demo.settings import PageSettings
     from demo.ui import Wiring
     wiring = Wiring.__new__(Wiring)
-    updates = wiring.updates(Frame(settings=RunSettings(problem="p", num_workers=3, layout="interleaved")))
+    updates = wiring.updates(Frame(settings=PageSettings(problem="p", num_workers=3, layout="interleaved")))
     assert updates[14:17] == ["p", 3, "interleaved"]
-    baseline = wiring.updates(Frame(settings=RunSettings(problem="p", num_workers=3, layout="independent")))
+    baseline = wiring.updates(Frame(settings=PageSettings(problem="p", num_workers=3, layout="independent")))
     assert baseline[16] == gr.skip()
 
 

@@ -13,11 +13,11 @@ from demo import callbacks
 from demo.callbacks import Cadence, Session
 from demo.lifecycle import RunState
 from demo.models import ModelStore
-from demo.records import RunLog, StepRecorder
-from demo.settings import RunSettings
+from demo.records import RunLog, PassRecorder
+from demo.settings import PageSettings
 from hogwild_core import UnsupportedModelError
 
-EVERY_STEP = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
+EVERY_PASS = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
 PROBLEM = "What is 2+2? <script>alert(1)</script>"
 pytestmark = pytest.mark.usefixtures("one_thread", "files_in_tmp")
 
@@ -31,13 +31,13 @@ def store(tiny_models, tokenizer):
 
 def settings(**changes):
     base = dict(problem=PROBLEM, num_workers=2, layout="combined", max_new_tokens=12, max_answer_tokens=3)
-    return RunSettings(**{**base, **changes})
+    return PageSettings(**{**base, **changes})
 
 
 @pytest.mark.parametrize("layout", ["contiguous", "interleaved", "combined", "independent"])
 def test_a_run_fills_every_panel_and_ends_with_files(store, layout):
     session = Session()
-    frames = list(callbacks.run(session, store, settings(num_workers=3, layout=layout), EVERY_STEP))
+    frames = list(callbacks.run(session, store, settings(num_workers=3, layout=layout), EVERY_PASS))
     pressed, last = frames[0], frames[-1]
     # at once, before the model or the prompt: the lanes of the chosen workers and a status
     assert pressed.num_workers == 3 and len(pressed.lanes) == 3 and pressed.running and pressed.activity
@@ -46,9 +46,9 @@ def test_a_run_fills_every_panel_and_ends_with_files(store, layout):
     assert len(last.lanes) == 3 and all("tokens" in lane for lane in last.lanes)
     assert last.heatmap.data and last.timeline.data and "attends to" in last.view
     assert "Finished after" in last.message and session.comparisons[0]["run"] in last.compare
-    log = session.log
-    assert log.status == "finished" and len(log.steps) == len(frames) - frames.index(first) - 2
-    assert not last.running and last.step == callbacks.default_step(log)
+    log = session.run_log
+    assert log.status == "finished" and len(log.passes) == len(frames) - frames.index(first) - 2
+    assert not last.running and last.heatmap_pass == callbacks.default_pass(log)
     assert os.path.basename(last.files[0]).startswith(f"hogwild-{layout}-3-workers-20")
     assert log.meta["machine"] and log.meta["date"]
     assert all(log.sampled)
@@ -59,8 +59,8 @@ def test_a_run_fills_every_panel_and_ends_with_files(store, layout):
 
 def test_lanes_hold_each_workers_text_as_the_engine_decoded_it(store):
     session = Session()
-    list(callbacks.run(session, store, settings(), EVERY_STEP))
-    log = session.log
+    list(callbacks.run(session, store, settings(), EVERY_PASS))
+    log = session.run_log
     for w, worker in enumerate(log.workers):
         assert log.lane_text(w) == worker["text"]
     inserted = [text for text, flag in log.lanes[0] if flag]
@@ -75,16 +75,16 @@ def test_history_lists_finished_steps_in_the_order_they_finished(tiny_models, to
     engine = HogwildEngine(tiny_models("llama", 2), tokenizer, EngineConfig(
         num_workers=3, layout="combined", max_new_tokens=30, max_answer_tokens=2, collect_attention=True))
     engine.start("Count the apples.")
-    recorder, log = StepRecorder(engine), RunLog(meta={"settings": {"layout": "combined"},
+    recorder, log = PassRecorder(engine), RunLog(meta={"settings": {"layout": "combined"},
                                                        "worker_names": ["Alice", "Bob", "Carol"], "num_layers": 2})
     script = script_ids(tokenizer)
     while not engine.done:
-        event = engine.step(force=forced_tokens(script, len(log.steps), 3))
-        log.add_step(recorder.record(event, 0.0))
+        event = engine.run_pass(force=forced_tokens(script, len(log.passes), 3))
+        log.add_pass(recorder.record(event, 0.0))
     recorder.snapshot(log, event)
     assert len(log.history) >= 6
     blocks = log.blocks
-    assert [block_id for block_id, _, _ in log.history] == [b for record in log.steps for b in record_ids(record)]
+    assert [block_id for block_id, _, _ in log.history] == [b for record in log.passes for b in record_ids(record)]
     assert {block_id for block_id, _, _ in log.history} == {b["id"] for b in blocks if b["kind"] == "step"}
     for block_id, owner, text in log.history:
         assert (owner, text) == (blocks[block_id]["owner"], blocks[block_id]["text"])
@@ -96,26 +96,26 @@ def record_ids(record):
     return [block_id for block_id, _, _ in record["flushed"]]
 
 
-def test_stop_ends_the_run_within_one_step(store):
+def test_stop_ends_the_run_within_one_pass(store):
     session = Session()
-    run = callbacks.run(session, store, settings(max_new_tokens=200), EVERY_STEP)
+    run = callbacks.run(session, store, settings(max_new_tokens=200), EVERY_PASS)
     next(run), next(run)
-    steps_when_stopped = len(session.log.steps)
+    passes_when_stopped = len(session.run_log.passes)
     callbacks.stop(session)
     rest = list(run)
-    assert len(session.log.steps) <= steps_when_stopped + 1
-    assert session.log.status == "stopped" and "Stopped after" in rest[-1].message
+    assert len(session.run_log.passes) <= passes_when_stopped + 1
+    assert session.run_log.status == "stopped" and "Stopped after" in rest[-1].message
     assert "stopped" in rest[-1].compare
 
 
 def test_one_thing_at_a_time_per_session(store):
     session = Session()
-    run = callbacks.run(session, store, settings(max_new_tokens=200), EVERY_STEP)
+    run = callbacks.run(session, store, settings(max_new_tokens=200), EVERY_PASS)
     while next(run).num_layers is None:
         pass
-    (refused,) = list(callbacks.replay(session, "whatever.json", EVERY_STEP))
+    (refused,) = list(callbacks.replay(session, "whatever.json", EVERY_PASS))
     assert "press Stop first" in refused.message and refused.lanes is None
-    assert session.lifecycle.state is RunState.RUNNING and session.log.status == "running"
+    assert session.lifecycle.state is RunState.RUNNING and session.run_log.status == "running"
     run.close()                                 # the page went away mid-run
     assert session.lifecycle.state is RunState.IDLE
 
@@ -125,11 +125,11 @@ def test_one_thing_at_a_time_per_session(store):
 def test_bad_input_only_shows_a_message(store, tmp_path, model, words):
     session = Session()
     started = time.monotonic()
-    frames = list(callbacks.run(session, store, settings(model=model.format(tmp=tmp_path)), EVERY_STEP))
+    frames = list(callbacks.run(session, store, settings(model=model.format(tmp=tmp_path)), EVERY_PASS))
     assert time.monotonic() - started < 10, "a missing model fails at once, without retries"
     assert all(f.lanes is None and f.heatmap is None and f.files is None for f in frames[1:])
     assert words in frames[-1].message and "hw-error" in frames[-1].message and frames[-1].running is False
-    assert session.log is None
+    assert session.run_log is None
 
 
 def test_an_unsupported_model_is_reported(tokenizer, store):
@@ -141,36 +141,36 @@ def test_an_unsupported_model_is_reported(tokenizer, store):
     with pytest.raises(UnsupportedModelError):
         from hogwild_core import HogwildEngine
         HogwildEngine(sliding, tokenizer)
-    frames = list(callbacks.run(Session(), store, settings(model="sliding"), EVERY_STEP))
+    frames = list(callbacks.run(Session(), store, settings(model="sliding"), EVERY_PASS))
     assert len(frames) == 2 and "hw-error" in frames[-1].message and frames[-1].lanes is None
 
 
 def test_a_problem_too_long_for_the_context_is_reported(store):
-    frames = list(callbacks.run(Session(), store, settings(problem="word " * 5000), EVERY_STEP))
+    frames = list(callbacks.run(Session(), store, settings(problem="word " * 5000), EVERY_PASS))
     assert "too long" in frames[-1].message and frames[-1].lanes is None
 
 
 def test_each_session_keeps_its_own_run(store):
     alice_session, bob_session = Session(), Session()
-    list(callbacks.run(alice_session, store, settings(num_workers=1), EVERY_STEP))
-    run = callbacks.run(bob_session, store, settings(num_workers=3), EVERY_STEP)
+    list(callbacks.run(alice_session, store, settings(num_workers=1), EVERY_PASS))
+    run = callbacks.run(bob_session, store, settings(num_workers=3), EVERY_PASS)
     next(run)
     callbacks.stop(alice_session)      # another visitor's Stop does not touch this run
     list(run)
-    assert bob_session.log.status == "finished" and bob_session.log.num_workers == 3
-    assert alice_session.log.num_workers == 1 and len(alice_session.comparisons) == 1
+    assert bob_session.run_log.status == "finished" and bob_session.run_log.num_workers == 3
+    assert alice_session.run_log.num_workers == 1 and len(alice_session.comparisons) == 1
     assert alice_session.downloads.folder != bob_session.downloads.folder
     bob_session.close()
 
 
 def test_replay_shows_the_same_panels_without_a_model(store):
     live = Session()
-    final = list(callbacks.run(live, store, settings(num_workers=3), EVERY_STEP))[-1]
+    final = list(callbacks.run(live, store, settings(num_workers=3), EVERY_PASS))[-1]
     replayed = Session()
-    frames = list(callbacks.replay(replayed, final.files[0], EVERY_STEP))
+    frames = list(callbacks.replay(replayed, final.files[0], EVERY_PASS))
     again = frames[-1]
     assert again.lanes == final.lanes and again.history == final.history and again.view == final.view
-    assert replayed.log.status == "finished" and replayed.log.answer == live.log.answer
+    assert replayed.run_log.status == "finished" and replayed.run_log.answer == live.run_log.answer
     assert frames[0].settings.problem == PROBLEM and frames[0].settings.num_workers == 3
     assert again.heatmap.data[0].z == final.heatmap.data[0].z
     assert "Finished after" in again.message
@@ -179,13 +179,13 @@ def test_replay_shows_the_same_panels_without_a_model(store):
 def test_a_bad_trace_only_shows_a_message(tmp_path):
     path = tmp_path / "broken.json"
     path.write_text("{ not json")
-    frames = list(callbacks.replay(Session(), str(path), EVERY_STEP))
+    frames = list(callbacks.replay(Session(), str(path), EVERY_PASS))
     assert len(frames) == 1 and "not valid JSON" in frames[0].message and frames[0].lanes is None
 
 
 def test_layer_and_view_choices(store):
     session = Session()
-    list(callbacks.run(session, store, settings(), EVERY_STEP))
+    list(callbacks.run(session, store, settings(), EVERY_PASS))
     mean = callbacks.heatmap_of(session)
     layer1 = callbacks.select_layer(session, 1)
     assert "layer 1" in layer1.layout.title.subtitle.text and "mean" in mean.layout.title.subtitle.text
@@ -194,24 +194,24 @@ def test_layer_and_view_choices(store):
     assert "Alice attends" in callbacks.select_view(session, 0)
 
 
-def test_the_heatmap_can_show_any_step_once_a_run_ends(store):
+def test_the_heatmap_can_show_any_pass_once_a_run_ends(store):
     session = Session()
-    final = list(callbacks.run(session, store, settings(num_workers=3), EVERY_STEP))[-1]
-    steps = session.log.steps
-    assert final.num_steps == len(steps)
-    third = callbacks.select_step(session, 3)
-    assert third.layout.title.text.endswith("step 3")
+    final = list(callbacks.run(session, store, settings(num_workers=3), EVERY_PASS))[-1]
+    passes = session.run_log.passes
+    assert final.num_passes == len(passes)
+    third = callbacks.select_pass(session, 3)
+    assert third.layout.title.text.endswith("pass 3")
     assert [list(r) for r in third.data[0].z] == [[v for v in row] if any(row) else [None] * len(row)
-                                                  for row in steps[2]["attention"]]
+                                                  for row in passes[2]["attention"]]
     callbacks.select_layer(session, 1)
-    assert "last step only" in callbacks.heatmap_of(session).layout.title.subtitle.text
-    assert "layer 1" in callbacks.select_step(session, len(steps)).layout.title.subtitle.text
+    assert "last pass only" in callbacks.heatmap_of(session).layout.title.subtitle.text
+    assert "layer 1" in callbacks.select_pass(session, len(passes)).layout.title.subtitle.text
 
 
 def test_choices_before_any_run_do_not_fail():
     session = Session()
     assert not callbacks.select_layer(session, 3).data
-    assert not callbacks.select_step(session, 2).data
+    assert not callbacks.select_pass(session, 2).data
     assert "Start a run" in callbacks.select_view(session, 1)
 
 
@@ -220,33 +220,33 @@ def test_an_unexpected_failure_at_start_is_a_message(store, monkeypatch):
         raise RuntimeError("weights on the moon")
 
     monkeypatch.setattr(callbacks, "HogwildEngine", broken)
-    frame = list(callbacks.run(Session(), store, settings(), EVERY_STEP))[-1]
+    frame = list(callbacks.run(Session(), store, settings(), EVERY_PASS))[-1]
     assert "RuntimeError" in frame.message and "moon" in frame.message and frame.lanes is None
 
 
 def test_a_failure_mid_run_keeps_what_was_made(store, monkeypatch):
     from hogwild_core import HogwildEngine
 
-    real_step, calls = HogwildEngine.step, []
+    real_pass, calls = HogwildEngine.run_pass, []
 
     def flaky(self, force=None):
         calls.append(1)
         if len(calls) == 3:
             raise RuntimeError("out of memory")
-        return real_step(self, force)
+        return real_pass(self, force)
 
-    monkeypatch.setattr(HogwildEngine, "step", flaky)
+    monkeypatch.setattr(HogwildEngine, "run_pass", flaky)
     session = Session()
-    final = list(callbacks.run(session, store, settings(), EVERY_STEP))[-1]
-    assert session.log.status == "failed" and len(session.log.steps) == 2
-    assert "failed after 2 steps" in final.message and "Out of memory" in final.message and final.files
+    final = list(callbacks.run(session, store, settings(), EVERY_PASS))[-1]
+    assert session.run_log.status == "failed" and len(session.run_log.passes) == 2
+    assert "failed after 2 passes" in final.message and "Out of memory" in final.message and final.files
 
 
 def test_a_tokenizer_without_a_chat_template_is_noted_in_the_page(tiny_models, tokenizer, store):
     plain = copy.deepcopy(tokenizer)
     plain.chat_template = None
     store.put("plain", tiny_models("llama", 2), plain)
-    frames = list(callbacks.run(Session(), store, settings(model="plain"), EVERY_STEP))
+    frames = list(callbacks.run(Session(), store, settings(model="plain"), EVERY_PASS))
     assert "Note: the tokenizer has no chat template" in next(f for f in frames if f.num_layers).message
     assert "Finished after" in frames[-1].message and "no chat template" in frames[-1].message
 
@@ -260,9 +260,9 @@ def test_a_run_that_fills_the_context_ends_with_the_answer_prompt(tokenizer, sto
     session = Session()
     final = list(callbacks.run(session, store, settings(model="short", num_workers=3, max_new_tokens=4096,
                                                         max_answer_tokens=6), Cadence()))[-1]
-    log = session.log
+    log = session.run_log
     assert log.status == "finished" and "Finished after" in final.message and "hw-error" not in final.message
-    assert log.steps[-1]["phase"] == "answer" and len(log.steps) < 4096
+    assert log.passes[-1]["phase"] == "answer" and len(log.passes) < 4096
     assert any(inserted and "Time is up" in text for text, inserted in log.lanes[0])
     assert '<span class="hw-ins">' in final.lanes[0] and "Time is up" in final.lanes[0]     # in the page
     assert max(sum(length for _, _, length, _ in view) for view in log.views) <= limit
@@ -275,7 +275,7 @@ def test_same_seed_same_lanes(store):
         list(callbacks.run(session, store, settings(num_workers=3, temperature=0.9, top_p=0.95, seed=seed),
                            Cadence()))
         session.close()
-        return [worker["tokens"] for worker in session.log.workers], [session.log.lane_text(w) for w in range(3)]
+        return [worker["tokens"] for worker in session.run_log.workers], [session.run_log.lane_text(w) for w in range(3)]
 
     assert lanes(7) == lanes(7)
     assert lanes(7) != lanes(8)
@@ -307,7 +307,7 @@ def test_twenty_runs_in_a_row_give_memory_back(store, monkeypatch):
     prompts = store.prompt_cache(settings().model)       # the model's prompt prefixes, kept on purpose
     base_tensors, base_rss = tensor_bytes() - prompts.nbytes(), rss_bytes()
     for i in range(20):
-        run = callbacks.run(session, store, settings(num_workers=1 + i % 4, seed=i, temperature=0.8), EVERY_STEP)
+        run = callbacks.run(session, store, settings(num_workers=1 + i % 4, seed=i, temperature=0.8), EVERY_PASS)
         if i % 5 == 3:
             next(run), next(run)
             run.close()                         # the visitor closed the tab mid-run
@@ -338,48 +338,48 @@ def test_the_clock_starts_at_the_click_and_counts_the_prompt(store):
     session = Session()
     callbacks.pressed(session, settings())
     time.sleep(0.3)                                  # the wait in the queue
-    frames = list(callbacks.run(session, store, settings(), EVERY_STEP))
-    assert session.log.steps[0]["elapsed"] >= 0.3
+    frames = list(callbacks.run(session, store, settings(), EVERY_PASS))
+    assert session.run_log.passes[0]["elapsed"] >= 0.3
     assert "prompt included" in frames[-1].message
     assert float(session.comparisons[-1]["time (s)"]) >= 0.3
 
 
-def test_the_heatmap_opens_on_the_last_step_every_worker_wrote():
+def test_the_heatmap_opens_on_the_last_pass_every_worker_wrote():
     from demo.records import RunLog
     log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice", "Bob"], "num_layers": 1})
     rows = {1: [[0.5, 0.5], [0.5, 0.5]], 2: [[0.5, 0.5], [0.4, 0.6]], 3: [[0.5, 0.5], [0.0, 0.0]], 4: None}
-    log.steps = [{"step": k, "attention": v} for k, v in rows.items()]
+    log.passes = [{"step": k, "attention": v} for k, v in rows.items()]
     log.status = "finished"
-    assert callbacks.default_step(log) == 2
+    assert callbacks.default_pass(log) == 2
     session = Session()
-    session.log = log
+    session.run_log = log
     log.blocks = [{"id": 0, "kind": "prompt", "owner": None, "length": 3, "text": ""},
                   {"id": 1, "kind": "step", "owner": 1, "length": 3, "text": ""}]
-    assert callbacks.heatmap_of(session).layout.title.text.endswith("step 2")
+    assert callbacks.heatmap_of(session).layout.title.text.endswith("pass 2")
 
 
 def test_compare_buttons_name_what_they_run(store):
     session = Session()
-    final = list(callbacks.run(session, store, settings(num_workers=3), EVERY_STEP))[-1]
+    final = list(callbacks.run(session, store, settings(num_workers=3), EVERY_PASS))[-1]
     assert final.compare_labels == ["Compare: 1 worker", "Compare: 3 independent workers"]
     assert session.base.num_workers == 3
-    list(callbacks.run(session, store, session.base.baseline("one"), EVERY_STEP))
+    list(callbacks.run(session, store, session.base.baseline("one"), EVERY_PASS))
     assert session.base.num_workers == 3          # a baseline is not what the next compare reruns
 
 
 def test_the_page_opens_on_a_recording_in_one_frame(store):
     live = Session()
-    final = list(callbacks.run(live, store, settings(num_workers=3), EVERY_STEP))[-1]
+    final = list(callbacks.run(live, store, settings(num_workers=3), EVERY_PASS))[-1]
     shown = Session()
     frame = callbacks.open_recording(shown, final.files[0], {"machine": "cpu X", "date": "2026-01-02", "model": "M"})
     assert frame.lanes == final.lanes and frame.num_workers == 3 and frame.settings.num_workers == 3
     assert "recorded on cpu X, 2026-01-02 with M" in frame.stats and frame.message == ""
-    assert shown.log.status == "finished" and shown.lifecycle.state is RunState.IDLE
+    assert shown.run_log.status == "finished" and shown.lifecycle.state is RunState.IDLE
 
 
 def test_a_run_pressed_during_a_replay_ends_it_without_a_last_frame(store, tmp_path):
     live = Session()
-    final = list(callbacks.run(live, store, settings(num_workers=2), EVERY_STEP))[-1]
+    final = list(callbacks.run(live, store, settings(num_workers=2), EVERY_PASS))[-1]
     session = Session()
     replay = callbacks.replay(session, final.files[0], Cadence(replay_frames=1000, replay_delay=0.0))
     next(replay)
@@ -391,13 +391,13 @@ def test_a_run_pressed_during_a_replay_ends_it_without_a_last_frame(store, tmp_p
 
 def test_stop_during_a_replay_ends_it_with_its_last_frame(store):
     live = Session()
-    final = list(callbacks.run(live, store, settings(num_workers=2), EVERY_STEP))[-1]
+    final = list(callbacks.run(live, store, settings(num_workers=2), EVERY_PASS))[-1]
     session = Session()
     replay = callbacks.replay(session, final.files[0], Cadence(replay_frames=1000, replay_delay=0.0))
     next(replay)
     assert "Stopping after" in callbacks.stop(session)
     (last,) = list(replay)
-    assert "Stopped after" in last.message and last.running is False and session.log.status == "stopped"
+    assert "Stopped after" in last.message and last.running is False and session.run_log.status == "stopped"
     assert session.lifecycle.state is RunState.IDLE
 
 
@@ -415,18 +415,18 @@ def test_stop_while_waiting_for_a_slot_cancels_the_run(store):
     session = Session()
     callbacks.pressed(session, settings())
     assert "will not start" in callbacks.stop(session)
-    (frame,) = list(callbacks.run(session, store, settings(), EVERY_STEP))
-    assert "before it started" in frame.message and frame.running is False and session.log is None
-    assert len(list(callbacks.run(session, store, settings(), EVERY_STEP))) > 3     # the next Run runs
+    (frame,) = list(callbacks.run(session, store, settings(), EVERY_PASS))
+    assert "before it started" in frame.message and frame.running is False and session.run_log is None
+    assert len(list(callbacks.run(session, store, settings(), EVERY_PASS))) > 3     # the next Run runs
 
 
 def test_loading_the_opening_recording_draws_nothing_but_enables_its_controls(store):
     live = Session()
-    final = list(callbacks.run(live, store, settings(num_workers=3), EVERY_STEP))[-1]
+    final = list(callbacks.run(live, store, settings(num_workers=3), EVERY_PASS))[-1]
     session = Session()
     frame = callbacks.load_recording(session, final.files[0], {"machine": "m", "date": "2026-01-02"})
     assert frame.lanes is None and frame.heatmap is None and frame.stats is None
-    assert frame.num_steps == len(live.log.steps) and frame.step == callbacks.default_step(session.log)
+    assert frame.num_passes == len(live.run_log.passes) and frame.heatmap_pass == callbacks.default_pass(session.run_log)
     assert os.path.basename(frame.files[0]).startswith("hogwild-combined-3-workers-20")
-    assert callbacks.select_step(session, 2).layout.title.text.endswith("step 2")
+    assert callbacks.select_pass(session, 2).layout.title.text.endswith("pass 2")
     assert "Bob attends" in callbacks.select_view(session, 1)

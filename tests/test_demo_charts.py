@@ -61,13 +61,13 @@ def test_heatmap_without_data_says_so():
     assert not fig.data and "no attention" in fig.layout.annotations[0].text
 
 
-def _steps(n, W=2):
+def _passes(n, W=2):
     return [{"step": i + 1, "shares": ([[0.1, 0.2, 0.7]] + [None] * (W - 1)) if i % 2 else [[0.3, 0.3, 0.4]] * W}
             for i in range(n)]
 
 
 def test_timeline_one_row_per_worker_stacked_shares():
-    fig = attention_timeline(_steps(6), NAMES[:2])
+    fig = attention_timeline(_passes(6), NAMES[:2])
     assert len(fig.data) == 3 * 2
     alice = [t for t in fig.data if t.stackgroup == "worker-0"]
     own, others, shared = alice
@@ -75,22 +75,22 @@ def test_timeline_one_row_per_worker_stacked_shares():
     assert list(own.x) == [1, 2, 3, 4, 5, 6] and own.yaxis == "y" and fig.data[3].yaxis == "y2"
     assert list(own.y) == [0.3, 0.1, 0.3, 0.1, 0.3, 0.1] and list(shared.y)[1] == 0.7
     bob_own = next(t for t in fig.data if t.stackgroup == "worker-1")
-    assert list(bob_own.y)[1] is None          # Bob did not run at step 2
+    assert list(bob_own.y)[1] is None          # Bob did not run in pass 2
     assert sum(t.showlegend for t in fig.data) == 3      # one legend entry per share kind
     assert worker_colour(1) in fig.layout.yaxis2.ticktext[0] and "Bob" in fig.layout.yaxis2.ticktext[0]
-    assert fig.layout.xaxis2.title.text == "step"
+    assert fig.layout.xaxis2.title.text == "pass"
     assert fig.layout.legend.yref == "container"        # the legend sits below the plot, not over the title
 
 
 def test_timeline_keeps_its_height_at_eight_workers():
     names = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi"]
-    eight = attention_timeline(_steps(6, W=8), names)
-    assert eight.layout.height == attention_timeline(_steps(6), NAMES[:2]).layout.height
+    eight = attention_timeline(_passes(6, W=8), names)
+    assert eight.layout.height == attention_timeline(_passes(6), NAMES[:2]).layout.height
     assert len(eight.data) == 24
 
 
-def test_timeline_thins_long_runs_but_keeps_the_last_step():
-    fig = attention_timeline(_steps(5 * MAX_POINTS + 3), ["Alice", "Bob"])
+def test_timeline_thins_long_runs_but_keeps_the_last_pass():
+    fig = attention_timeline(_passes(5 * MAX_POINTS + 3), ["Alice", "Bob"])
     xs = list(fig.data[0].x)
     assert len(xs) <= MAX_POINTS + 1 and xs[0] == 1 and xs[-1] == 5 * MAX_POINTS + 3
 

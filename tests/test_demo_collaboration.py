@@ -1,4 +1,4 @@
-"""The page's collaboration line: computed from a run's step records (live or replayed)."""
+"""The page's collaboration line: computed from a run's pass records (live or replayed)."""
 
 from demo.collaboration import collaboration_html, report_of
 from demo.records import RunLog
@@ -9,7 +9,7 @@ PROBLEM = "Answer both. (a) 17 x 24? (b) 30 + 45?"
 def log_of(pieces_per_pass: list[list[list]], answer: str | None) -> RunLog:
     log = RunLog(meta={"settings": {"problem": PROBLEM, "layout": "combined"}, "worker_names": ["Alice", "Bob"]})
     for pieces in pieces_per_pass:
-        log.add_step({"pieces": pieces, "tokens": [None, None], "flushed": []})
+        log.add_pass({"pieces": pieces, "tokens": [None, None], "flushed": []})
     log.answer = answer
     return log
 

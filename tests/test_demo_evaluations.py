@@ -124,7 +124,7 @@ def test_a_run_becomes_a_trace_with_exactly_the_pieces_up_to_its_cut(root, tmp_p
     log = log_of_trace(data)
     for w, pieces in enumerate(HOGWILD_PIECES):
         expected = [(text, inserted) for text, inserted, when in pieces if when <= budget]
-        got = [(text, inserted) for step in data["steps"] for text, inserted in step["pieces"][w]]
+        got = [(text, inserted) for record in data["steps"] for text, inserted in record["pieces"][w]]
         assert got == expected
         assert log.lane_text(w) == "".join(text for text, _ in expected)
     # a token stands where a worker sampled in that pass; Bob sampled nothing in pass 2
@@ -142,7 +142,7 @@ def test_the_trace_replays_in_the_main_tab_without_attention(root, tmp_path):
         assert frame.lanes and "&lt;script&gt;" in frame.lanes[1] and "<script>" not in frame.lanes[1]
         assert ">4</b>" in frame.answer and frame.heatmap is not None and frame.timeline is not None
         finished = list(callbacks.replay(session, path, callbacks.Cadence(replay_frames=1, replay_delay=0.0)))[-1]
-        assert "Stopped after 4 steps" in finished.message          # cut at the budget
+        assert "Stopped after 4 passes" in finished.message          # cut at the budget
         assert "from Run" not in finished.message and "a machine not recorded" in finished.stats
         assert "Note: converted from an evaluation record" in finished.message
     finally:

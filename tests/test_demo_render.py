@@ -91,14 +91,14 @@ def test_gallery_caption_and_diagram():
 def test_stats_and_answer_and_compare_escape():
     log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice", "Bob"], "model": "<m>",
                        "label": "Hogwild!", "num_layers": 2})
-    log.add_step({"step": 1, "phase": "work", "elapsed": 2.0, "seconds": 0.1, "cache_tokens": 100,
+    log.add_pass({"step": 1, "phase": "work", "elapsed": 2.0, "seconds": 0.1, "cache_tokens": 100,
                   "cache_bytes": 2**20, "tokens": [5, None], "pieces": [[["a", False]], []], "flushed": [],
                   "attention": None, "shares": None})
     stats = render.stats_html(log)
     assert "0.5 tok/s" in stats and "100 tok · 1.0 MB" in stats and "&lt;m&gt;" in stats
     log.status, log.answer = "finished", "<b>42</b>"
     assert "&lt;b&gt;42&lt;/b&gt;" in render.answer_html(log)
-    table = render.compare_html([{"run": "x", "answer": EVIL, "sequential steps": 3}])
+    table = render.compare_html([{"run": "x", "answer": EVIL, "sequential passes": 3}])
     assert "<script>" not in table and "&lt;script&gt;" in table
 
 

@@ -1,4 +1,4 @@
-"""RunSettings: what the controls hand over is checked once, with messages a visitor can act on."""
+"""PageSettings: what the controls hand over is checked once, with messages a visitor can act on."""
 
 import math
 from dataclasses import fields
@@ -6,7 +6,7 @@ from dataclasses import fields
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from demo.settings import (BASELINE_LAYOUT, MAX_NEW_TOKENS, MAX_PROBLEM_CHARS, MAX_TEMPERATURE, RunSettings,
+from demo.settings import (BASELINE_LAYOUT, MAX_NEW_TOKENS, MAX_PROBLEM_CHARS, MAX_TEMPERATURE, PageSettings,
                            SettingsError, parse_settings)
 from hogwild_core import LAYOUTS, MAX_WORKERS
 
@@ -16,7 +16,7 @@ GOOD = dict(problem="What is 2+2?", num_workers=3.0, layout="interleaved", max_n
 
 def test_good_values_are_converted():
     s = parse_settings(GOOD)
-    assert s == RunSettings(problem="What is 2+2?", num_workers=3, layout="interleaved", max_new_tokens=64,
+    assert s == PageSettings(problem="What is 2+2?", num_workers=3, layout="interleaved", max_new_tokens=64,
                             temperature=0.7, top_p=0.9, seed=5, check_interval=0, model="default")
     assert isinstance(s.num_workers, int) and isinstance(s.seed, int)
     cfg = s.engine_config()
@@ -72,10 +72,10 @@ PROBLEMS = st.one_of(st.text(max_size=40), st.text(min_size=MAX_PROBLEM_CHARS - 
 
 
 @settings(max_examples=400, deadline=None)
-@given(changes=st.dictionaries(st.sampled_from([f.name for f in fields(RunSettings)]), ODD, max_size=4),
+@given(changes=st.dictionaries(st.sampled_from([f.name for f in fields(PageSettings)]), ODD, max_size=4),
        problem=PROBLEMS)
 def test_any_control_values_give_settings_or_one_clear_message(changes, problem):
-    """Whatever the controls hold: valid RunSettings that build an engine config, or a
+    """Whatever the controls hold: valid PageSettings that build an engine config, or a
     SettingsError whose message is a sentence for the page; never another exception."""
     values = {**GOOD, "problem": problem, **changes}
     try:

@@ -16,7 +16,7 @@ from demo import callbacks, traces
 from demo.callbacks import Cadence, Session
 from demo.models import ModelStore
 from demo.records import RunLog, attention_shares
-from demo.settings import RunSettings
+from demo.settings import PageSettings
 from demo.traces import TraceError, attention_csv, check_trace, read_trace
 
 FAST = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
@@ -31,7 +31,7 @@ def trace_file(tiny_models, tokenizer, tmp_path_factory):
     store = ModelStore()
     store.put("default", tiny_models("qwen3", 2), tokenizer)
     session = Session()
-    settings = RunSettings(problem="Add 3 and 4.", num_workers=2, layout="combined", max_new_tokens=16,
+    settings = PageSettings(problem="Add 3 and 4.", num_workers=2, layout="combined", max_new_tokens=16,
                            max_answer_tokens=3)
     final = list(callbacks.run(session, store, settings, FAST))[-1]
     torch.set_num_threads(before)
@@ -49,7 +49,7 @@ def test_attention_shares_split_own_others_shared():
 def test_run_log_merges_pieces_of_the_same_kind():
     log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice"], "num_layers": 1})
     for pieces in ([["**A [1]:**", True]], [[" Hi", False]], [[" there", False], ["**A [2]:**", True]]):
-        log.add_step({"pieces": [pieces], "tokens": [1], "flushed": [], "elapsed": 1.0})
+        log.add_pass({"pieces": [pieces], "tokens": [1], "flushed": [], "elapsed": 1.0})
     assert log.lanes[0] == [["**A [1]:**", True], [" Hi there", False], ["**A [2]:**", True]]
     assert log.sampled == [3] and log.lane_text(0) == "**A [1]:** Hi there**A [2]:**"
 
@@ -64,17 +64,17 @@ def test_a_trace_holds_settings_tokens_and_attention(trace_file):
     assert sampled and all(t in transcript for t in sampled)
     row = data["steps"][0]["attention"][0]
     assert abs(sum(row) - 1.0) < 1e-3 and len(data["last_attention_by_layer"]) == 2
-    assert data["steps"] == session.log.steps
+    assert data["steps"] == session.run_log.passes
 
 
-def test_the_csv_has_one_row_per_step_worker_block(trace_file):
+def test_the_csv_has_one_row_per_pass_worker_block(trace_file):
     path, csv_path, session = trace_file
     rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
-    assert rows[0].keys() == {"step", "phase", "worker", "worker_name", "block", "block_kind", "block_owner", "mass"}
-    first = session.log.steps[0]
-    assert len([r for r in rows if r["step"] == str(first["step"])]) == sum(len(a) for a in first["attention"])
+    assert rows[0].keys() == {"pass", "phase", "worker", "worker_name", "block", "block_kind", "block_owner", "mass"}
+    first = session.run_log.passes[0]
+    assert len([r for r in rows if r["pass"] == str(first["step"])]) == sum(len(a) for a in first["attention"])
     assert rows[0]["block_kind"] == "prompt" and rows[0]["block_owner"] == ""
-    assert attention_csv(session.log) == open(csv_path, encoding="utf-8", newline="").read()
+    assert attention_csv(session.run_log) == open(csv_path, encoding="utf-8", newline="").read()
 
 
 def test_not_json(tmp_path):
@@ -148,8 +148,8 @@ def test_replay_to_csv_is_the_same_table(trace_file):
     path, csv_path, _ = trace_file
     session = Session()
     list(callbacks.replay(session, path, FAST))
-    assert attention_csv(session.log) == open(csv_path, encoding="utf-8", newline="").read()
-    assert list(csv.reader(io.StringIO(attention_csv(session.log))))[1][3] == "Alice"
+    assert attention_csv(session.run_log) == open(csv_path, encoding="utf-8", newline="").read()
+    assert list(csv.reader(io.StringIO(attention_csv(session.run_log))))[1][3] == "Alice"
 
 
 JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
@@ -222,7 +222,7 @@ def test_any_change_to_a_trace_is_a_clear_error_or_replays(trace_file, data):
     last = frames[-1].message
     assert last and ("hw-error" in last) == (len(frames) == 1), last
     if len(frames) > 1:
-        assert " after " in last and "steps" in last
+        assert " after " in last and "passes" in last
 
 
 EVIL = '<script>window.x=1</script><img src=x onerror=alert(1)><a href="javascript:alert(2)">'

@@ -7,10 +7,10 @@ import pytest
 from demo import callbacks, render
 from demo.callbacks import Cadence, Session
 from demo.models import ModelStore
-from demo.settings import RunSettings, SettingsError, parse_settings
+from demo.settings import PageSettings, SettingsError, parse_settings
 from demo.visitor import MAX_VISITOR_CHARS, VISITOR_NAME, VisitorDesk
 
-EVERY_STEP = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
+EVERY_PASS = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
 LINE = "I take part (c): 6 + 7 = 13. <b>Alice</b>, check Bob's (b)."
 pytestmark = pytest.mark.usefixtures("one_thread", "files_in_tmp")
 
@@ -25,16 +25,16 @@ def store(tiny_models, tokenizer):
 def joined(**changes):
     base = dict(problem="Compute (a) 2 + 3, (b) 4 + 5 and (c) 6 + 7.", num_workers=3, layout="combined",
                 max_new_tokens=16, max_answer_tokens=3, join=True)
-    return RunSettings(**{**base, **changes})
+    return PageSettings(**{**base, **changes})
 
 
-def run_and_send(session, store, settings, line=LINE, after_steps=3):
-    """Run through the page's callback; send `line` once `after_steps` steps are in the log.
+def run_and_send(session, store, settings, line=LINE, after_passes=3):
+    """Run through the page's callback; send `line` once `after_passes` passes are in the log.
     Returns (frames, what Send returned)."""
     frames, sent = [], None
-    for frame in callbacks.run(session, store, settings, EVERY_STEP):
+    for frame in callbacks.run(session, store, settings, EVERY_PASS):
         frames.append(frame)
-        if sent is None and session.log is not None and len(session.log.steps) >= after_steps:
+        if sent is None and session.run_log is not None and len(session.run_log.passes) >= after_passes:
             sent = callbacks.send_line(session, line)
     return frames, sent
 
@@ -49,16 +49,16 @@ def test_a_sent_line_is_in_the_lane_at_once_then_in_the_cache_history_and_heatma
     you = at_once.lanes[2]
     assert "hw-unsent" in you and render.unsent_html(LINE.strip()) in you          # shown at once, escaped
     assert "<b>Alice</b>" not in you and "&lt;b&gt;Alice&lt;/b&gt;" in you
-    log = session.log
+    log = session.run_log
     assert log.meta["worker_names"] == ["Alice", "Bob", "You"] and log.meta["external_workers"] == [2]
     assert log.meta["settings"]["join"] is True
     assert LINE in log.lane_text(2) and log.lane_text(2).startswith("**You [1]:** ")
     assert log.workers[2]["text"] == log.lane_text(2)
-    assert all(token is None for step in log.steps for token in step["tokens"][2:])
-    written = next(i for i, step in enumerate(log.steps) if step["pieces"][2])
+    assert all(token is None for record in log.passes for token in record["tokens"][2:])
+    written = next(i for i, record in enumerate(log.passes) if record["pieces"][2])
     assert written == 3, "the line goes in with the pass after Send"
     block = next(b["id"] for b in log.blocks if b["owner"] == 2 and LINE in b["text"])
-    later = [s for s in log.steps[written + 1:] if s["attention"] and all(any(r) for r in s["attention"][:2])]
+    later = [s for s in log.passes[written + 1:] if s["attention"] and all(any(r) for r in s["attention"][:2])]
     assert later and all(s["attention"][w][block] > 0 for s in later for w in (0, 1)), "the model workers read it"
     last = frames[-1]
     assert "hw-unsent" not in last.lanes[2] and "You · step 1" in last.lanes[2]
@@ -66,7 +66,7 @@ def test_a_sent_line_is_in_the_lane_at_once_then_in_the_cache_history_and_heatma
         assert [owner for _, owner, text in log.history if LINE in text] == [2]
         assert "You · block" in last.history
     assert any(entry[0] == block for entry in log.views[0]), "Alice's view of the cache holds the visitor's block"
-    assert "You" in str(last.heatmap.data[0].text) and callbacks.default_step(log) >= written
+    assert "You" in str(last.heatmap.data[0].text) and callbacks.default_pass(log) >= written
 
 
 def test_the_trace_records_the_visitors_lane_and_replays_it(store):
@@ -74,18 +74,18 @@ def test_the_trace_records_the_visitors_lane_and_replays_it(store):
     frames, _ = run_and_send(live, store, joined())
     final = frames[-1]
     replayed = Session()
-    again = list(callbacks.replay(replayed, final.files[0], EVERY_STEP))
+    again = list(callbacks.replay(replayed, final.files[0], EVERY_PASS))
     assert again[0].worker_names == ["Alice", "Bob", "You"]
     assert again[-1].lanes == final.lanes and again[-1].history == final.history
-    assert replayed.log.meta["external_workers"] == [2] and replayed.visitor is None
+    assert replayed.run_log.meta["external_workers"] == [2] and replayed.visitor is None
     assert "Nothing is running" in callbacks.send_line(replayed, "hello.")[0]
 
 
 def test_bad_lines_get_a_message_and_change_nothing(store):
     session = Session()
     assert "Nothing is running" in callbacks.send_line(session, "hello.")[0]
-    run = callbacks.run(session, store, joined(max_new_tokens=40), EVERY_STEP)
-    while session.log is None or not session.log.steps:
+    run = callbacks.run(session, store, joined(max_new_tokens=40), EVERY_PASS)
+    while session.run_log is None or not session.run_log.passes:
         next(run)
     for text, words in (("", "empty"), ("   \n", "empty"), (None, "empty"),
                         ("x" * (MAX_VISITOR_CHARS + 1), f"at most {MAX_VISITOR_CHARS}")):
@@ -96,8 +96,8 @@ def test_bad_lines_get_a_message_and_change_nothing(store):
     list(run)
     assert "Nothing is running" in callbacks.send_line(session, "hello.")[0]
     other = Session()                                      # a run the visitor did not join
-    run = callbacks.run(other, store, joined(join=False), EVERY_STEP)
-    while other.log is None:
+    run = callbacks.run(other, store, joined(join=False), EVERY_PASS)
+    while other.run_log is None:
         next(run)
     assert "no lane for you" in callbacks.send_line(other, "hello.")[0]
     run.close()
@@ -105,9 +105,9 @@ def test_bad_lines_get_a_message_and_change_nothing(store):
 
 def test_after_the_final_answer_began_a_line_is_refused(store):
     session = Session()
-    run = callbacks.run(session, store, joined(max_new_tokens=4, max_answer_tokens=8), EVERY_STEP)
+    run = callbacks.run(session, store, joined(max_new_tokens=4, max_answer_tokens=8), EVERY_PASS)
     for _ in run:
-        if session.log is not None and session.log.steps and session.log.steps[-1]["phase"] == "answer":
+        if session.run_log is not None and session.run_log.passes and session.run_log.passes[-1]["phase"] == "answer":
             break
     message, frame = callbacks.send_line(session, "Too late?")
     assert "final answer" in message and frame is None
@@ -150,13 +150,13 @@ def test_the_visitor_has_a_colour_of_their_own():
     assert VISITOR_COLOUR in render.history_html([[0, 2, "**You [1]:** hi."]], names, True)
 
 
-def test_the_heatmap_opens_on_the_last_step_every_model_worker_wrote():
+def test_the_heatmap_opens_on_the_last_pass_every_model_worker_wrote():
     from demo.records import RunLog
     log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice", "Bob", "You"],
                        "num_layers": 1, "external_workers": [2]})
-    log.steps = [{"attention": [[1.0], [1.0], [1.0]]}, {"attention": [[1.0], [1.0], [0.0]]},
-                 {"attention": [[1.0], [0.0], [0.0]]}]
-    assert callbacks.default_step(log) == 2
+    log.passes = [{"attention": [[1.0], [1.0], [1.0]]}, {"attention": [[1.0], [1.0], [0.0]]},
+                  {"attention": [[1.0], [0.0], [0.0]]}]
+    assert callbacks.default_pass(log) == 2
 
 
 def test_the_page_has_the_box_and_send_skips_the_queue():

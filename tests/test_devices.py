@@ -52,8 +52,8 @@ def check_fast_equals_reference(model, tokenizer, W, layout, kernels, tolerance)
     agree, rows = 0, 0
     for *evs, ev_ref in run_lockstep(fast + [reference], PROBLEM, script_ids(tokenizer)):
         for ev in evs:
-            assert max_abs_diff(ev.logits, ev_ref.logits) < logits_tol, (W, ev.step)
-            assert float((ev.attention_by_layer - ev_ref.attention_by_layer).abs().max()) < mass_tol, (W, ev.step)
+            assert max_abs_diff(ev.logits, ev_ref.logits) < logits_tol, (W, ev.pass_number)
+            assert float((ev.attention_by_layer - ev_ref.attention_by_layer).abs().max()) < mass_tol, (W, ev.pass_number)
             assert ev.flushed == ev_ref.flushed
             for w in ev.writers:
                 agree += int(ev.logits[w].argmax() == ev_ref.logits[w].argmax())
@@ -101,7 +101,7 @@ def test_one_layer_equals_plain_forward_on_device(device, kernel, arch, layout, 
             with torch.no_grad():
                 out = plain(input_ids=ids, output_attentions=True, logits_to_keep=1)
             probs = torch.stack([a[0, :, -1, :].mean(0) for a in out.attentions]).float().cpu()
-            assert float((ev.logits[w] - out.logits[0, -1].float().cpu()).abs().max()) < 1e-3, (ev.step, w)
+            assert float((ev.logits[w] - out.logits[0, -1].float().cpu()).abs().max()) < 1e-3, (ev.pass_number, w)
             expected = per_block(probs, engine.view_blocks(w), ev.attention.shape[-1])
             assert float((ev.attention_by_layer[:, w] - expected).abs().max()) < 1e-4
 

@@ -2,7 +2,7 @@
 Chromium as a visitor meets it: at 1440x900, on a phone (390x844) and inside an iframe.
 
 * it opens on the gallery's recording within 2 s;
-* Run shows the chosen lanes and a status within 0.5 s; Stop ends the run within one step;
+* Run shows the chosen lanes and a status within 0.5 s; Stop ends the run within one pass;
 * 8 lanes sit at most 4 per row without overflowing text; heatmap tick labels never overlap;
 * messages appear in the viewport next to what caused them;
 * embedded with the README's snippet, the iframe takes the page's height, keeps it through a
@@ -68,8 +68,8 @@ def tokens_in(page, lane: str) -> int:
     return int(match.group(1)) if match else 0
 
 
-def steps_shown(page) -> int:
-    match = re.search(r"steps\s+(\d+)", page.inner_text("#stats"))
+def passes_shown(page) -> int:
+    match = re.search(r"passes\s+(\d+)", page.inner_text("#stats"))
     return int(match.group(1)) if match else 0
 
 
@@ -113,9 +113,9 @@ def test_opens_on_the_recording_and_eight_lanes_and_ticks_fit(browser, server, t
     assert "<|im_start|>" not in page.inner_text("#view")
     assert page.locator("#view details.hw-prompt").count() == 1
     assert not page.locator("#view details.hw-prompt").evaluate("d => d.open")
-    # the heatmap opens on the last step in which every worker wrote, not on the answer step
+    # the heatmap opens on the last pass in which every worker wrote, not on an answer pass
     title = page.text_content("#heatmap .gtitle")
-    assert f"step {last_step_all_wrote()}" in title, title
+    assert f"pass {last_pass_all_wrote()}" in title, title
     assert not page.is_enabled("#stop") and not page.is_enabled("#compare-one")
 
     # a bad trace: the message is next to the upload button and inside the viewport
@@ -139,7 +139,7 @@ def test_opens_on_the_recording_and_eight_lanes_and_ticks_fit(browser, server, t
     overflowing = page.evaluate("""() => [...document.querySelectorAll('#lanes .hw-lane-body')]
         .filter(b => b.scrollWidth > b.clientWidth + 1).length""")
     assert overflowing == 0
-    page.wait_for_function("document.querySelector('#heatmap .gtitle').textContent.includes('step 24')")
+    page.wait_for_function("document.querySelector('#heatmap .gtitle').textContent.includes('pass 24')")
     ticks = boxes(page, "#heatmap .xtick text") + boxes(page, "#heatmap .ytick text")
     assert len(ticks) >= 8 + 10 and not overlapping(ticks), overlapping(ticks)
     titles = boxes(page, "#heatmap .gtitle") + boxes(page, "#heatmap .xtitle")
@@ -181,23 +181,23 @@ def test_run_shows_lanes_at_once_and_stop_ends_it(browser, server):
     while min(tokens_in(page, f"#lane-{w}") for w in range(4)) < 6:
         assert time.monotonic() < deadline, f"lanes did not fill: {page.inner_text('#message')}"
         time.sleep(0.3)
-    # timed in the page: from the click event (and the step count shown then) to the status "stopped"
+    # timed in the page: from the click event (and the pass count shown then) to the status "stopped"
     page.evaluate("""() => document.querySelector('#stop').addEventListener('click', () => {
         window.__stopAt = performance.now();
-        window.__stepsAtStop = Number(((document.querySelector('#stats')?.innerText || '')
-                                       .match(/steps\\s+(\\d+)/) || [0, 0])[1]);
+        window.__passesAtStop = Number(((document.querySelector('#stats')?.innerText || '')
+                                       .match(/passes\\s+(\\d+)/) || [0, 0])[1]);
     }, {capture: true, once: true})""")
     page.click("#stop")
     stopped = page.wait_for_function("""() => window.__stopAt !== undefined
         && (document.querySelector('#stats')?.innerText || '').includes('stopped')
         && performance.now() - window.__stopAt""", timeout=STOP_SECONDS * 1000, polling=10)
     MEASURED["stop_s"] = round(stopped.json_value() / 1000, 2)
-    shown = page.evaluate("window.__stepsAtStop")
+    shown = page.evaluate("window.__passesAtStop")
     wait_for_text(page, "#message", "Stopped after", STOP_SECONDS)
-    final = int(re.search(r"Stopped after (\d+) steps", page.inner_text("#message")).group(1))
-    MEASURED["steps_after_stop"] = final - shown
-    # The page shows the step count up to 0.3 s late (its text cadence: 2-3 steps of 4 workers here),
-    # so this bounds the lag plus the steps after Stop; that at most one step runs after Stop is
+    final = int(re.search(r"Stopped after (\d+) passes", page.inner_text("#message")).group(1))
+    MEASURED["passes_after_stop"] = final - shown
+    # The page shows the pass count up to 0.3 s late (its text cadence: 2-3 passes of 4 workers here),
+    # so this bounds the lag plus the passes after Stop; that at most one pass runs after Stop is
     # checked on the engine's own count in test_demo_callbacks.py.
     assert final - shown <= 4, (shown, final)
     assert MEASURED["stop_s"] < budget(STOPPED_SECONDS), MEASURED
@@ -215,10 +215,10 @@ def test_run_shows_lanes_at_once_and_stop_ends_it(browser, server):
     assert page.evaluate("window.__injected") is None
     assert page.locator("#view img, #view script, #lanes img, #lanes script").count() == 0
 
-    # the heatmap step slider moves a finished run's heatmap
-    page.fill("#heatmap-step input[type=number]", "2")
-    page.press("#heatmap-step input[type=number]", "Enter")
-    page.wait_for_function("document.querySelector('#heatmap .gtitle').textContent.includes('step 2')",
+    # the heatmap's pass slider moves a finished run's heatmap
+    page.fill("#heatmap-pass input[type=number]", "2")
+    page.press("#heatmap-pass input[type=number]", "Enter")
+    page.wait_for_function("document.querySelector('#heatmap .gtitle').textContent.includes('pass 2')",
                            timeout=10000)
     page.close()
 
@@ -321,14 +321,14 @@ def test_a_phone_shows_run_and_status_first_and_brings_the_lanes_into_view(brows
     page.close()
 
 
-def last_step_all_wrote() -> int:
-    """From the featured recording itself: the last step whose attention rows are all non-empty."""
+def last_pass_all_wrote() -> int:
+    """From the featured recording itself: the last pass whose attention rows are all non-empty."""
     import json
     from demo.gallery import load_gallery
     with open(load_gallery()[0][0].path, encoding="utf-8") as f:
-        steps = json.load(f)["steps"]
-    return max(i + 1 for i, step in enumerate(steps)
-               if step.get("attention") and all(any(row) for row in step["attention"]))
+        passes = json.load(f)["steps"]
+    return max(i + 1 for i, record in enumerate(passes)
+               if record.get("attention") and all(any(row) for row in record["attention"]))
 
 
 def test_screenshot_of_the_recording(browser, server):

@@ -20,7 +20,7 @@ from tests.appserver import running_app
 pytestmark = pytest.mark.slow
 
 # (problem, workers, layout, max new tokens, temperature, top-p, seed, check interval, model, join):
-# the run API's parameters, in RunSettings order (see test_demo_app.py)
+# the run API's parameters, in PageSettings order (see test_demo_app.py)
 ALICE_ALONE = ("Add 17 and 25.", 1, "contiguous", 24, 0.0, 1.0, 0, 0, "default", False)
 THREE_WORKERS = ("Multiply 6 by 7.", 3, "interleaved", 24, 0.0, 1.0, 0, 0, "default", False)
 LONG = ("Count from 1 to 500, one number per line.", 4, "combined", 1024, 0.0, 1.0, 0, 0, "default", False)
@@ -62,7 +62,7 @@ def result_of(outputs) -> dict:
     """What a run showed, minus timings: its lanes, history, cache view and final message."""
     message = outputs[0]
     return {"lanes": outputs[LANES], "history": outputs[HISTORY],
-            "view": outputs[VIEW], "answer": outputs[2], "steps": message.split(" steps")[0]}
+            "view": outputs[VIEW], "answer": outputs[2], "passes": message.split(" passes")[0]}
 
 
 def wait_until(condition, seconds: float, what: str) -> float:
@@ -95,7 +95,7 @@ def test_two_visitors_at_once_each_get_their_own_run(server, visitor):
     assert first[ALICE_ALONE] < done[THREE_WORKERS] and first[THREE_WORKERS] < done[ALICE_ALONE], "runs did not overlap"
     for settings, job in jobs.items():
         together = result_of(job.result())
-        assert "Finished after" in together["steps"]
+        assert "Finished after" in together["passes"]
         assert together == alone[settings], f"{settings[0]!r} changed when run next to another visitor"
         assert together["lanes"].count('class="hw-lane"') == settings[1]
     alice, three = (result_of(jobs[s].result()) for s in (ALICE_ALONE, THREE_WORKERS))
@@ -192,15 +192,15 @@ def test_a_visitor_joins_their_run_while_another_runs(server, visitor):
     joiner = visitor(url)
     assert "Nothing is running" in joiner.predict(LINE, api_name=SEND)[0]
     job = joiner.submit(*JOINED, api_name=RUN)
-    wait_until(lambda: len(job.outputs()) >= 3, 60, "the joined run's first steps")
+    wait_until(lambda: len(job.outputs()) >= 3, 60, "the joined run's first passes")
     message, lanes, box = joiner.predict(LINE, api_name=SEND)
     assert not other.done(), "the other visitor's run should still be going"
     assert "Sent" in message and box == ""
     assert LINE in lanes or "reading the prompt" in message       # at once, or with the first pass
     joined = result_of(job.result(timeout=300))
-    assert "Finished after" in joined["steps"]
+    assert "Finished after" in joined["passes"]
     assert re.findall(r"<b>(\w+)</b>", joined["lanes"]) == ["Alice", "Bob", "You"]
     assert LINE in joined["lanes"] and LINE in joined["history"] and "You · block" in joined["history"]
     alone = result_of(other.result(timeout=300))
-    assert "Finished after" in alone["steps"] and LINE not in alone["lanes"] + alone["history"]
+    assert "Finished after" in alone["passes"] and LINE not in alone["lanes"] + alone["history"]
     assert "Nothing is running" in joiner.predict("Too late.", api_name=SEND)[0]

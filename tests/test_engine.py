@@ -37,15 +37,15 @@ def test_a_window_as_long_as_the_context_is_no_window(tokenizer):
 def test_bad_calls_fail_fast(tiny_models, tokenizer):
     engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(num_workers=2))
     with pytest.raises(EngineStateError):
-        engine.step()
+        engine.run_pass()
     for problem in ("", "   \n\t", None):
         with pytest.raises(PromptError):
             engine.start(problem)
     engine.start(PROBLEM)
     with pytest.raises(ConfigError, match="one entry per worker"):
-        engine.step(force=[1])
+        engine.run_pass(force=[1])
     with pytest.raises(ConfigError, match="ids"):
-        engine.step(force=[1, 10**9])
+        engine.run_pass(force=[1, 10**9])
     with pytest.raises(ConfigError):
         HogwildEngine(tiny_models("llama", 1), tokenizer, {"num_workers": 2})
 
@@ -107,26 +107,26 @@ def test_answer_phase_ends_the_run_with_a_boxed_answer(tiny_models, tokenizer):
                            EngineConfig(num_workers=2, max_new_tokens=5, max_answer_tokens=8))
     engine.start(PROBLEM)
     answer = tokenizer.encode("42}", add_special_tokens=False)
-    events = [engine.step() for _ in range(5)]
+    events = [engine.run_pass() for _ in range(5)]
     assert all(ev.phase == "work" for ev in events)
     for i, token in enumerate(answer):
-        ev = engine.step(force=[token, None])
+        ev = engine.run_pass(force=[token, None])
         assert ev.phase == "answer" and ev.tokens[1] is None
     assert ev.done and engine.done
     assert engine.answer == "42"
     assert "\\boxed{42}" in engine.worker_text(0)
     with pytest.raises(EngineStateError):
-        engine.step()
+        engine.run_pass()
 
 
 def test_eos_stops_a_worker_and_is_not_written(tiny_models, tokenizer):
     engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(num_workers=2, max_new_tokens=50))
     engine.start(PROBLEM)
-    engine.step()
+    engine.run_pass()
     eos = tokenizer.eos_token_id
-    ev = engine.step(force=[None, eos])
+    ev = engine.run_pass(force=[None, eos])
     assert ev.tokens[1] == eos and ev.pieces[1] == []
-    ev = engine.step()
+    ev = engine.run_pass()
     assert ev.tokens[1] is None and 1 not in ev.writers and ev.logits is None
     assert eos not in engine.transcript(1).tokens and eos not in engine.view_block_tokens(1)[-1]
 
@@ -182,11 +182,11 @@ def test_a_stopped_workers_view_stays_what_it_last_saw(tiny_models, tokenizer):
                            EngineConfig(num_workers=2, layout="combined", max_new_tokens=40))
     engine.start(PROBLEM)
     for token in script_ids(tokenizer):        # "The sum is five." "\n" "\n": a step end
-        engine.step(force=[token, None])
-    engine.step(force=[tokenizer.eos_token_id, None])   # writes "\n" + "**Alice [2]:**", stops
+        engine.run_pass(force=[token, None])
+    engine.run_pass(force=[tokenizer.eos_token_id, None])   # writes "\n" + "**Alice [2]:**", stops
     seen, seen_blocks = engine.view_token_ids(0), engine.view_blocks(0)
     assert tokenizer.decode(seen).endswith("**Alice [2]:**")
-    ev = engine.step()
+    ev = engine.run_pass()
     assert ev.flushed, "Alice's finished step must have moved into the history"
     assert engine.view_token_ids(0) == seen and engine.view_blocks(0) == seen_blocks
     assert [len(t) for t in engine.view_block_tokens(0)] == [length for _, _, length in seen_blocks]
@@ -202,16 +202,16 @@ def test_fork_and_finish_branch_a_forced_answer_without_touching_the_run(tiny_mo
     for engine in (probed, plain):
         engine.start(PROBLEM)
         for _ in range(6):
-            engine.step()
+            engine.run_pass()
     branch = probed.fork()
     branch.finish([0, 1, 2])
     passes = 0
     while not branch.done:
-        branch.step()
+        branch.run_pass()
         passes += 1
     assert passes <= 4 + 2 and all(a is not None for a in branch.answers)
     assert probed.answers == [None, None, None]
-    assert [probed.step().tokens for _ in range(5)] == [plain.step().tokens for _ in range(5)]
+    assert [probed.run_pass().tokens for _ in range(5)] == [plain.run_pass().tokens for _ in range(5)]
     with pytest.raises(ConfigError):
         probed.fork().finish([7])
 
@@ -223,7 +223,7 @@ def test_a_worker_cannot_write_another_workers_label(tiny_models, tokenizer):
     engine.start(PROBLEM)
     alice = tokenizer.encode("**Alice", add_special_tokens=False)
     bob = tokenizer.encode("**Bob", add_special_tokens=False)
-    engine.step(force=[alice[0], alice[0], alice[0]])
+    engine.run_pass(force=[alice[0], alice[0], alice[0]])
     V = engine.model.get_input_embeddings().weight.shape[0]
     banned = engine._banned(engine.workers[1])
     assert alice[1] in banned and bob[1] not in banned
@@ -248,7 +248,7 @@ def test_a_step_that_repeats_another_workers_gets_the_check_at_once(enabled, tin
     engine.start(PROBLEM)
     taken = [0, 0]
     while not engine.done:
-        event = engine.step(force=[script[taken[w] % len(script)] for w in range(2)])
+        event = engine.run_pass(force=[script[taken[w] % len(script)] for w in range(2)])
         taken = [t + (tok is not None) for t, tok in zip(taken, event.tokens)]
     texts = [engine.worker_text(w) for w in range(2)]
     assert any(prompts.CHECK_TEXT in text for text in texts) is enabled
@@ -267,7 +267,7 @@ def test_a_shared_model_keeps_its_attention_and_plain_use(attention, tokenizer):
         before = model(input_ids=ids).logits
     engine = HogwildEngine(model, tokenizer, EngineConfig(num_workers=2, attention=attention, max_new_tokens=3))
     engine.start(PROBLEM)
-    engine.step()
+    engine.run_pass()
     assert model.config._attn_implementation == "sdpa"
     with torch.no_grad():
         assert torch.allclose(model(input_ids=ids).logits, before, atol=1e-5)
@@ -310,7 +310,7 @@ def test_no_long_copy_of_the_problem_nor_of_ones_own_text(tiny_models, tokenizer
     engine.start(problem)
     ids = tokenizer.encode(problem, add_special_tokens=False)
     for t in ids[:5]:
-        engine.step(force=[t, None])
+        engine.run_pass(force=[t, None])
     assert ids[5] in engine._banned(engine.workers[0])
     assert ids[5] not in engine._banned(engine.workers[1]) or ids[5] in engine.workers[1].transcript
     with pytest.raises(ConfigError):
@@ -328,9 +328,9 @@ def test_no_long_copy_of_a_worker_one_can_read(layout, banned, tiny_models, toke
     filler = tokenizer.encode(" so", add_special_tokens=False)[0]
     engine.start("How many calls?")
     for t in ids:                       # Alice writes the sentence while Bob writes filler
-        engine.step(force=[t, filler])
+        engine.run_pass(force=[t, filler])
     for t in ids[:7]:                   # then Bob follows it for 7 tokens
-        engine.step(force=[filler, t])
+        engine.run_pass(force=[filler, t])
     assert (ids[7] in engine._banned(engine.workers[1])) is banned
 
 
@@ -360,12 +360,12 @@ def test_finish_boxed_bans_the_end_of_text_while_reasoning(layout, tokenizer):
     model = _control_loving_model(tokenizer)
     stops = HogwildEngine(model, tokenizer, EngineConfig(num_workers=2, layout=layout, finish="eos", temperature=0.0))
     stops.start(PROBLEM)
-    stops.step()                 # the openers go in, then each worker samples: the end of text
+    stops.run_pass()                 # the openers go in, then each worker samples: the end of text
     assert stops.reasoning_over
     paper = HogwildEngine(model, tokenizer, EngineConfig(num_workers=2, layout=layout, finish="boxed", temperature=0.0))
     paper.start(PROBLEM)
     for _ in range(6):
-        ev = paper.step()
+        ev = paper.run_pass()
         assert ev.phase == "work" and not set(ev.tokens) & control_ids(tokenizer)
     assert not paper.reasoning_over
 
@@ -376,7 +376,7 @@ def _write(engine, w: int, text: str, tokenizer, filler: int):
     for token in tokenizer.encode(text, add_special_tokens=False):
         force = [filler] * engine.config.num_workers
         force[w] = token
-        ev = engine.step(force=force)
+        ev = engine.run_pass(force=force)
     return ev
 
 
@@ -386,7 +386,7 @@ def test_a_box_with_every_answer_ends_the_reasoning(layout, everyone, tiny_model
     engine = HogwildEngine(tiny_models("llama", 1), tokenizer,
                            EngineConfig(num_workers=2, layout=layout, finish="boxed", answer_parts=2, max_new_tokens=200))
     engine.start(PROBLEM)
-    engine.step(force=[filler, filler])
+    engine.run_pass(force=[filler, filler])
     _write(engine, 1, " The first is \\boxed{3,000}. The other: \\boxed{4}.", tokenizer, filler)
     assert not engine.reasoning_over                        # a box per answer (or a step's result) goes on
     _write(engine, 1, " Both: \\(\\boxed{3000, 4", tokenizer, filler)      # still open
@@ -395,10 +395,10 @@ def test_a_box_with_every_answer_ends_the_reasoning(layout, everyone, tiny_model
     _write(engine, 1, "0}", tokenizer, filler)               # the token that closes a box of both answers ends it
     assert engine.reasoning_over is everyone
     if everyone:
-        ev = engine.step()
+        ev = engine.run_pass()
         assert ev.phase == "answer" and ev.tokens[0] is not None and ev.tokens[1] is None   # Alice answers
     else:                                                        # an independent worker ends alone
-        ev = engine.step()
+        ev = engine.run_pass()
         assert ev.phase == "work" and ev.tokens[1] is None and ev.tokens[0] is not None
 
 

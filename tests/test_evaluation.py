@@ -53,7 +53,7 @@ def test_transcript_pieces_rebuild_each_workers_text_pass_by_pass(tiny_models, t
     engine.start(TASK.problem)
     tape = PassTape(2)
     for _ in range(12):
-        tape.record(engine.step(), engine.num_steps)
+        tape.record(engine.run_pass(), engine.num_passes)
     pieces = transcript_pieces(engine, tape)
     for w in range(2):
         assert "".join(text for text, _, _ in pieces[w]) == engine.worker_text(w)
@@ -68,7 +68,7 @@ def test_transcript_pieces_keep_a_character_split_across_tokens_whole(tiny_model
     split = tokenizer.encode(" 𝑥 ✓ 🎉", add_special_tokens=False)
     assert any("\ufffd" in tokenizer.decode([t]) for t in split)       # some character spans two tokens
     for t in split:
-        tape.record(engine.step(force=[t]), engine.num_steps)
+        tape.record(engine.run_pass(force=[t]), engine.num_passes)
     text = "".join(text for text, _, _ in transcript_pieces(engine, tape)[0])
     assert text == engine.worker_text(0) and text.endswith(" 𝑥 ✓ 🎉")
 
@@ -80,10 +80,10 @@ def test_a_probe_leaves_the_engine_as_it_was(tiny_models, tokenizer):
     for engine in (probed, plain):
         engine.start(TASK.problem)
         for _ in range(4):
-            engine.step()
+            engine.run_pass()
     answers, seconds = probe(probed, [0, 1])
-    assert len(answers) == 2 and seconds > 0 and probed.num_steps == 4
-    assert [probed.step().tokens for _ in range(4)] == [plain.step().tokens for _ in range(4)]
+    assert len(answers) == 2 and seconds > 0 and probed.num_passes == 4
+    assert [probed.run_pass().tokens for _ in range(4)] == [plain.run_pass().tokens for _ in range(4)]
 
 
 def test_a_run_that_ends_early_answers_every_later_budget_from_its_end(tokenizer):

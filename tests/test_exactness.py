@@ -69,7 +69,7 @@ def test_fast_path_equals_reference(arch, layout, W1, W2, tiny_models, tokenizer
         ref = HogwildEngine(model, tokenizer, make_config(W, layout, "reference"))
         flushes = 0
         for ev_fast, ev_ref in run_lockstep([fast, ref], PROBLEM, script):
-            assert max_abs_diff(ev_fast.logits, ev_ref.logits) < 1e-3, (W, ev_fast.step)
+            assert max_abs_diff(ev_fast.logits, ev_ref.logits) < 1e-3, (W, ev_fast.pass_number)
             assert ev_fast.attention.shape == ev_ref.attention.shape
             assert float((ev_fast.attention_by_layer - ev_ref.attention_by_layer).abs().max()) < 1e-4
             assert ev_fast.flushed == ev_ref.flushed
@@ -95,7 +95,7 @@ def test_fast_path_equals_reference_with_an_external_worker(arch, layout, W, chu
     ref = HogwildEngine(model, tokenizer, make_config(W, layout, "reference", **settings))
     you, wrote, moved = W - 1, 0, []
     for ev_fast, ev_ref in run_lockstep([fast, ref], PROBLEM, script_ids(tokenizer), writes=VISITOR_TEXTS):
-        assert max_abs_diff(ev_fast.logits, ev_ref.logits) < 1e-3, ev_fast.step
+        assert max_abs_diff(ev_fast.logits, ev_ref.logits) < 1e-3, ev_fast.pass_number
         assert float((ev_fast.attention_by_layer - ev_ref.attention_by_layer).abs().max()) < 1e-4
         assert ev_fast.flushed == ev_ref.flushed and ev_fast.writers == ev_ref.writers
         assert ev_fast.tokens[you] is None
@@ -112,7 +112,7 @@ def test_fast_path_equals_reference_with_an_external_worker(arch, layout, W, chu
 
 @pytest.mark.parametrize("arch, layout, attention, W", ONE_LAYER)
 def test_one_layer_equals_plain_forward(arch, layout, attention, W, tiny_models, tokenizer):
-    """With one layer a token's keys/values do not depend on its context, so every step's logits
+    """With one layer a token's keys/values do not depend on its context, so every pass's logits
     and attention must be those of a plain forward over the worker's view."""
     model = tiny_models(arch, 1)
     plain = plain_eager(model)
@@ -123,7 +123,7 @@ def test_one_layer_equals_plain_forward(arch, layout, attention, W, tiny_models,
         assert ev.writers == [w for w in range(W) if not torch.isnan(ev.logits[w]).any()]
         for w in ev.writers:
             logits, probs = plain_last(plain, engine.view_token_ids(w))
-            assert float((ev.logits[w] - logits).abs().max()) < 1e-3, (W, ev.step, w)
+            assert float((ev.logits[w] - logits).abs().max()) < 1e-3, (W, ev.pass_number, w)
             expected = per_block(probs, engine.view_blocks(w), ev.attention.shape[-1])
             assert float((ev.attention_by_layer[:, w] - expected).abs().max()) < 1e-4
             assert abs(float(ev.attention[w].sum()) - 1.0) < 1e-4
@@ -138,7 +138,7 @@ def test_single_worker_contiguous_is_plain_decoding(arch, attention, tiny_models
     engine = HogwildEngine(model, tokenizer, make_config(1, "contiguous", attention, max_new_tokens=24))
     for (ev,) in run_lockstep([engine], PROBLEM, script_ids(tokenizer)):
         logits, probs = plain_last(plain, engine.view_token_ids(0))
-        assert float((ev.logits[0] - logits).abs().max()) < 1e-3, ev.step
+        assert float((ev.logits[0] - logits).abs().max()) < 1e-3, ev.pass_number
         expected = per_block(probs, engine.view_blocks(0), ev.attention.shape[-1])
         assert float((ev.attention_by_layer[:, 0] - expected).abs().max()) < 1e-4
 

@@ -19,12 +19,12 @@ def engine_for(tiny_models, tokenizer, **settings):
     return HogwildEngine(tiny_models("llama", 2), tokenizer, EngineConfig(**{**base, **settings}))
 
 
-def step_scripted(engine, tokenizer, passes: int):
+def run_scripted(engine, tokenizer, passes: int):
     script, events = script_ids(tokenizer), []
     for _ in range(passes):
         if engine.done:
             break
-        events.append(engine.step(force=forced_tokens(script, engine.num_steps, engine.config.num_workers)))
+        events.append(engine.run_pass(force=forced_tokens(script, engine.num_passes, engine.config.num_workers)))
     return events
 
 
@@ -33,7 +33,7 @@ def test_an_idle_external_worker_is_in_no_pass_and_is_never_sampled(tiny_models,
     engine.start(PROBLEM)
     assert engine.worker_names == ("Alice", "Bob", "You")
     assert engine.transcript(2).tokens == () and engine.transcript(2).external
-    events = step_scripted(engine, tokenizer, 6)
+    events = run_scripted(engine, tokenizer, 6)
     for event in events:
         assert event.writers == [0, 1] and event.tokens[2] is None and event.pieces[2] == []
         assert not any(event.attention[2]), "an idle worker runs no forward"
@@ -44,14 +44,14 @@ def test_an_idle_external_worker_is_in_no_pass_and_is_never_sampled(tiny_models,
 def test_text_is_written_at_the_next_pass_in_chunks_and_ends_steps(tiny_models, tokenizer):
     engine = engine_for(tiny_models, tokenizer, prefill_chunk=4)
     engine.start(PROBLEM)
-    step_scripted(engine, tokenizer, 2)
+    run_scripted(engine, tokenizer, 2)
     engine.write(2, "I take part (c).\n\n\nAlice, check Bob's (b).")
     pending = len(engine.transcript(2).tokens)
-    first = engine.step()
+    first = engine.run_pass()
     assert 2 in first.writers and first.tokens[2] is None
     assert first.text(2) == "**You [1]:** I take part (c).\n\n**You [2]:** Alice, check Bob's (b).\n\n"
     assert [p.inserted for p in first.pieces[2]] == [True, False, True, False]
-    passes = 1 + sum(2 in e.writers for e in step_scripted(engine, tokenizer, 20))
+    passes = 1 + sum(2 in e.writers for e in run_scripted(engine, tokenizer, 20))
     assert passes == -(-pending // 4), "several tokens per pass, as the prefill chunk allows"
     steps = [b for b in engine.blocks if b.owner == 2 and b.kind == "step"]
     assert [engine.decode(engine.block_tokens(b.id)) for b in steps] == [
@@ -63,9 +63,9 @@ def test_text_is_written_at_the_next_pass_in_chunks_and_ends_steps(tiny_models, 
 def test_model_workers_attend_to_the_visitors_block(tiny_models, tokenizer):
     engine = engine_for(tiny_models, tokenizer)
     engine.start(PROBLEM)
-    step_scripted(engine, tokenizer, 2)
+    run_scripted(engine, tokenizer, 2)
     engine.write(2, "The sum of part (c) is 13.")
-    events = step_scripted(engine, tokenizer, 3)
+    events = run_scripted(engine, tokenizer, 3)
     block = next(b.id for b in engine.blocks if b.owner == 2 and b.length)
     later = events[-1]
     assert later.writers[:2] == [0, 1] and all(later.attention[w][block] > 0 for w in (0, 1))
@@ -75,10 +75,10 @@ def test_a_paragraph_without_a_sentence_end_stays_in_the_step(tiny_models, token
     engine = engine_for(tiny_models, tokenizer, layout="interleaved")
     engine.start(PROBLEM)
     engine.write(2, "hi there")
-    step_scripted(engine, tokenizer, 3)
+    run_scripted(engine, tokenizer, 3)
     assert [b.kind for b in engine.blocks if b.owner == 2] == ["current"]
     engine.write(2, "It is 13.")
-    step_scripted(engine, tokenizer, 3)
+    run_scripted(engine, tokenizer, 3)
     mine = [b for b in engine.blocks if b.owner == 2]
     assert [b.kind for b in mine] == ["step", "current"]
     assert engine.decode(engine.block_tokens(mine[0].id)) == "**You [1]:** hi there\n\nIt is 13.\n\n"
@@ -88,7 +88,7 @@ def test_contiguous_text_has_one_label_and_no_history(tiny_models, tokenizer):
     engine = engine_for(tiny_models, tokenizer, layout="contiguous", num_workers=2)
     engine.start(PROBLEM)
     engine.write(1, "First.\n\nSecond.")
-    step_scripted(engine, tokenizer, 2)
+    run_scripted(engine, tokenizer, 2)
     assert engine.worker_text(1) == "**You [1]:** First.\n\nSecond.\n\n"
     owners = [engine.blocks[block_id].owner for block_id, _, _ in engine.view_blocks(0)]
     assert owners == [None, 1, 0], "Alice reads the prompt, the visitor's text, then her own"
@@ -99,7 +99,7 @@ def test_the_visitor_never_writes_the_final_answer(tiny_models, tokenizer):
     engine = engine_for(tiny_models, tokenizer, max_new_tokens=6)
     engine.start(PROBLEM)
     engine.write(2, "The answer is \\boxed{99}.")
-    events = step_scripted(engine, tokenizer, 40)
+    events = run_scripted(engine, tokenizer, 40)
     assert engine.done and engine.answer_from.keys() == {0}
     assert engine.answers[2] is None and "99" not in (engine.answer or "")
     assert all(e.tokens[2] is None for e in events)
@@ -124,7 +124,7 @@ def test_bad_calls_fail_with_a_reason(tiny_models, tokenizer):
         engine.write(2, "word " * 5000)
     with pytest.raises(ConfigError, match="external"):
         engine.finish([2])
-    step_scripted(engine, tokenizer, 4)
+    run_scripted(engine, tokenizer, 4)
     assert engine.phase == "answer"
     with pytest.raises(EngineStateError, match="final answer"):
         engine.write(2, "hello.")
@@ -172,7 +172,7 @@ def test_a_fork_keeps_the_visitor(tiny_models, tokenizer):
     engine.start(PROBLEM)
     engine.write(2, "It is 13.")
     branch = engine.fork()
-    step_scripted(branch, tokenizer, 2)
+    run_scripted(branch, tokenizer, 2)
     assert branch.worker_text(2) == engine.worker_text(2) == "**You [1]:** It is 13.\n\n"
     assert engine.workers[2].num_written == 0 and branch.workers[2].num_written > 0
 

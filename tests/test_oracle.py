@@ -34,7 +34,7 @@ def oracle_for(engine, model, tokenizer):
 
 
 def scripted_run(engine, script, max_passes=120, writes=None):
-    """Start, then step with each worker taking the script's tokens in turn (offset per worker so
+    """Start, then run passes with each worker taking the script's tokens in turn (offset per worker so
     that steps end at different passes); yields events. writes: pass -> text for the external
     workers, given before that pass while the run is in its work phase."""
     engine.start(PROBLEM)
@@ -46,7 +46,7 @@ def scripted_run(engine, script, max_passes=120, writes=None):
             for w in range(engine.config.num_model_workers, W):
                 engine.write(w, writes[passes])
         passes += 1
-        event = engine.step(force=[script[taken[w] % len(script)] for w in range(W)])
+        event = engine.run_pass(force=[script[taken[w] % len(script)] for w in range(W)])
         for w in range(W):
             taken[w] += event.tokens[w] is not None
         max_passes -= 1
@@ -65,10 +65,10 @@ def check_against_oracle(engine, model, tokenizer, script, writes=None):
     for event in scripted_run(engine, script, writes=writes):
         oracle = oracle or oracle_for(engine, model, tokenizer)
         expected = oracle.follow(event)
-        assert sorted(expected) == event.writers, event.step
+        assert sorted(expected) == event.writers, event.pass_number
         for w, logits in expected.items():
-            assert float((event.logits[w] - logits).abs().max()) < 1e-3, (event.step, w)
-            assert engine.view_token_ids(w) == oracle.view_ids(w), (event.step, w)
+            assert float((event.logits[w] - logits).abs().max()) < 1e-3, (event.pass_number, w)
+            assert engine.view_token_ids(w) == oracle.view_ids(w), (event.pass_number, w)
         moved += len(event.flushed)
         phases.add(event.phase)
     assert phases == {"work", "answer"}
@@ -158,7 +158,7 @@ def test_views_equal_the_layout_oracle(layout, tiny_models, tokenizer):
         for event in scripted_run(engine, script, writes=VISITOR_TEXTS if external else None):
             oracle = oracle or oracle_for(engine, None, tokenizer)
             for w in oracle.follow(event):
-                assert engine.view_token_ids(w) == oracle.view_ids(w), (W, event.step, w)
+                assert engine.view_token_ids(w) == oracle.view_ids(w), (W, event.pass_number, w)
             assert [engine.transcript(w).tokens for w in range(W)] == [tuple(t) for t in oracle.transcripts]
 
 
@@ -181,7 +181,7 @@ def test_every_reader_of_a_segment_reads_the_same_memory(path, tiny_models, toke
     engine.start(PROBLEM)
     for _ in range(3):
         reads.clear()
-        engine.step()
+        engine.run_pass()
         assert reads and all(len(set(pointers)) == 1 for pointers in reads.values())
         expected_readers = 3 if path == "reference" else 1     # the fast path reads once for all
         assert len(reads[(0, "prompt")]) == expected_readers

@@ -28,7 +28,7 @@ def test_a_cached_prefix_gives_the_same_run(arch, layout, W, chunk, tiny_models,
     again = HogwildEngine(model, tokenizer, config(W, layout, chunk=chunk), prompt_cache=cache)   # reuses it
     fresh = HogwildEngine(model, tokenizer, config(W, layout, chunk=chunk))
     for ev_cached, ev_fresh in run_lockstep([again, fresh], PROBLEM, script_ids(tokenizer)):
-        assert torch.equal(ev_cached.logits.nan_to_num(), ev_fresh.logits.nan_to_num()), ev_cached.step
+        assert torch.equal(ev_cached.logits.nan_to_num(), ev_fresh.logits.nan_to_num()), ev_cached.pass_number
         assert torch.equal(ev_cached.attention, ev_fresh.attention)
     assert cache.hits == 1 and len(cache) == 1
     assert again.prompt_tokens() == fresh.prompt_tokens()
@@ -56,7 +56,7 @@ def test_a_fork_shares_the_cache_and_stored_prefixes_are_never_written(tiny_mode
     before = [k.clone() for k, _ in stored]
     assert engine.fork().prompt_cache is cache
     for _ in range(4):
-        engine.step()
+        engine.run_pass()
     assert all(torch.equal(a, k) for a, (k, _) in zip(before, stored))
     with pytest.raises(ValueError):
         PromptCache(max_entries=0)

@@ -1,27 +1,27 @@
-"""Forced one-token steps: the Hogwild! step against the baselines at a given W and context.
+"""Forced one-token passes: the Hogwild! pass against the baselines at a given W and context.
 
 For each (W, context) one engine is started on a problem sized so that each worker's view holds
 about `context` tokens (at W >= 2 the collaboration prompt alone is several hundred tokens, so the
 smallest view is larger: the table reports the view actually attended to). Then, in rounds, each
-method takes one timed step in a random order and again in the reverse order (ABBA, the order
+method takes one timed pass in a random order and again in the reverse order (ABBA, the order
 drawn per round from a seeded generator):
 
-  hogwild   `engine.step(force=...)` as a whole (bookkeeping included), all W workers, one forward
+  hogwild   `engine.run_pass(force=...)` as a whole (bookkeeping included), all W workers, one forward
   dynamic   plain sdpa decode of [W, 1] against a DynamicCache of W copies of worker 0's view as it
-            stood in the last Hogwild! step (so both attend to the same number of positions)
+            stood in the last Hogwild! pass (so both attend to the same number of positions)
   static    the same against a StaticCache preallocated for exactly that length
   floor     the model's nn.Linear layers alone at batch W
 
-The baselines' caches are refilled from the view before each of their steps (untimed), so they
+The baselines' caches are refilled from the view before each of their passes (untimed), so they
 track the Hogwild! view as it grows: the DynamicCache afresh, the StaticCache in place (allocated
 once per case for the longest view it will reach; its sdpa call reads the whole preallocated
-length, masked, as it does in use). Every timed step is preceded by a garbage collection. Memory: the shared cache's allocated tensors against the
+length, masked, as it does in use). Every timed pass is preceded by a garbage collection. Memory: the shared cache's allocated tensors against the
 caches of W real independent decoders, each holding the plain chat prompt and as many tokens of
-its own as the Hogwild! worker wrote (a real prefill, repeated to W rows, then real decode steps);
+its own as the Hogwild! worker wrote (a real prefill, repeated to W rows, then real decode passes);
 and again with each decoder given the Hogwild! prompt itself (collaboration instructions included),
 which isolates what sharing saves from what the longer prompt costs.
 
-Only the engine's public API is used: start, step, view, view_kv, view_token_ids, transcript,
+Only the engine's public API is used: start, run_pass, view, view_kv, view_token_ids, transcript,
 cache_stats."""
 
 import gc
@@ -34,7 +34,7 @@ import torch
 from hogwild_core import EngineConfig, HogwildEngine
 from hogwild_core.config import MAX_NEW_TOKENS
 
-from .baselines import LinearFloor, decode_step, dynamic_copies, refill, static_copies, stock_attention, timed
+from .baselines import LinearFloor, decode_pass, dynamic_copies, refill, static_copies, stock_attention, timed
 
 TASK = "Add up the marbles in all the boxes listed below and say whether the total is even."
 FORCED_WORD = " the"
@@ -55,11 +55,11 @@ class Timing:
 
 
 @dataclass
-class StepResult:
+class PassResult:
     num_workers: int
     context: int                     # asked for
-    view_tokens: int                 # positions worker 0 attends to in the first timed step
-    timings: dict[str, Timing]       # method -> step time
+    view_tokens: int                 # positions worker 0 attends to in the first timed pass
+    timings: dict[str, Timing]       # method -> pass time
     order: list[str]                 # the timed order, as run
     cache_used_bytes: int            # the shared cache, positions in use
     cache_allocated_bytes: int       # the shared cache's tensors as allocated (capacity doubles)
@@ -104,7 +104,7 @@ def plain_prompt_ids(tokenizer, problem: str) -> list[int]:
 
 def independent_decoders(model, prompt_ids: list[int], num_rows: int, own_tokens: int, token: int):
     """W real independent decoders: the prompt prefilled once, the cache repeated to W rows (as
-    `generate` does for W samples), then `own_tokens` real decode steps. Returns the DynamicCache."""
+    `generate` does for W samples), then `own_tokens` real decode passes. Returns the DynamicCache."""
     device = next(model.parameters()).device
     with torch.no_grad(), stock_attention(model):
         out = model(input_ids=torch.tensor([prompt_ids], device=device), use_cache=True, logits_to_keep=1)
@@ -112,7 +112,7 @@ def independent_decoders(model, prompt_ids: list[int], num_rows: int, own_tokens
         cache.batch_repeat_interleave(num_rows)
         tokens = torch.full((num_rows, 1), token, dtype=torch.long, device=device)
         for i in range(own_tokens):
-            decode_step(model, cache, tokens, len(prompt_ids) + i)
+            decode_pass(model, cache, tokens, len(prompt_ids) + i)
     return cache
 
 
@@ -122,7 +122,7 @@ def cache_tensor_bytes(cache) -> int:
 
 
 class Case:
-    """One engine at one (W, context), ready to take timed steps of every method."""
+    """One engine at one (W, context), ready to take timed passes of every method."""
 
     def __init__(self, model, tokenizer, num_workers: int, context: int, layout: str = "combined", warmup: int = 2):
         self.model, self.tokenizer, self.num_workers, self.context = model, tokenizer, num_workers, context
@@ -138,22 +138,22 @@ class Case:
         self._start(self.problem)
         self.floor = LinearFloor(model, num_workers)
         self._static = None
-        self.static_room = 1          # Hogwild! steps the StaticCache must leave room for (set by measure)
+        self.static_room = 1          # Hogwild! passes the StaticCache must leave room for (set by measure)
 
     def _start(self, problem: str) -> None:
         self.engine.start(problem)
-        self.engine.step(force=self.force)   # writes the openers: a short prefill, not a decode step
+        self.engine.run_pass(force=self.force)   # writes the openers: a short prefill, not a decode pass
 
     def view_length(self) -> int:
         return self.engine.view(0).length
 
-    # one timed step of each method; returns seconds
+    # one timed pass of each method; returns seconds
     def hogwild(self) -> float:
-        return timed(self.device, lambda: self.engine.step(force=self.force))
+        return timed(self.device, lambda: self.engine.run_pass(force=self.force))
 
     def prepare(self, kind: str):
-        """A plain decode step ready to run (the cache filled, untimed): returns step() -> next tokens.
-        The DynamicCache is built afresh (its timed step concatenates, as in `generate`); the
+        """A plain decode pass ready to run (the cache filled, untimed): a function that runs it
+        and returns the next tokens. The DynamicCache is built afresh (its timed pass concatenates, as in `generate`); the
         StaticCache is allocated once per case, for the longest view the case will reach, and
         refilled in place (as a preallocated cache is used)."""
         kv = self.engine.view_kv(0)
@@ -171,12 +171,12 @@ class Case:
             cache = self._static
         last = self.engine.view_token_ids(0)[-1]
         tokens = torch.full((self.num_workers, 1), last, dtype=torch.long, device=self.device)
-        return lambda: decode_step(self.model, cache, tokens, n - 1)
+        return lambda: decode_pass(self.model, cache, tokens, n - 1)
 
     def plain(self, kind: str) -> float:
-        step = self.prepare(kind)
+        decode = self.prepare(kind)
         with stock_attention(self.model):
-            return timed(self.device, step)
+            return timed(self.device, decode)
 
     def dynamic(self) -> float:
         return self.plain("dynamic")
@@ -184,15 +184,15 @@ class Case:
     def static(self) -> float:
         return self.plain("static")
 
-    def floor_step(self) -> float:
+    def floor_pass(self) -> float:
         return timed(self.device, self.floor)
 
     def run(self, method: str) -> float:
-        gc.collect()                  # before every timed step alike: no method pays for another's garbage
+        gc.collect()                  # before every timed pass alike: no method pays for another's garbage
         return {"hogwild": self.hogwild, "dynamic": self.dynamic, "static": self.static,
-                "floor": self.floor_step}[method]()
+                "floor": self.floor_pass}[method]()
 
-    def measure(self, rounds: int, warmup: int, rng: random.Random) -> StepResult:
+    def measure(self, rounds: int, warmup: int, rng: random.Random) -> PassResult:
         self.static_room = warmup + 2 * rounds + 1
         for _ in range(warmup):
             for method in METHODS:
@@ -202,7 +202,7 @@ class Case:
         seconds = {m: [] for m in METHODS}
         for method in order:
             seconds[method].append(self.run(method))
-        return StepResult(self.num_workers, self.context, view_tokens, {m: Timing.of(s) for m, s in seconds.items()},
+        return PassResult(self.num_workers, self.context, view_tokens, {m: Timing.of(s) for m, s in seconds.items()},
                           order, **self.memory())
 
     def memory(self) -> dict[str, int]:
@@ -217,8 +217,8 @@ class Case:
         return out
 
 
-def run_steps(model, tokenizer, workers, contexts, rounds: int, warmup: int, layout: str = "combined",
-              seed: int = 0, log=None) -> list[StepResult]:
+def run_passes(model, tokenizer, workers, contexts, rounds: int, warmup: int, layout: str = "combined",
+               seed: int = 0, log=None) -> list[PassResult]:
     rng = random.Random(seed)
     results = []
     for context in sorted(contexts):
