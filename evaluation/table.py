@@ -80,8 +80,13 @@ def rows_of(record: dict, budgets: list[int] | None = None):
 def outcomes_by_row(records: list[dict], budgets: list[int] | None = None) -> dict:
     """(task set, row, W, budget) -> {problem id: (all parts, per question, probe)}."""
     table: dict = {}
+    # A single run probed for a team size (--single-also 4) that no team among these records has
+    # gives no comparison: its "single, Wx tokens" row would stand on its own, on fewer problems.
+    team_sizes = {r["workers"] for r in records if r["method"] != "single"}
     for record in records:
         for row, W, budget, probe, kind in rows_of(record, budgets):
+            if record["method"] == "single" and W > 1 and W not in team_sizes:
+                continue
             key = (record["task_set"], row, W, budget)
             table.setdefault(key, {})[record["problem_id"]] = (*_outcomes(probe, kind), probe, record)
     return table

@@ -300,6 +300,17 @@ def _record(method, layout, W, correct, any_correct=None, problem="0", budgets=(
             "workers": W, "split": "chosen", "team_sizes": list(team_sizes), "probes": probes, "pieces": []}
 
 
+def test_no_equal_compute_row_for_a_team_size_no_team_ran():
+    """A single run probed for W=4 (--single-also 4) in a folder of W=2 teams: no "4x" row."""
+    records = [_record("single", "contiguous", 1, [False, True, True, True], problem="0",
+                       budgets=(8, 16, 32, 64), team_sizes=(2, 4))]
+    records += [_record("hogwild", "combined", 2, [True, True], problem="0")]
+    rows = set(build_table(records, budgets=[8, 16]).row)
+    assert rows == {"single", "single, 2x tokens", "hogwild combined W=2"}
+    records += [_record("hogwild", "combined", 4, [True, True], problem="0")]
+    assert "single, 4x tokens" in set(build_table(records, budgets=[8, 16]).row)
+
+
 def test_table_rows_baselines_and_figure():
     records = [_record("single", "contiguous", 1, [False, True, True], problem=p, budgets=(8, 16, 32),
                        team_sizes=(2,)) for p in "01"]
