@@ -122,6 +122,7 @@ def main(argv=None, store: ModelStore | None = None) -> dict:
                            max_new_tokens=args.tokens, temperature=args.temperature, top_p=args.top_p,
                            seed=args.seed, model=args.model, join=args.join)
     store = store or ModelStore()
+    store.get(args.model)       # loaded before the run, as on a running page: its time is not the run's
     GALLERY.mkdir(parents=True, exist_ok=True)
     out = GALLERY / f"{args.name}.json"
     if args.control:
