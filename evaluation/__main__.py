@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from hogwild_core.config import FINISH_RULES
 from hogwild_core.machine import machine_description
 
 from .errors import EvaluationError
@@ -61,7 +62,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "independent workers with the same prompt write the same text")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (and the multi-part selection)")
     p.add_argument("--max-answer-tokens", type=int, default=48)
-    p.add_argument("--finish", choices=("boxed", "eos"), default="boxed",
+    p.add_argument("--finish", choices=FINISH_RULES, default="boxed",
                    help="how reasoning may end before a budget: boxed (the paper's rule, every method: no end "
                         "of text while reasoning; a final \\boxed{} with every question's answer ends it, for the "
                         "whole team) or eos (a worker's end of text stops it; the protocol before 2026-12-01)")

@@ -106,10 +106,15 @@ def own_answer(engine: HogwildEngine, answerers: list[int]) -> tuple[list[str | 
     return [answers[w] for w in answerers], time.perf_counter() - began
 
 
+def _num_parts(task: Task) -> int:
+    """How many answers the problem asks for (its questions or labelled parts)."""
+    return len(task.answer) if isinstance(task.answer, list) else 1
+
+
 def judge(method: Method, task: Task, answers: list[str | None]) -> dict:
     """The method's answer (an independent team's: the majority vote) and its verdicts; for
     independent workers also each worker's own verdicts (any-correct, mean per-worker accuracy)."""
-    num_parts = len(task.answer) if isinstance(task.answer, list) else 1
+    num_parts = _num_parts(task)
     chosen = scoring.majority_vote(answers, num_parts) if method.name == "independent" else answers[0]
     verdicts = [is_correct(a, task.answer) for a in answers]
     result = {"answers": answers, "answer": chosen, "correct": is_correct(chosen, task.answer),
@@ -127,7 +132,7 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
     config = EngineConfig(num_workers=method.num_workers, layout=method.layout, split=method.split,
                           max_new_tokens=max(budgets), temperature=settings.temperature,
                           seed=method.seed(settings.seed), max_answer_tokens=settings.max_answer_tokens,
-                          finish=settings.finish, answer_parts=len(task.answer) if isinstance(task.answer, list) else 1,
+                          finish=settings.finish, answer_parts=_num_parts(task),
                           **dict(settings.engine_overrides))
     engine = HogwildEngine(model, tokenizer, config, prompt_cache=prompt_cache)
     W = method.num_workers

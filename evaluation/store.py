@@ -28,6 +28,11 @@ def read_settings(folder: Path) -> dict | None:
     return settings if isinstance(settings, dict) else None
 
 
+def _setting(settings: dict, key: str):
+    """A setting's value, or what folders from before the setting existed ran with."""
+    return settings.get(key, SETTING_DEFAULTS.get(key))
+
+
 def key_of(record: dict) -> tuple:
     return tuple(record[f] if f in record else KEY_DEFAULTS[f] for f in KEY_FIELDS)
 
@@ -43,8 +48,8 @@ class ResultStore:
         path = self.folder / SETTINGS
         if path.exists() and self.path.exists() and self.path.stat().st_size:
             old = json.loads(path.read_text())
-            value = lambda d, k: d.get(k, SETTING_DEFAULTS.get(k))     # noqa: E731
-            changed = sorted(k for k in set(old) | set(settings) if k not in DESCRIPTIVE and value(old, k) != value(settings, k))
+            changed = sorted(k for k in set(old) | set(settings)
+                             if k not in DESCRIPTIVE and _setting(old, k) != _setting(settings, k))
             if changed:
                 raise EvaluationError(f"{self.folder} holds results made with other settings ({', '.join(changed)}); "
                                  "use another --out folder")
