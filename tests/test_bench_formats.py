@@ -31,26 +31,3 @@ def test_kernel_table_times_every_kernel(monkeypatch):
     for row in rows:
         assert row["float32"] > 0 and row["int8 per token (Int8Linear, fbgemm)"] > 0
         assert row["torch._int_mm (int8 x int8 only)"] > 0
-
-
-@pytest.mark.slow
-def test_fusion_benchmark_checks_equal_outputs_and_times_both(capsys):
-    from benchmarks import fusion
-
-    assert fusion.main(["--model", "default", "--workers", "2", "--context", "64", "--rounds", "1",
-                        "--threads", "1"]) == 0
-    out = capsys.readouterr().out
-    assert "fused and unfused logits: bit-identical" in out
-    assert "pass ratio" in out and "floor ratio" in out
-
-
-def test_the_unfused_copy_has_one_layer_per_projection(tokenizer):
-    from benchmarks.fusion import same_outputs, unfused_copy
-    from hogwild_core.weights import Int8Linear, Int8Slice, quantize_linears
-    from tests.conftest import make_tiny_model
-
-    fused = quantize_linears(make_tiny_model("qwen2", len(tokenizer)))
-    unfused = unfused_copy(fused)
-    assert not any(isinstance(m, Int8Slice) for m in unfused.modules())
-    assert sum(isinstance(m, Int8Linear) for m in unfused.modules()) == 2 * 7 + 1
-    assert same_outputs(fused, unfused, tokenizer)
