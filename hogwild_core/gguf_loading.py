@@ -31,8 +31,7 @@ import torch
 from . import models
 from .errors import ModelLoadError
 from .rope import check_model_supported
-from .weights import (activation_dtype, bytes_needed, check_memory, choose_format, quantize_linear,
-                      quantize_siblings, sibling_sets)
+from .weights import activation_dtype, bytes_needed, check_memory, choose_format, fuse_siblings, quantize_linear
 
 METADATA_VERSION = 1
 PARALLEL_ELEMENTS = 1 << 26      # modules larger than this are converted alone
@@ -58,6 +57,7 @@ def load_gguf(path: Path, weights: str, device: str | None, quantized_upstream: 
     if unfilled:
         raise ModelLoadError(f"the GGUF file {path.name} lacks tensors for {', '.join(unfilled[:4])}"
                              f"{' ...' if len(unfilled) > 4 else ''}; it does not match its own architecture")
+    fuse_siblings(model)
     model.eval()
     return model, tokenizer, chosen
 
@@ -184,53 +184,32 @@ def group_module(group) -> str:
 
 # ---- reading, converting, placing ------------------------------------------------------------------
 def fill(model, path: Path, arch_name: str, groups: dict, linear_names: set[str], weights: str) -> None:
-    """Read, convert and place every module's tensors. In int8, sibling layers that read the same
-    input (weights.sibling_sets) are read and quantized together, as one Int8Group. Units of at
-    most `PARALLEL_ELEMENTS` are converted two at a time (numpy's de-quantization and torch's
-    quantization release the interpreter lock); larger ones (the embedding and the output head)
-    one after the other, so that their float32 copies never coexist."""
+    """Read, convert and place every module's tensors. Modules of at most `PARALLEL_ELEMENTS` are
+    converted two at a time (numpy's de-quantization and torch's quantization release the
+    interpreter lock); larger ones (the embedding and the output head) one after the other, so
+    that their float32 copies never coexist."""
     from transformers.modeling_gguf_pytorch_utils import TENSOR_PROCESSORS, TensorProcessor
 
     processor = TENSOR_PROCESSORS.get(arch_name, TensorProcessor)(config=model.config.to_dict())
     lock = threading.Lock()
-    units = conversion_units(model, groups, weights)
-    size = {tuple(unit): sum(t.num_elements for name in unit for _, t in groups[name]) for unit in units}
-    large = [unit for unit in units if size[tuple(unit)] > PARALLEL_ELEMENTS]
-    small = [unit for unit in units if size[tuple(unit)] <= PARALLEL_ELEMENTS]
+    size = {name: sum(t.num_elements for _, t in group) for name, group in groups.items()}
+    large = [item for item in groups.items() if size[item[0]] > PARALLEL_ELEMENTS]
+    small = [item for item in groups.items() if size[item[0]] <= PARALLEL_ELEMENTS]
     with open(path, "rb") as file, ThreadPoolExecutor(max_workers=2) as pool:
-        def read(name: str, slices_pool=None) -> dict[str, torch.Tensor]:
-            return {param: read_tensor(file, lock, tensor, processor, slices_pool) for param, tensor in groups[name]}
-
-        def convert(unit, slices_pool=None) -> list[tuple[str, object]]:
-            if len(unit) > 1:              # read one sibling at a time: its float copy goes once it is quantized
-                linears = (float_linear(model.get_submodule(name), read(name, slices_pool)) for name in unit)
-                return list(zip(unit, quantize_siblings(linears)))
-            name = unit[0]
-            return [(name, converted(model.get_submodule(name), name in linear_names, read(name, slices_pool), weights))]
+        def convert(item, slices_pool=None):
+            module_name, group = item
+            tensors = {param: read_tensor(file, lock, tensor, processor, slices_pool) for param, tensor in group}
+            return module_name, converted(model.get_submodule(module_name), module_name in linear_names,
+                                          tensors, weights)
 
         def in_order():
-            for unit in large:
-                yield convert(unit, pool)          # its slices two at a time
-            yield from pool.map(convert, small)    # two units at a time, once the large ones are done
+            for item in large:
+                yield convert(item, pool)          # its slices two at a time
+            yield from pool.map(convert, small)    # two modules at a time, once the large ones are done
 
-        for placed in in_order():
-            for module_name, replacement in placed:
-                place(model, module_name, replacement)
+        for module_name, replacement in in_order():
+            place(model, module_name, replacement)
             release_freed_memory()
-
-
-def conversion_units(model, groups: dict, weights: str) -> list[list[str]]:
-    """The module names converted together, in file order: a sibling set in int8 (when the file
-    has all of its tensors), every other module alone."""
-    units, taken = [], set()
-    if weights == "int8":
-        for names in sibling_sets(model):
-            if all(name in groups for name in names):
-                units.append(names)
-                taken.update(names)
-    units += [[name] for name in groups if name not in taken]
-    order = {name: i for i, name in enumerate(groups)}
-    return sorted(units, key=lambda unit: order[unit[0]])
 
 
 def release_freed_memory() -> None:
@@ -286,20 +265,14 @@ def read_tensor(file, lock: threading.Lock, tensor, processor, pool: ThreadPoolE
     return torch.from_numpy(np.ascontiguousarray(values, dtype=np.float32))
 
 
-def float_linear(module, tensors: dict[str, torch.Tensor]) -> torch.nn.Linear:
-    """A float32 nn.Linear of `module`'s shape holding the tensors read for it."""
-    attributes = {name.rpartition(".")[2]: value for name, value in tensors.items()}
-    linear = torch.nn.Linear(module.in_features, module.out_features, bias="bias" in attributes, device="meta")
-    for attribute, value in attributes.items():
-        setattr(linear, attribute, torch.nn.Parameter(value, requires_grad=False))
-    return linear
-
-
 def converted(module, is_linear: bool, tensors: dict[str, torch.Tensor], weights: str):
     """The module's replacement: an int8 linear, or {attribute: parameter} in the float dtype."""
-    if is_linear and weights == "int8":
-        return quantize_linear(float_linear(module, tensors))
     attributes = {name.rpartition(".")[2]: value for name, value in tensors.items()}
+    if is_linear and weights == "int8":
+        linear = torch.nn.Linear(module.in_features, module.out_features, bias="bias" in attributes, device="meta")
+        for attribute, value in attributes.items():
+            setattr(linear, attribute, torch.nn.Parameter(value, requires_grad=False))
+        return quantize_linear(linear)
     dtype = activation_dtype(weights)
     return {attribute: torch.nn.Parameter(value.to(dtype), requires_grad=False)
             for attribute, value in attributes.items()}

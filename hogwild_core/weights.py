@@ -23,7 +23,6 @@ layers in float32, so the fast and reference paths are unchanged."""
 import functools
 import threading
 import warnings
-from collections.abc import Iterable
 
 import torch
 
@@ -133,22 +132,13 @@ class Int8Linear(torch.nn.Module):
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor | None):
         super().__init__()
-        self._pack(*quantized_rows(weight), bias)
-
-    @classmethod
-    def from_rows(cls, ints: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None) -> "Int8Linear":
-        """The layer of weights already quantized by `quantized_rows` (int8 [out, in], scale [out])."""
-        layer = cls.__new__(cls)
-        torch.nn.Module.__init__(layer)
-        layer._pack(ints, scale, bias)
-        return layer
-
-    def _pack(self, ints: torch.Tensor, scale: torch.Tensor, bias: torch.Tensor | None) -> None:
-        self.out_features, self.in_features = ints.shape                      # ints [out, in] int8, scale [out]
-        padded = torch.cat([ints, ints.new_zeros(self.out_features, self.PINS)], 1)   # the pins' zero columns
+        self.out_features, self.in_features = weight.shape
+        padded = torch.cat([weight.detach().float(), weight.new_zeros(self.out_features, self.PINS).float()], 1)
+        scale = padded.abs().amax(dim=1).clamp(min=TINY) / 127.5            # [out], as torch.ao's observer
         with warnings.catch_warnings():    # torch's deprecation notice for quantized tensor types
             warnings.simplefilter("ignore", UserWarning)
-            quantized = torch._make_per_channel_quantized_tensor(padded, scale, torch.zeros_like(scale, dtype=torch.long), 0)
+            quantized = torch.quantize_per_channel(padded, scale.double(), torch.zeros_like(scale, dtype=torch.long),
+                                                   0, torch.qint8)
             self._packed = torch.ops.quantized.linear_prepack(quantized, None)
         self.bias = None if bias is None else bias.detach().float().clone()
         self._pins = torch.tensor([[1.0, -1.0]])
@@ -166,6 +156,28 @@ class Int8Linear(torch.nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
+    @classmethod
+    def concatenated(cls, layers: "list[Int8Linear]") -> "Int8Linear":
+        """One Int8Linear whose output is the layers' outputs side by side: their int8 rows and
+        per-channel scales stacked as they are (not re-quantized), so every column is the
+        same integer product with the same scale as in its own layer."""
+        unpacked = [torch.ops.quantized.linear_unpack(layer._packed)[0] for layer in layers]
+        ints = torch.cat([w.int_repr() for w in unpacked])                   # [sum out, in + 2]
+        scales = torch.cat([w.q_per_channel_scales() for w in unpacked])
+        fused = cls.__new__(cls)
+        torch.nn.Module.__init__(fused)
+        fused.out_features, fused.in_features = ints.shape[0], layers[0].in_features
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            quantized = torch._make_per_channel_quantized_tensor(ints, scales, torch.zeros_like(scales, dtype=torch.long), 0)
+            fused._packed = torch.ops.quantized.linear_prepack(quantized, None)
+        biases = [layer.bias for layer in layers]
+        fused.bias = None if all(b is None for b in biases) else torch.cat(
+            [b if b is not None else torch.zeros(layer.out_features) for b, layer in zip(biases, layers)])
+        fused._pins = layers[0]._pins
+        return fused
+
+
 class Int8Group:
     """Sibling int8 layers that read the same input (a layer's q/k/v projections, an MLP's gate and
     up projections), computed as one fbgemm call: each input row is scaled and quantized once
@@ -177,18 +189,9 @@ class Int8Group:
     different tensor, or the same tensor changed in place since, starts a fresh product. So a
     slice's output is always its own layer's product of its own input, bit for bit."""
 
-    def __init__(self, linears: Iterable[torch.nn.Linear]):
-        """From the float layers, taken one at a time (an iterator lets the caller make each only
-        when it is needed): each quantized alone, one scale per output channel, then stacked."""
-        rows, biases, self.sizes = [], [], []
-        for linear in linears:
-            rows.append(quantized_rows(linear.weight))
-            biases.append(None if linear.bias is None else linear.bias.detach().float().clone())
-            self.sizes.append(linear.out_features)
-            del linear                                 # the float weight goes before the next one is made
-        bias = None if all(b is None for b in biases) else torch.cat(
-            [torch.zeros(size) if b is None else b for b, size in zip(biases, self.sizes)])
-        self.fused = Int8Linear.from_rows(torch.cat([ints for ints, _ in rows]), torch.cat([sc for _, sc in rows]), bias)
+    def __init__(self, layers: list[Int8Linear]):
+        self.fused = Int8Linear.concatenated(layers)
+        self.sizes = [layer.out_features for layer in layers]
         self._store = threading.local()
 
     def __getstate__(self) -> dict:              # copies (copy.deepcopy, pickle) start with an empty store
@@ -241,33 +244,20 @@ class Int8Slice(torch.nn.Module):
 SIBLINGS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))   # the layers that share an input
 
 
-def sibling_sets(model: torch.nn.Module) -> list[list[str]]:
-    """The full names of every set of nn.Linear siblings named in SIBLINGS (same parent, same input
-    width, on any device, "meta" included): the layers to quantize as one Int8Group."""
-    found = []
-    for parent_name, parent in model.named_modules():
+def fuse_siblings(model: torch.nn.Module) -> torch.nn.Module:
+    """Group every set of sibling int8 layers named in SIBLINGS (same parent, same input width) into
+    an Int8Group, in place. Names outside SIBLINGS stay single layers."""
+    for parent in list(model.modules()):
         for names in SIBLINGS:
             layers = [getattr(parent, name, None) for name in names]
-            if all(type(layer) is torch.nn.Linear for layer in layers) and len({l.in_features for l in layers}) == 1:
-                found.append([f"{parent_name}.{name}" if parent_name else name for name in names])
-    return found
-
-
-def quantize_siblings(linears: Iterable[torch.nn.Linear]) -> list[Int8Slice]:
-    """The int8 forms of sibling layers that read the same input: one Int8Group, a slice per layer."""
-    group = Int8Group(linears)
-    return [Int8Slice(group, index) for index in range(len(group.sizes))]
-
-
-def quantized_rows(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(int8 [out, in], scale [out] float64): symmetric, one scale per output channel, as torch.ao's
-    per-channel observer (largest magnitude / 127.5), rounded by torch's own quantizer."""
-    weight = weight.detach().float()
-    scale = weight.abs().amax(dim=1).clamp(min=TINY).div_(127.5).double()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.quantize_per_channel(weight, scale, torch.zeros_like(scale, dtype=torch.long), 0,
-                                          torch.qint8).int_repr(), scale
+            if not all(type(layer) is Int8Linear for layer in layers):
+                continue
+            if len({layer.in_features for layer in layers}) != 1:
+                continue
+            group = Int8Group(layers)
+            for index, name in enumerate(names):
+                setattr(parent, name, Int8Slice(group, index))
+    return model
 
 
 def quantize_linear(linear: torch.nn.Linear) -> Int8Linear:
@@ -277,18 +267,14 @@ def quantize_linear(linear: torch.nn.Linear) -> Int8Linear:
 
 def quantize_linears(model: torch.nn.Module) -> torch.nn.Module:
     """Replace every nn.Linear of `model` by its int8 form, one at a time (the float copy of a
-    layer lives only while that layer is converted; siblings that share an input become one
-    Int8Group), then make the rest float32."""
-    def put(name: str, layer: torch.nn.Module) -> None:
+    layer lives only while that layer is converted), fuse the siblings that share an input
+    (fuse_siblings), then make the rest float32."""
+    names = [name for name, module in model.named_modules() if type(module) is torch.nn.Linear]
+    for name in names:
         parent, _, child = name.rpartition(".")
-        setattr(model.get_submodule(parent) if parent else model, child, layer)
-
-    for names in sibling_sets(model):
-        for name, layer in zip(names, quantize_siblings([model.get_submodule(n) for n in names])):
-            put(name, layer)
-    for name in [name for name, module in model.named_modules() if type(module) is torch.nn.Linear]:
-        put(name, quantize_linear(model.get_submodule(name)))
-    return model.float()
+        owner = model.get_submodule(parent) if parent else model
+        setattr(owner, child, quantize_linear(getattr(owner, child)))
+    return fuse_siblings(model).float()
 
 
 def is_int8_linear(module: torch.nn.Module) -> bool:

@@ -17,8 +17,8 @@ import torch
 
 from hogwild_core import HogwildEngine, ModelLoadError, load_model
 from hogwild_core import weights
-from hogwild_core.weights import (Int8Linear, Int8Slice, choose_format, format_of, is_int8_linear, quantize_linear,
-                                  quantize_linears, quantize_siblings)
+from hogwild_core.weights import (Int8Group, Int8Linear, Int8Slice, choose_format, format_of, is_int8_linear,
+                                  quantize_linear, quantize_linears)
 from tests.conftest import ARCHITECTURES, make_tiny_model
 from tests.drive import max_abs_diff, run_lockstep, script_ids
 from tests.test_exactness import PROBLEM, make_config, per_block, plain_last
@@ -77,7 +77,8 @@ def test_quantize_linears_replaces_every_linear(tokenizer):
 def _siblings():
     torch.manual_seed(2)
     floats = [torch.nn.Linear(48, 64), torch.nn.Linear(48, 16, bias=False), torch.nn.Linear(48, 16)]
-    return [quantize_linear(f) for f in floats], quantize_siblings(floats)
+    group = Int8Group([quantize_linear(f) for f in floats])
+    return [quantize_linear(f) for f in floats], [Int8Slice(group, i) for i in range(3)]
 
 
 def test_a_fused_group_gives_each_layer_its_own_bits():
