@@ -31,7 +31,7 @@ import torch
 from . import models
 from .errors import ModelLoadError
 from .rope import check_model_supported
-from .weights import activation_dtype, bytes_needed, check_memory, choose_format, fuse_siblings, quantize_linear
+from .weights import activation_dtype, bytes_needed, check_memory, choose_format, quantize_linear
 
 METADATA_VERSION = 1
 PARALLEL_ELEMENTS = 1 << 26      # modules larger than this are converted alone
@@ -57,7 +57,6 @@ def load_gguf(path: Path, weights: str, device: str | None, quantized_upstream: 
     if unfilled:
         raise ModelLoadError(f"the GGUF file {path.name} lacks tensors for {', '.join(unfilled[:4])}"
                              f"{' ...' if len(unfilled) > 4 else ''}; it does not match its own architecture")
-    fuse_siblings(model)
     model.eval()
     return model, tokenizer, chosen
 

@@ -14,14 +14,10 @@ configs ran 100x slower, torch's `_weight_int8pack_mm` slower than float32, and 
 2-3x slower than fbgemm at batch 2-8. Plain `quantize_dynamic` would be a little faster, but
 its outputs depend on the batch (see Int8Linear).
 
-Sibling layers that read the same input (q/k/v, gate/up) run as one fbgemm call (Int8Group):
-the same integers and scales, bit for bit, in 4 calls per decoder layer instead of 7.
-
 The engine's attention never sees the format: queries, keys and values come out of the linear
 layers in float32, so the fast and reference paths are unchanged."""
 
 import functools
-import threading
 import warnings
 
 import torch
@@ -156,110 +152,6 @@ class Int8Linear(torch.nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
 
 
-    @classmethod
-    def concatenated(cls, layers: "list[Int8Linear]") -> "Int8Linear":
-        """One Int8Linear whose output is the layers' outputs side by side: their int8 rows and
-        per-channel scales stacked as they are (not re-quantized), so every column is the
-        same integer product with the same scale as in its own layer."""
-        unpacked = [torch.ops.quantized.linear_unpack(layer._packed)[0] for layer in layers]
-        ints = torch.cat([w.int_repr() for w in unpacked])                   # [sum out, in + 2]
-        scales = torch.cat([w.q_per_channel_scales() for w in unpacked])
-        fused = cls.__new__(cls)
-        torch.nn.Module.__init__(fused)
-        fused.out_features, fused.in_features = ints.shape[0], layers[0].in_features
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            quantized = torch._make_per_channel_quantized_tensor(ints, scales, torch.zeros_like(scales, dtype=torch.long), 0)
-            fused._packed = torch.ops.quantized.linear_prepack(quantized, None)
-        biases = [layer.bias for layer in layers]
-        fused.bias = None if all(b is None for b in biases) else torch.cat(
-            [b if b is not None else torch.zeros(layer.out_features) for b, layer in zip(biases, layers)])
-        fused._pins = layers[0]._pins
-        return fused
-
-
-class Int8Group:
-    """Sibling int8 layers that read the same input (a layer's q/k/v projections, an MLP's gate and
-    up projections), computed as one fbgemm call: each input row is scaled and quantized once
-    instead of once per layer, and the call reads one packed weight. The model keeps one
-    `Int8Slice` per layer, in the layer's place.
-
-    The first slice called with a tensor computes every sibling's output and keeps it for the
-    others (one store per thread); a slice that has already taken its part of that output, a
-    different tensor, or the same tensor changed in place since, starts a fresh product. So a
-    slice's output is always its own layer's product of its own input, bit for bit."""
-
-    def __init__(self, layers: list[Int8Linear]):
-        self.fused = Int8Linear.concatenated(layers)
-        self.sizes = [layer.out_features for layer in layers]
-        self._store = threading.local()
-
-    def __getstate__(self) -> dict:              # copies (copy.deepcopy, pickle) start with an empty store
-        return {key: value for key, value in self.__dict__.items() if key != "_store"}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._store = threading.local()
-
-    def part(self, x: torch.Tensor, index: int) -> torch.Tensor:
-        store = self._store
-        if getattr(store, "input", None) is not x or store.version != _version(x) or index in store.taken:
-            store.input, store.version, store.taken = x, _version(x), set()
-            store.outputs = self.fused(x).split(self.sizes, -1)
-        store.taken.add(index)
-        out = store.outputs[index].contiguous()
-        if len(store.taken) == len(self.sizes):       # every sibling served: hold nothing between passes
-            store.input = store.outputs = None
-        return out
-
-
-def _version(x: torch.Tensor) -> int | None:
-    """x's in-place version counter (None for inference-mode tensors, which have none)."""
-    try:
-        return x._version
-    except RuntimeError:
-        return None
-
-
-class Int8Slice(torch.nn.Module):
-    """One layer of an Int8Group, in that layer's place in the model: its output columns of the
-    group's product."""
-
-    def __init__(self, group: Int8Group, index: int):
-        super().__init__()
-        self._group = group                       # a plain attribute: the group is not a submodule
-        self.index = index
-        self.in_features = group.fused.in_features
-        self.out_features = group.sizes[index]
-        self.bias = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._group.part(x, self.index)
-
-    def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"part {self.index + 1} of {len(self._group.sizes)} of a fused int8 product")
-
-
-SIBLINGS = (("q_proj", "k_proj", "v_proj"), ("gate_proj", "up_proj"))   # the layers that share an input
-
-
-def fuse_siblings(model: torch.nn.Module) -> torch.nn.Module:
-    """Group every set of sibling int8 layers named in SIBLINGS (same parent, same input width) into
-    an Int8Group, in place. Names outside SIBLINGS stay single layers."""
-    for parent in list(model.modules()):
-        for names in SIBLINGS:
-            layers = [getattr(parent, name, None) for name in names]
-            if not all(type(layer) is Int8Linear for layer in layers):
-                continue
-            if len({layer.in_features for layer in layers}) != 1:
-                continue
-            group = Int8Group(layers)
-            for index, name in enumerate(names):
-                setattr(parent, name, Int8Slice(group, index))
-    return model
-
-
 def quantize_linear(linear: torch.nn.Linear) -> Int8Linear:
     """The int8 form of `linear` (see Int8Linear)."""
     return Int8Linear(linear.weight, linear.bias)
@@ -267,18 +159,17 @@ def quantize_linear(linear: torch.nn.Linear) -> Int8Linear:
 
 def quantize_linears(model: torch.nn.Module) -> torch.nn.Module:
     """Replace every nn.Linear of `model` by its int8 form, one at a time (the float copy of a
-    layer lives only while that layer is converted), fuse the siblings that share an input
-    (fuse_siblings), then make the rest float32."""
+    layer lives only while that layer is converted), then make the rest float32."""
     names = [name for name, module in model.named_modules() if type(module) is torch.nn.Linear]
     for name in names:
         parent, _, child = name.rpartition(".")
         owner = model.get_submodule(parent) if parent else model
         setattr(owner, child, quantize_linear(getattr(owner, child)))
-    return fuse_siblings(model).float()
+    return model.float()
 
 
 def is_int8_linear(module: torch.nn.Module) -> bool:
-    return isinstance(module, (Int8Linear, Int8Slice))
+    return isinstance(module, Int8Linear)
 
 
 def format_of(model: torch.nn.Module) -> str:

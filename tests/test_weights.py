@@ -17,8 +17,7 @@ import torch
 
 from hogwild_core import HogwildEngine, ModelLoadError, load_model
 from hogwild_core import weights
-from hogwild_core.weights import (Int8Group, Int8Linear, Int8Slice, choose_format, format_of, is_int8_linear,
-                                  quantize_linear, quantize_linears)
+from hogwild_core.weights import Int8Linear, choose_format, format_of, quantize_linears
 from tests.conftest import ARCHITECTURES, make_tiny_model
 from tests.drive import max_abs_diff, run_lockstep, script_ids
 from tests.test_exactness import PROBLEM, make_config, per_block, plain_last
@@ -67,50 +66,10 @@ def test_int8_linear_gives_each_row_the_bits_it_gets_alone():
 def test_quantize_linears_replaces_every_linear(tokenizer):
     model = quantize_linears(make_tiny_model("qwen2", len(tokenizer)))
     assert not [m for m in model.modules() if type(m) is torch.nn.Linear]
-    assert len([m for m in model.modules() if is_int8_linear(m)]) == 2 * 7 + 1
-    assert len([m for m in model.modules() if isinstance(m, Int8Slice)]) == 2 * 5     # q/k/v and gate/up fused
+    assert len([m for m in model.modules() if isinstance(m, Int8Linear)]) == 2 * 7 + 1
     assert format_of(model) == "int8"
     assert format_of(make_tiny_model("qwen2", len(tokenizer))) == "float32"
     assert format_of(make_tiny_model("qwen2", len(tokenizer)).to(torch.bfloat16)) == "bfloat16"
-
-
-def _siblings():
-    torch.manual_seed(2)
-    floats = [torch.nn.Linear(48, 64), torch.nn.Linear(48, 16, bias=False), torch.nn.Linear(48, 16)]
-    group = Int8Group([quantize_linear(f) for f in floats])
-    return [quantize_linear(f) for f in floats], [Int8Slice(group, i) for i in range(3)]
-
-
-def test_a_fused_group_gives_each_layer_its_own_bits():
-    alone, fused = _siblings()
-    x = torch.randn(5, 48) * torch.rand(5, 1) * 10
-    y = torch.randn(2, 3, 48)
-    for order in ([0, 1, 2], [2, 0, 1], [1, 1, 0, 2, 2]):           # in the model's order, another, repeated
-        for i in order:
-            assert torch.equal(fused[i](x), alone[i](x)), (order, i)
-    assert torch.equal(fused[0](x), alone[0](x))
-    assert torch.equal(fused[1](y), alone[1](y))                    # another input mid-group
-    assert torch.equal(fused[2](x), alone[2](x))
-    fused[0](x)
-    x.mul_(3.0)                                                      # the input changed in place between siblings
-    assert torch.equal(fused[1](x), alone[1](x))
-    with torch.inference_mode():                                     # tensors without a version counter
-        z = torch.randn(4, 48)
-        assert all(torch.equal(fused[i](z), alone[i](z)) for i in range(3))
-
-
-@pytest.mark.parametrize("arch", ARCHITECTURES)
-def test_fusing_siblings_leaves_the_model_bit_for_bit(arch, tokenizer, int8_models):
-    fused = int8_models(arch)
-    unfused = make_tiny_model(arch, len(tokenizer))
-    for name in [n for n, m in unfused.named_modules() if type(m) is torch.nn.Linear]:
-        parent, _, child = name.rpartition(".")
-        setattr(unfused.get_submodule(parent) if parent else unfused, child, quantize_linear(unfused.get_submodule(name)))
-    assert any(isinstance(m, Int8Slice) for m in fused.modules())
-    text = tokenizer.encode(PROBLEM)
-    ids = torch.tensor([text[:12], text[3:15]])
-    with torch.no_grad():
-        assert torch.equal(fused(ids).logits, unfused.float()(ids).logits)
 
 
 # ---- which format, and errors ----------------------------------------------------------------------
