@@ -3,7 +3,7 @@ run-and-replay page, and saved evaluations (demo/eval_tab.py, which lays out and
 
 `build_ui(store)` returns a gr.Blocks that opens on the gallery's featured recording;
 `launch(app, ...)` starts it with the queue and the stylesheet. Callbacks live in demo/callbacks.py and know nothing of Gradio; `Wiring` is the
-thin adapter that reads the controls into PageSettings and turns Frames into updates."""
+thin adapter that reads the controls into PageSettings and turns Frames into updates, by name."""
 
 import json
 from dataclasses import dataclass, fields
@@ -164,10 +164,10 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
             trace=trace_btn, csv=csv_btn, activity=activity, run=run_btn, stop=stop_btn, one=one_btn,
             independent=indep_btn, replay_message=replay_message, caption=caption, gallery=gallery))
         inputs = controls.components() | {session}
-        engine_events = dict(outputs=wiring.event_outputs, concurrency_limit=concurrency_limit, concurrency_id="engine",
+        engine_events = dict(outputs=wiring.run_outputs, concurrency_limit=concurrency_limit, concurrency_id="engine",
                              show_progress="minimal", show_progress_on=activity)
         # Pressing Run answers at once, outside the queue (lanes, status, buttons); the run itself queues.
-        pressed = dict(outputs=wiring.output_list, queue=False, show_progress="hidden")
+        pressed = dict(outputs=wiring.pressed_outputs, queue=False, show_progress="hidden")
         run_btn.click(None, js=SHOW_LANES)
         run_btn.click(wiring.run_pressed, inputs=inputs, **pressed).then(wiring.run_clicked, inputs=inputs,
                                                                           **engine_events)
@@ -228,45 +228,56 @@ def _controls(examples: list[dict], default_model: str, model_choices: list[str]
 
 
 class Wiring:
-    """Adapter between Gradio events and the callbacks: reads controls, turns Frames into updates."""
+    """Adapter between Gradio events and the callbacks: reads controls, turns Frames into updates.
 
-    # The outputs after the message, in order: those before the three shown settings (the panels,
-    # their choosers and the downloads), then those after them (the status, the buttons, the caption).
-    BEFORE_SETTINGS = ("stats", "answer", "lanes", "history", "heatmap", "timeline", "view", "view_worker", "layer",
-                       "heatmap_pass", "compare", "trace", "csv")
-    AFTER_SETTINGS = ("activity", "run", "stop", "one", "independent", "caption")
+    Every update is by name: `updates(frame)` gives {output name: value} for what the frame
+    changes and nothing else (Gradio leaves an output that an event's dict omits as it is), and
+    `_send` maps names to components at the last moment. An event's outputs are the named
+    components it may change: `PANELS`, the message box of its kind (a run's under Run, a
+    replay's by the gallery) and, for engine runs and replays, the session."""
+
+    # What a Frame can change besides its message: panels, their choosers, the downloads, the three
+    # settings a replay or a compare run shows in the controls, the status line, the buttons, the caption.
+    PANELS = ("stats", "answer", "lanes", "history", "heatmap", "timeline", "view", "view_worker", "layer",
+              "heatmap_pass", "compare", "trace", "csv", "problem", "num_workers", "layout", "activity", "run",
+              "stop", "one", "independent", "caption")
 
     def __init__(self, store, controls: Controls, session: gr.State, upload: gr.UploadButton, cadence: Cadence,
                  entries: list[GalleryEntry], outputs: dict):
         self.store, self.controls, self.session, self.upload, self.cadence = store, controls, session, upload, cadence
-        self.entries, self.outputs = entries, outputs
-        shown = [controls.problem, controls.num_workers, controls.layout]
-        rest = [outputs[k] for k in self.BEFORE_SETTINGS] + shown + [outputs[k] for k in self.AFTER_SETTINGS]
-        # A run's messages appear under Run; a replay's next to the gallery and the upload button.
-        self.output_list = [outputs["message"]] + rest
-        self.replay_outputs = [outputs["replay_message"]] + rest + [session]
+        self.entries = entries
+        self.components = {**outputs, "problem": controls.problem, "num_workers": controls.num_workers,
+                           "layout": controls.layout, "session": session}
+        panels = [self.components[name] for name in self.PANELS]
         # Runs and replays also write the session back (the same object). Gradio only times out a
         # State it has seen written: without this, a closed page's Session, its run log and files
         # would stay until the server stops, instead of being dropped an hour after the page closed.
-        self.event_outputs = self.output_list + [session]
+        self.pressed_outputs = [outputs["message"], *panels]
+        self.run_outputs = self.pressed_outputs + [session]
+        self.replay_outputs = [outputs["replay_message"], *panels, session]
         self.runner = on_gpu(callbacks.run)
 
-    def run_pressed(self, data: dict) -> list:
+    def _send(self, named: dict) -> dict:
+        """{name: value} -> {component: value}, what a Gradio event returns (gr.skip() for nothing:
+        Gradio reads an empty dict as a missing value)."""
+        return {self.components[name]: value for name, value in named.items()} if named else gr.skip()
+
+    def run_pressed(self, data: dict) -> dict:
         try:
             settings = self.controls.read(data)
         except HogwildError:
-            return self.updates(Frame())       # the run event says what is wrong
+            return gr.skip()                   # the run event says what is wrong
         try:
-            return self.updates(callbacks.pressed(data[self.session], settings))
+            return self._send(self.updates(callbacks.pressed(data[self.session], settings)))
         except SessionBusy:
-            return self.updates(Frame())       # a live run holds the session: its run event says so
+            return gr.skip()                   # a live run holds the session: its run event says so
 
     def run_clicked(self, data: dict):
         try:
             settings = self.controls.read(data)
         except HogwildError as exc:
-            yield self.updates(Frame(message=render.message_html(callbacks.sentence(exc)), running=False,
-                                     activity="")) + [gr.skip()]
+            yield self._send(self.updates(Frame(message=render.message_html(callbacks.sentence(exc)), running=False,
+                                                activity="")))
             return
         yield from self._run(data[self.session], settings)
 
@@ -300,71 +311,78 @@ class Wiring:
         entry = self.entries[index if isinstance(index, int) and 0 <= index < len(self.entries) else 0]
         yield from self._replay(session, entry.path, _recording(entry), render.gallery_html(entry))
 
-    def page_opened(self, session: Session, index) -> list:
+    def page_opened(self, session: Session, index) -> dict:
         """The page opens on the featured recording, already drawn; this gives the session its log
         (and the downloads), without drawing it again."""
         if not self.entries:
-            return [gr.skip()] * (len(self.replay_outputs) - 1) + [session]
+            return self._send({"session": session})
         entry = self.entries[index if isinstance(index, int) and 0 <= index < len(self.entries) else 0]
-        return self.updates(callbacks.load_recording(session, entry.path, _recording(entry))) + [session]
+        frame = callbacks.load_recording(session, entry.path, _recording(entry))
+        return self._send({**self.updates(frame, message="replay_message"), "session": session})
 
     def _replay(self, session: Session, path, recording: dict | None, caption: str):
         for frame in callbacks.replay(session, path, self.cadence, recording):
             if frame.lanes is not None and caption:     # the panels change: so does the caption
                 frame.caption, caption = caption, ""
-            yield self.updates(frame) + [session]
+            yield self._send({**self.updates(frame, message="replay_message"), "session": session})
 
     def _compare(self, session: Session, baseline: str):
         if session.base is None:
-            yield self.updates(Frame(message=render.message_html("Finish a run first: the compare buttons rerun it."),
-                                     running=False)) + [gr.skip()]
+            yield self._send(self.updates(Frame(message=render.message_html("Finish a run first: the compare buttons "
+                                                                            "rerun it."), running=False)))
             return
         settings = session.base.baseline(baseline)
         session.lifecycle.withdraw()           # its clock starts when it begins, not at an older Run press
-        frames = self._run(session, settings)
-        yield _with_settings(next(frames), settings)
-        yield from frames
+        first = True
+        for frame in self.runner(session, self.store, settings, self.cadence):
+            if first:                          # a compare run's first update also shows its settings
+                frame.settings, first = settings, False
+            yield self._send({**self.updates(frame), "session": session})
 
     def _run(self, session: Session, settings: PageSettings):
         for frame in self.runner(session, self.store, settings, self.cadence):
-            yield self.updates(frame) + [session]
+            yield self._send({**self.updates(frame), "session": session})
 
-    def updates(self, frame: Frame) -> list:
-        """One value per output in output_list; gr.skip() where the frame leaves a panel alone."""
-        def value(v):
-            return gr.skip() if v is None else v
+    def updates(self, frame: Frame, message: str = "message") -> dict:
+        """{output name: value} for what `frame` changes; `message` names the box its message goes to."""
+        out = {}
 
-        lanes = gr.skip() if frame.lanes is None else render.lanes_html(frame.lanes)
-        view_worker = layer = heatmap_pass = gr.skip()
-        W = frame.num_workers
-        if W is not None:
-            view_worker = gr.update(choices=list(_worker_choices(frame.worker_names or WORKER_NAMES[:W])), value=0)
+        def put(name: str, value) -> None:
+            if value is not None:
+                out[name] = value
+
+        put(message, frame.message)
+        for name in ("stats", "answer", "history", "heatmap", "timeline", "view", "compare", "caption"):
+            put(name, getattr(frame, name))
+        if frame.lanes is not None:
+            out["lanes"] = render.lanes_html(frame.lanes)
+        if frame.num_workers is not None:
+            names = frame.worker_names or WORKER_NAMES[:frame.num_workers]
+            out["view_worker"] = gr.update(choices=list(_worker_choices(names)), value=0)
         if frame.num_layers is not None:
-            layer = gr.update(choices=[("mean over layers", MEAN_LAYER)] +
-                              [(f"layer {i}", i) for i in range(frame.num_layers)], value=MEAN_LAYER)
-            heatmap_pass = gr.update(interactive=False)
+            out["layer"] = gr.update(choices=[("mean over layers", MEAN_LAYER)] +
+                                     [(f"layer {i}", i) for i in range(frame.num_layers)], value=MEAN_LAYER)
+            out["heatmap_pass"] = gr.update(interactive=False)
         if frame.num_passes:
-            heatmap_pass = gr.update(minimum=1, maximum=max(frame.num_passes, 2),
-                                     value=frame.heatmap_pass or frame.num_passes, interactive=True)
-        trace = csv = gr.skip()
+            out["heatmap_pass"] = gr.update(minimum=1, maximum=max(frame.num_passes, 2),
+                                            value=frame.heatmap_pass or frame.num_passes, interactive=True)
         if frame.files:
-            trace = gr.update(value=frame.files[0], interactive=True)
-            csv = gr.update(value=frame.files[1], interactive=True)
-        shown = [gr.skip()] * 3
+            out["trace"] = gr.update(value=frame.files[0], interactive=True)
+            out["csv"] = gr.update(value=frame.files[1], interactive=True)
         if frame.settings is not None:
             s = frame.settings
-            shown = [s.problem, s.num_workers, s.layout if s.layout in LAYOUTS else gr.skip()]
-        activity = gr.skip() if frame.activity is None else render.activity_html(frame.activity)
-        run = stop = one = independent = gr.skip()
+            out.update(problem=s.problem, num_workers=s.num_workers)
+            if s.layout in LAYOUTS:            # "independent" is a compare run's, not a choice of the control
+                out["layout"] = s.layout
+        if frame.activity is not None:
+            out["activity"] = render.activity_html(frame.activity)
         if frame.running is not None:
-            run, stop = gr.update(interactive=not frame.running), gr.update(interactive=frame.running)
+            out["run"], out["stop"] = gr.update(interactive=not frame.running), gr.update(interactive=frame.running)
             labels = frame.compare_labels
             if frame.running or labels:
-                one, independent = (gr.update(interactive=not frame.running, **({"value": labels[i]} if labels else {}))
-                                    for i in range(2))
-        return [value(frame.message), value(frame.stats), value(frame.answer), lanes, value(frame.history),
-                value(frame.heatmap), value(frame.timeline), value(frame.view), view_worker, layer, heatmap_pass,
-                value(frame.compare), trace, csv, *shown, activity, run, stop, one, independent, value(frame.caption)]
+                for i, name in enumerate(("one", "independent")):
+                    out[name] = gr.update(interactive=not frame.running, **({"value": labels[i]} if labels else {}))
+        return out
 
 
 def _worker_choices(names):
@@ -382,14 +400,6 @@ def _opening(entry: GalleryEntry) -> Frame:
         return callbacks.open_recording(session, entry.path, _recording(entry))
     finally:
         session.close()
-
-
-def _with_settings(updates: list, settings: PageSettings) -> list:
-    """A compare run's first updates also show its settings in the controls."""
-    position = len(Wiring.BEFORE_SETTINGS) + 1
-    updates[position:position + 3] = [settings.problem, settings.num_workers,
-                                      settings.layout if settings.layout in LAYOUTS else gr.skip()]
-    return updates
 
 
 def launch(app: gr.Blocks, *, host: str = "127.0.0.1", port: int | None = None, share: bool = False,

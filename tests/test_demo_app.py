@@ -119,40 +119,36 @@ def test_a_locked_store_refuses_other_models():
 
 def _wiring():
     from demo.ui import Wiring
-    wiring = Wiring.__new__(Wiring)
-    wiring.output_list = [None] * OUTPUTS
-    return wiring
+    return Wiring.__new__(Wiring)
 
 
-OUTPUTS = 1 + 13 + 3 + 6       # message, panels, shown settings, status, buttons and gallery caption
-
-
-def test_frames_become_one_update_per_output(page):
+def test_frames_become_updates_by_name_of_what_they_change(page):
+    from demo.ui import Wiring
     wiring = _wiring()
-    only_message = wiring.updates(Frame(message="hi"))
-    assert len(only_message) == OUTPUTS and only_message[0] == "hi"
-    assert all(u == gr.skip() for u in only_message[1:])
+    assert wiring.updates(Frame(message="hi")) == {"message": "hi"}
+    assert wiring.updates(Frame(message="hi"), message="replay_message") == {"replay_message": "hi"}
+    assert wiring.updates(Frame()) == {}
     setup = wiring.updates(Frame(num_workers=3, num_layers=2, lanes=["a", "b", "c"], files=["t.json", "a.csv"]))
-    assert 'data-workers="3"' in setup[3] and "--hw-cols:3" in setup[3]
-    view_worker, layer, heatmap_pass, _, trace, table = setup[8:14]
-    assert heatmap_pass == gr.update(interactive=False)
-    assert wiring.updates(Frame(num_passes=7, heatmap_pass=5))[10] == gr.update(minimum=1, maximum=7, value=5, interactive=True)
-    assert all(u == gr.skip() for u in setup[14:])
-    assert [c[1] for c in view_worker["choices"]] == [0, 1, 2]
-    assert len(layer["choices"]) == 3 and trace["value"] == "t.json" and table["interactive"]
+    assert set(setup) == {"lanes", "view_worker", "layer", "heatmap_pass", "trace", "csv"} <= set(Wiring.PANELS)
+    assert 'data-workers="3"' in setup["lanes"] and "--hw-cols:3" in setup["lanes"]
+    assert setup["heatmap_pass"] == gr.update(interactive=False)
+    ended = wiring.updates(Frame(num_passes=7, heatmap_pass=5))
+    assert ended == {"heatmap_pass": gr.update(minimum=1, maximum=7, value=5, interactive=True)}
+    assert [c[1] for c in setup["view_worker"]["choices"]] == [0, 1, 2]
+    assert len(setup["layer"]["choices"]) == 3 and setup["trace"]["value"] == "t.json" and setup["csv"]["interactive"]
 
 
 def test_run_stop_and_compare_buttons_follow_the_run():
     wiring = _wiring()
-    activity, run, stop, one, independent = wiring.updates(Frame(running=True, activity="Reading the prompt"))[-6:-1]
-    assert "Reading the prompt" in activity and run["interactive"] is False and stop["interactive"] is True
-    assert one == independent == gr.update(interactive=False)
+    running = wiring.updates(Frame(running=True, activity="Reading the prompt"))
+    assert "Reading the prompt" in running["activity"]
+    assert running["run"]["interactive"] is False and running["stop"]["interactive"] is True
+    assert running["one"] == running["independent"] == gr.update(interactive=False)
     idle = wiring.updates(Frame(running=False, compare_labels=["Compare: 1 worker", "Compare: 3 independent workers"]))
-    run, stop, one, independent = idle[-5:-1]
-    assert run["interactive"] and not stop["interactive"]
-    assert one == gr.update(interactive=True, value="Compare: 1 worker") and independent["interactive"]
+    assert idle["run"]["interactive"] and not idle["stop"]["interactive"]
+    assert idle["one"] == gr.update(interactive=True, value="Compare: 1 worker") and idle["independent"]["interactive"]
     never_finished = wiring.updates(Frame(running=False))       # e.g. a replay before any run
-    assert never_finished[-3:-1] == [gr.skip(), gr.skip()]
+    assert "one" not in never_finished and "independent" not in never_finished
 
 
 def test_bad_settings_from_the_page_only_show_a_message(page):
@@ -165,10 +161,10 @@ def test_bad_settings_from_the_page_only_show_a_message(page):
 
     wiring.controls = NoControls()
     wiring.session = "session"
+    wiring.components = {name: name for name in ("message", "activity", "run", "stop")}   # names for components
     (updates,) = list(wiring.run_clicked({"problem": ""}))
-    assert "empty" in updates[0] and updates[-1] == gr.skip()
-    assert all(u == gr.skip() for u in updates[1:-7])
-    assert wiring.run_pressed({"problem": "", "session": callbacks.Session()}) == wiring.updates(Frame())
+    assert set(updates) == {"message", "activity", "run", "stop"} and "empty" in updates["message"]
+    assert wiring.run_pressed({"problem": "", "session": callbacks.Session()}) == gr.skip()
 
 
 def test_run_pressed_during_a_live_run_changes_nothing(page):
@@ -182,7 +178,7 @@ def test_run_pressed_during_a_live_run_changes_nothing(page):
     wiring.controls, wiring.session = NoControls(), "session"
     session = callbacks.Session()
     session.lifecycle = Lifecycle(RunState.RUNNING)
-    assert wiring.run_pressed({"problem": "p", "session": session}) == wiring.updates(Frame())
+    assert wiring.run_pressed({"problem": "p", "session": session}) == gr.skip()
     assert session.lifecycle.state is RunState.RUNNING and session.lifecycle.pressed_at is None
 
 
@@ -232,9 +228,9 @@ def test_a_replay_shows_the_runs_own_settings_in_the_controls():
     from demo.ui import Wiring
     wiring = Wiring.__new__(Wiring)
     updates = wiring.updates(Frame(settings=PageSettings(problem="p", num_workers=3, layout="interleaved")))
-    assert updates[14:17] == ["p", 3, "interleaved"]
+    assert updates == {"problem": "p", "num_workers": 3, "layout": "interleaved"}
     baseline = wiring.updates(Frame(settings=PageSettings(problem="p", num_workers=3, layout="independent")))
-    assert baseline[16] == gr.skip()
+    assert baseline == {"problem": "p", "num_workers": 3}      # "independent" is not a choice of the control
 
 
 def test_generation_runs_under_spaces_gpu_only_when_spaces_exists(monkeypatch):
@@ -272,8 +268,9 @@ def test_the_page_offers_fetched_models_most_capable_first(tmp_path, monkeypatch
     assert [value for _, value in picker.choices] == store.choices() and picker.value == "default"
 
 
-def test_every_event_returns_one_value_per_output(page, tmp_path):
-    """Runs, replays and the opening each give exactly as many values as their event has outputs."""
+def test_every_event_updates_only_its_own_outputs(page, tmp_path):
+    """Replays and the opening update components of their event's outputs only (Gradio refuses
+    others), by component, and always write the session back."""
     from demo.ui import Wiring
     wiring = next(d.fn.__self__ for d in page.fns.values() if getattr(d.fn, "__name__", "") == "gallery_clicked")
     assert isinstance(wiring, Wiring)
@@ -283,11 +280,13 @@ def test_every_event_returns_one_value_per_output(page, tmp_path):
     upload = list(wiring.trace_uploaded({wiring.session: session, wiring.upload: str(bad)}))
     replay = list(wiring.gallery_clicked(session, 0))
     opened = wiring.page_opened(session, 0)
+    allowed = {c._id for c in wiring.replay_outputs}
     for updates in upload + replay + [opened]:
-        assert len(updates) == len(wiring.replay_outputs) and updates[-1] is session
-    assert "not valid JSON" in upload[0][0]
-    assert "RECORDING" in replay[0][-2].upper() and replay[1][-2] == gr.skip()
-    assert opened[14:17] == [gr.skip()] * 3          # the opening leaves what a visitor typed alone
+        assert {c._id for c in updates} <= allowed and updates[wiring.components["session"]] is session
+    named = [{name: u[c] for name, c in wiring.components.items() if c in u} for u in upload + replay + [opened]]
+    assert "not valid JSON" in named[0]["replay_message"]
+    assert "RECORDING" in named[len(upload)]["caption"].upper() and "caption" not in named[len(upload) + 1]
+    assert not {"problem", "num_workers", "layout"} & set(named[-1])  # the opening leaves what a visitor typed alone
 
 
 def test_the_page_has_a_run_tab_and_an_evaluation_tab(page):
