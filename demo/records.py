@@ -2,8 +2,10 @@
 
 Statistics flow one way. `PassRecorder` turns each engine PassEvent into a plain dict (token
 ids, the text each worker gained, finished steps, attention mass per block, attention shares);
-`RunLog` keeps those dicts plus the latest snapshot of the cache (blocks, each worker's view,
-per-layer attention of the latest pass). A replayed trace fills a RunLog with the same dicts,
+`RunLog` keeps those dicts plus what the panels draw from them, as named tuples (each worker's
+lane of `LanePiece`s, the shared history's `HistoryStep`s), and the latest snapshot of the cache
+(blocks, each worker's view as `ViewBlock`s, per-layer attention of the latest pass); a trace
+stores the tuples as JSON lists. A replayed trace fills a RunLog with the same dicts,
 so live runs and replays go through the same views, and no view ever touches the engine.
 
 A pass record is keyed as the trace file stores it (demo/traces.py, format version 1), which
@@ -11,6 +13,7 @@ kept the names it was first written with: the pass number is under "step", and a
 of pass records under "steps". Everywhere else "step" means a reasoning step."""
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import torch
 
@@ -19,6 +22,27 @@ from hogwild_core.blocks import CURRENT_KIND, STEP_KIND
 DIGITS = 5   # attention mass is rounded to this many decimals in records and traces
 SHARE_KINDS = ("own", "others", "shared")
 _BLOCK_KIND_WORDS = {STEP_KIND: "finished step", CURRENT_KIND: "step in progress"}
+
+
+class ViewBlock(NamedTuple):
+    """One block of a worker's view, in view order: where it sits and what it says."""
+    block_id: int
+    start: int          # its first position in the worker's view
+    length: int         # tokens of it the worker sees
+    text: str
+
+
+class LanePiece(NamedTuple):
+    """A run of a worker's text: sampled by the model, or inserted (an opener, a label, a prompt)."""
+    text: str
+    inserted: bool
+
+
+class HistoryStep(NamedTuple):
+    """A finished reasoning step, in the order steps moved into the shared history."""
+    block_id: int
+    owner: int | None
+    text: str
 
 
 def block_kind_words(kind: str) -> str:
@@ -48,17 +72,18 @@ class RunLog:
     meta: dict                                     # settings, model, worker_names, num_layers, label
     passes: list[dict] = field(default_factory=list)        # one record per pass, in order
     blocks: list[dict] = field(default_factory=list)        # id, kind, owner, segment, length, text
-    views: list[list[list]] = field(default_factory=list)   # per worker: [block_id, start, length, text]
+    views: list[list[ViewBlock]] = field(default_factory=list)  # per worker, in view order
     workers: list[dict] = field(default_factory=list)       # final transcripts: name, tokens, text, inserted
     last_attention_by_layer: list | None = None             # [L][W][B] of the latest pass
     answer: str | None = None
     status: str = "running"                                 # running | finished | stopped | failed
-    lanes: list[list[list]] = field(default_factory=list)   # per worker: [[text, inserted], ...]
-    history: list[list] = field(default_factory=list)       # finished steps in order: [id, owner, text]
+    lanes: list[list[LanePiece]] = field(default_factory=list)  # per worker, its text so far
+    history: list[HistoryStep] = field(default_factory=list)    # finished steps in order
     sampled: list[int] = field(default_factory=list)        # tokens sampled per worker
 
     def __post_init__(self):
         W = self.num_workers
+        self.views = [[ViewBlock(*entry) for entry in view] for view in self.views]   # from a trace: lists
         self.lanes = self.lanes or [[] for _ in range(W)]
         self.sampled = self.sampled or [0] * W
 
@@ -79,16 +104,16 @@ class RunLog:
         for w, pieces in enumerate(record["pieces"]):
             lane = self.lanes[w]
             for text, inserted in pieces:
-                if lane and lane[-1][1] == inserted:
-                    lane[-1][0] += text
+                if lane and lane[-1].inserted == inserted:
+                    lane[-1] = LanePiece(lane[-1].text + text, inserted)
                 else:
-                    lane.append([text, inserted])
+                    lane.append(LanePiece(text, inserted))
         for w, token in enumerate(record["tokens"]):
             self.sampled[w] += token is not None
-        self.history.extend(record["flushed"])
+        self.history.extend(HistoryStep(*step) for step in record["flushed"])
 
     def lane_text(self, w: int) -> str:
-        return "".join(text for text, _ in self.lanes[w])
+        return "".join(piece.text for piece in self.lanes[w])
 
 
 class PassRecorder:
@@ -119,7 +144,7 @@ class PassRecorder:
         engine = self.engine
         W = engine.config.num_workers
         log.blocks = engine.describe_blocks()
-        log.views = [[[b, start, length, engine.decode(tokens)]
+        log.views = [[ViewBlock(b, start, length, engine.decode(tokens))
                       for (b, start, length), tokens in zip(engine.view_blocks(w), engine.view_block_tokens(w))]
                      for w in range(W)]
         transcripts = [engine.transcript(w) for w in range(W)]

@@ -50,7 +50,8 @@ def test_run_log_merges_pieces_of_the_same_kind():
     log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice"], "num_layers": 1})
     for pieces in ([["**A [1]:**", True]], [[" Hi", False]], [[" there", False], ["**A [2]:**", True]]):
         log.add_pass({"pieces": [pieces], "tokens": [1], "flushed": [], "elapsed": 1.0})
-    assert log.lanes[0] == [["**A [1]:**", True], [" Hi there", False], ["**A [2]:**", True]]
+    assert log.lanes[0] == [("**A [1]:**", True), (" Hi there", False), ("**A [2]:**", True)]
+    assert log.lanes[0][1].text == " Hi there" and not log.lanes[0][1].inserted
     assert log.sampled == [3] and log.lane_text(0) == "**A [1]:** Hi there**A [2]:**"
 
 
