@@ -191,7 +191,11 @@ def grouped_table(records: list[dict], budgets: list[int] | None = None) -> pd.D
     for methods, _ in problem_groups(records):
         subset = complete_for(records, methods)
         table = build_table(subset, budgets)
-        table.insert(0, "problems", len({(r["task_set"], r["problem_id"]) for r in subset}))
+        problems = len({(r["task_set"], r["problem_id"]) for r in subset})
+        # A single run's equal-compute probe exists only where it ran with that team size
+        # (--single-also): a row on some of the group's problems would pass for all of them.
+        table = table[~(table["row"].str.startswith("single, ") & (table["n"] < problems))].reset_index(drop=True)
+        table.insert(0, "problems", problems)
         table.insert(0, "group", len(tables))
         tables.append(table)
     if not tables:

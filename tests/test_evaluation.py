@@ -16,7 +16,7 @@ from evaluation.runner import PassTape, RunSettings, probe, run_task, transcript
 from evaluation.scoring import (collaboration, first_correct_pass, majority_vote, mcnemar_exact, sampled_tokens,
                                 wasted_tokens, wilson_interval)
 from evaluation.store import ResultStore
-from evaluation.table import build_table, complete_only, paired_table
+from evaluation.table import build_table, complete_only, grouped_table, paired_table
 from evaluation.tasks import Task, load_tasks, multipart_problem
 from hogwild_core import EngineConfig, HogwildEngine
 from hogwild_core.answers import canonical, extract_answer, is_correct, part_correct
@@ -309,6 +309,20 @@ def test_no_equal_compute_row_for_a_team_size_no_team_ran():
     assert rows == {"single", "single, 2x tokens", "hogwild combined W=2"}
     records += [_record("hogwild", "combined", 4, [True, True], problem="0")]
     assert "single, 4x tokens" in set(build_table(records, budgets=[8, 16]).row)
+
+
+def test_no_equal_compute_row_on_part_of_a_groups_problems():
+    """Problem 0's single run was probed at 4x, problem 1's not: a W=4 team on both gets no "4x"
+    row in their group's table (it would stand for two problems on one), but the paired table
+    still compares them where both exist, with its n."""
+    records = [_record("single", "contiguous", 1, [False, True, True, True], problem="0",
+                       budgets=(8, 16, 32, 64), team_sizes=(2, 4)),
+               _record("single", "contiguous", 1, [False, True], problem="1", team_sizes=(2,))]
+    records += [_record("hogwild", "combined", 4, [True, True], problem=p) for p in "01"]
+    table = grouped_table(records, budgets=[8, 16])
+    assert set(table.row) == {"single", "hogwild combined W=4"} and set(table.problems) == {2}
+    paired = paired_table(records, budgets=[8, 16])
+    assert set(paired[paired.baseline == "single, 4x tokens"].n) == {1}
 
 
 def test_table_rows_baselines_and_figure():
