@@ -333,14 +333,14 @@ class Wiring:
             return
         settings = session.base.baseline(baseline)
         session.lifecycle.withdraw()           # its clock starts when it begins, not at an older Run press
-        first = True
-        for frame in self.runner(session, self.store, settings, self.cadence):
-            if first:                          # a compare run's first update also shows its settings
-                frame.settings, first = settings, False
-            yield self._send({**self.updates(frame), "session": session})
+        yield from self._run(session, settings, show_settings=True)
 
-    def _run(self, session: Session, settings: PageSettings):
+    def _run(self, session: Session, settings: PageSettings, show_settings: bool = False):
+        """The run's frames as updates; show_settings: the first also shows its settings in the
+        controls (a compare run, whose settings the visitor did not choose)."""
         for frame in self.runner(session, self.store, settings, self.cadence):
+            if show_settings:
+                frame.settings, show_settings = settings, False
             yield self._send({**self.updates(frame), "session": session})
 
     def updates(self, frame: Frame, message: str = "message") -> dict:
