@@ -31,6 +31,13 @@ def boxes(page_or_frame, selector: str) -> list[dict]:
               return {x: r.x, y: r.y, width: r.width, height: r.height}; })""", selector)
 
 
+def box(page_or_frame, selector: str, timeout: float = 30000) -> dict:
+    """The bounding box of the first element matching selector, once it is on the page (Gradio
+    renders a page's parts one after another: the lanes can be there before the Run button)."""
+    page_or_frame.wait_for_selector(selector, state="attached", timeout=timeout)
+    return boxes(page_or_frame, selector)[0]
+
+
 def overlapping(rects: list[dict], slack: float = 0.5) -> list[tuple[int, int]]:
     """Pairs of rectangles that overlap by more than `slack` px in both directions."""
     pairs = []

@@ -22,7 +22,7 @@ import pytest
 
 from demo.ui import PAGE_HEIGHT
 from tests.appserver import ROOT, running_app
-from tests.e2e_page import (boxes, inside, launch_chromium, overlapping, readme_embed_snippet, serving,
+from tests.e2e_page import (box, boxes, inside, launch_chromium, overlapping, readme_embed_snippet, serving,
                              write_eight_worker_trace)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -123,7 +123,7 @@ def test_opens_on_the_recording_and_eight_lanes_and_ticks_fit(browser, server, t
     bad.write_text('{"format": "hogwild-trace",')
     upload(page, str(bad))
     wait_for_text(page, "#replay-message", "not valid JSON", 15)
-    message = boxes(page, "#replay-message .hw-msg")[0]
+    message = box(page, "#replay-message .hw-msg")
     assert inside(message, 1440, 900), message
 
     # eight workers, 200 blocks, 4k tokens: lanes at most 4 per row, no overflow, ticks apart
@@ -156,7 +156,7 @@ def test_run_shows_lanes_at_once_and_stop_ends_it(browser, server):
     page.fill("#problem textarea", "   ")
     page.click("#run")
     wait_for_text(page, "#message", "empty", 10)
-    message = boxes(page, "#message .hw-msg")[0]
+    message = box(page, "#message .hw-msg")
     assert inside(message, 1440, 900), message          # next to Run, on the first screen
 
     page.fill("#problem textarea", PROBLEM)
@@ -265,7 +265,7 @@ def test_the_readme_embed_sizes_its_iframe_to_the_page(browser, server, tmp_path
         inner.wait_for_selector("#heatmap .heatmaplayer", timeout=30000)      # drawn: the height is final
         inner.wait_for_selector("#timeline .main-svg", timeout=30000)
         before = wait_until_fitted(page, inner, 10)
-        setup, output = boxes(inner, "#setup")[0], boxes(inner, "#output")[0]
+        setup, output = box(inner, "#setup"), box(inner, "#output")
         assert setup["x"] + setup["width"] <= output["x"], "the page fell back to one column"
         assert 1000 < before["iframe"] <= PAGE_HEIGHT, before
 
@@ -296,12 +296,12 @@ def test_a_phone_shows_run_and_status_first_and_brings_the_lanes_into_view(brows
     page.goto(server)
     page.wait_for_selector("#lane-0")
     for selector in ("#run", "#activity"):
-        box = boxes(page, selector)[0]
-        assert inside(box, 390, 844), (selector, box)
+        rect = box(page, selector)
+        assert inside(rect, 390, 844), (selector, rect)
     for chart in ("#heatmap", "#timeline"):        # titles and axis titles are not clipped
         page.locator(chart).scroll_into_view_if_needed()
         page.wait_for_selector(f"{chart} .main-svg", timeout=30000)
-        svg = boxes(page, f"{chart} .main-svg")[0]
+        svg = box(page, f"{chart} .main-svg")
         for part in boxes(page, f"{chart} .gtitle") + boxes(page, f"{chart} .xtitle"):
             assert part["x"] >= svg["x"] - 0.5 and part["x"] + part["width"] <= svg["x"] + svg["width"] + 0.5, \
                 (chart, part, svg)
@@ -313,7 +313,7 @@ def test_a_phone_shows_run_and_status_first_and_brings_the_lanes_into_view(brows
     page.click("#run")
     page.wait_for_function("document.querySelectorAll('#lanes .hw-lane').length === 1", timeout=10000)
     time.sleep(0.5)
-    lanes = boxes(page, "#lanes")[0]
+    lanes = box(page, "#lanes")
     assert lanes["y"] < 844 and lanes["y"] + lanes["height"] > 0, lanes
     wait_for_text(page, "#message", "after", LANE_SECONDS)
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -362,8 +362,8 @@ def test_a_visitor_joins_sends_a_line_and_the_workers_read_it(browser, server):
     page.fill("#human-text textarea", "hello.")
     page.click("#human-send")
     wait_for_text(page, "#human-message", "Nothing is running", 10)
-    box, message = boxes(page, "#human-text")[0], boxes(page, "#human-message .hw-msg")[0]
-    assert 0 <= message["y"] - (box["y"] + box["height"]) < 60, (box, message)     # right under the box
+    text, message = box(page, "#human-text"), box(page, "#human-message .hw-msg")
+    assert 0 <= message["y"] - (text["y"] + text["height"]) < 60, (text, message)     # right under the box
 
     page.fill("#problem textarea", "Compute (a) 2 + 3, (b) 4 + 5 and (c) 6 + 7, then add the three results.")
     page.fill("#workers input[type=number]", "3")
