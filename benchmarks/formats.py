@@ -146,7 +146,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    from hogwild_core.machine import machine_description
+    from machine import machine_description
 
     load = open("/proc/loadavg").read().split()[:3] if sys.platform.startswith("linux") else []
     print(f"machine: {machine_description()}, torch threads {torch.get_num_threads()}, load {' '.join(load)}")

@@ -48,7 +48,7 @@ def machine(device: str) -> str:
         parts.insert(0, f"{torch.cuda.get_device_name(0)} ({props.total_memory / 2**30:.0f} GiB, "
                         f"{torch.cuda.device_count()} visible), CUDA {torch.version.cuda}")
     else:
-        from hogwild_core.machine import machine_description
+        from machine import machine_description
 
         parts.insert(0, f"CPU only: {machine_description()}")
     return "; ".join(parts)

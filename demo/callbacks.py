@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from hogwild_core import HogwildEngine, HogwildError
-from hogwild_core.machine import machine_description
+from machine import machine_description
 from hogwild_core.view import has_history
 
 from . import charts, render

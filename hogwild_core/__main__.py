@@ -19,7 +19,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("problem", help="the problem text")
     p.add_argument("--workers", type=int, default=2, help=f"number of workers, 1-{MAX_WORKERS}")
     p.add_argument("--layout", default="combined", choices=LAYOUTS + BASELINE_LAYOUTS)
-    p.add_argument("--model", default=None, help="a fetched catalog model (python -m hogwild_core.models list), "
+    p.add_argument("--model", default=None, help="a fetched catalog model (python -m model_catalog list), "
                    "a local path or a hub id (default: embedded SmolLM2-135M)")
     p.add_argument("--max-new-tokens", type=int, default=256)
     p.add_argument("--temperature", type=float, default=EngineConfig.temperature)

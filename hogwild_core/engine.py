@@ -32,7 +32,7 @@ from typing import Iterator
 
 import torch
 
-from . import answers, metrics, prompts
+from . import prompts
 from .blocks import CURRENT_KIND, HEADER_KIND, PROMPT_KIND, BlockRecord
 from .cache import SharedCache
 from .config import EngineConfig
@@ -43,6 +43,7 @@ from .rope import check_model_supported, inv_freq_of
 from .runner import Runner
 from .sampling import (ban_tokens, copy_continuations, extend_table, ngram_table, sample,
                        worker_generators)
+from .similarity import near_duplicate
 from .text import (Detokenizer, TextCodec, bracket_tokens, control_ids, eos_ids, heading_tokens, name_labels,
                    paragraphs)
 from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_view, has_history,
@@ -466,7 +467,7 @@ class HogwildEngine:
         if self.config.repeat_ngram:
             extend_table(worker.own_grams, worker.transcript, self.config.repeat_ngram)
         if self.config.finish == "boxed" and (box := self._closed_box(worker, token)) is not None \
-                and answers.num_answers(box) >= self.config.answer_parts:     # the problem's final answer
+                and prompts.num_answers(box) >= self.config.answer_parts:     # the problem's final answer
             self._end_reasoning(worker)
             return
         if not ended:
@@ -526,7 +527,7 @@ class HogwildEngine:
         just_finished = worker.finished_sampled[-1]
         others = [step for other in self.workers if other is not worker
                   for step in other.finished_sampled + [other.step_sampled]]
-        return any(metrics.near_duplicate(just_finished, step, min_length=8) for step in others)
+        return any(near_duplicate(just_finished, step, min_length=8) for step in others)
 
     def _banned(self, worker: Worker) -> list[int]:
         """Tokens the worker may not write next (work phase), the same for every method and W: a

@@ -28,7 +28,8 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
-from . import models
+import model_catalog
+
 from .errors import ModelLoadError
 from .rope import check_model_supported
 from .weights import activation_dtype, bytes_needed, check_memory, choose_format, quantize_linear
@@ -116,7 +117,7 @@ def metadata(path: Path, trust_remote_code: bool):
 
 def metadata_folder(path: Path) -> Path:
     digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:16]
-    return models.models_dir() / "metadata" / f"{path.stem}-{digest}"
+    return model_catalog.models_dir() / "metadata" / f"{path.stem}-{digest}"
 
 
 def file_stamp(path: Path) -> dict:

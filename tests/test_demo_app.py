@@ -251,12 +251,12 @@ def test_generation_runs_under_spaces_gpu_only_when_spaces_exists(monkeypatch):
 
 
 def test_the_page_offers_fetched_models_most_capable_first(tmp_path, monkeypatch):
-    from hogwild_core import models
+    import model_catalog
 
     monkeypatch.setenv("HOGWILD_MODELS", str(tmp_path))
     store = ModelStore()
     assert store.choices() == ["default"]           # nothing fetched: only the embedded model
-    for spec in models.CATALOG.values():
+    for spec in model_catalog.CATALOG.values():
         with open(tmp_path / spec.file_name, "wb") as f:
             f.truncate(spec.size)                   # sparse: right size, no real bytes
     assert store.choices() == ["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "default"]
@@ -311,7 +311,7 @@ def test_the_app_starts_on_the_capable_model_when_it_is_there(monkeypatch, tmp_p
     monkeypatch.setenv("HOGWILD_MODELS", str(tmp_path))
     absent = startup_model("auto")
     assert absent.name == "default" and "is not fetched" in absent.note
-    assert f"python -m hogwild_core.models get {CAPABLE}" in absent.note
+    assert f"python -m model_catalog get {CAPABLE}" in absent.note
     calls = []
 
     def failing_get(name, **kwargs):

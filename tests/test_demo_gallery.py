@@ -4,7 +4,7 @@ import json
 import shutil
 
 from demo.gallery import GALLERY, index_entry, load_gallery, parse_entry
-from hogwild_core.machine import machine_description
+from machine import machine_description
 
 ENTRY = dict(title="t", caption="c", model="m", machine="cpu", date="2026-01-01", command="python -m x")
 

@@ -19,7 +19,7 @@ from evaluation.store import ResultStore
 from evaluation.table import build_table, complete_only, grouped_table, paired_table
 from evaluation.tasks import Task, load_tasks, multipart_problem
 from hogwild_core import EngineConfig, HogwildEngine
-from hogwild_core.answers import canonical, extract_answer, is_correct, part_correct
+from analysis.answers import canonical, extract_answer, is_correct, part_correct
 from tests.conftest import make_tiny_model, tiny_config
 
 TASK = Task("toy", "0", "Tom has 3 apples and buys 4 more. How many apples does he have?", "7")
@@ -231,7 +231,7 @@ def test_task_sets_are_offline_and_seeded():
 
 
 def test_arithmetic_answers_are_exact():
-    from hogwild_core.answers import parse_number
+    from analysis.answers import parse_number
 
     for task in load_tasks("arith", 50):
         expression = task.problem.removeprefix("Compute ").rstrip(".")

@@ -52,7 +52,7 @@ def test_a_gallery_recording_with_a_visitor_and_its_silent_control(tmp_path, mon
 
 def test_a_gallery_entry_describes_its_machine_as_the_rest_of_the_project_does():
     from experiments.record_gallery import machine
-    from hogwild_core.machine import machine_description
+    from machine import machine_description
 
     line = machine("int8")
     assert line.startswith(machine_description() + ", ") and line.endswith(" torch thread(s), CPU int8")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from hogwild_core import EngineConfig, HogwildEngine, ModelLoadError, default_model_file, load_model, models
+import model_catalog
+from hogwild_core import EngineConfig, HogwildEngine, ModelLoadError, default_model_file, load_model
 from hogwild_core import gguf_loading
 from hogwild_core.weights import format_of
 
@@ -109,8 +110,8 @@ def test_the_default_model_in_int8_runs_the_engine(tokenizer):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(models.local_path(CAPABLE) is None,
-                    reason=f"{CAPABLE} is not fetched (python -m hogwild_core.models get {CAPABLE}); CI never downloads it")
+@pytest.mark.skipif(model_catalog.local_path(CAPABLE) is None,
+                    reason=f"{CAPABLE} is not fetched (python -m model_catalog get {CAPABLE}); CI never downloads it")
 def test_the_capable_model_loads_in_int8_and_solves_a_question():
     model, tokenizer = load_model(CAPABLE)
     assert format_of(model) == "int8"

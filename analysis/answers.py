@@ -26,7 +26,7 @@ import re
 from fractions import Fraction
 from typing import Sequence
 
-from .prompts import boxed_close
+from hogwild_core.prompts import boxed_close, drop_thousands
 
 BOXED = "\\boxed{"
 _TOLERANCE = 1e-6
@@ -94,10 +94,6 @@ def _strip_latex(text: str) -> str:
     return text
 
 
-def _drop_thousands(text: str) -> str:
-    return re.sub(r"(?<=\d),(?=\d{3}(?!\d))", "", text)
-
-
 def _evaluate(expression: str) -> Fraction | None:
     """Value of a small arithmetic expression (+ - * / ^ and parentheses), exactly, or None."""
     expression = expression.replace("^", "**").strip()
@@ -143,7 +139,7 @@ def parse_number(text: str | int | float | None) -> Fraction | None:
         return None
     if isinstance(text, (int, float)) and not isinstance(text, bool):
         return Fraction(str(text))
-    text = _drop_thousands(_strip_latex(str(text)))
+    text = drop_thousands(_strip_latex(str(text)))
     text = _UNITS.sub("", text).replace("%", "").strip().rstrip(".").strip()
     text = re.sub(r"^(?:[a-zA-Z]\w*\s*=|the answer is|answer:)\s*", "", text, flags=re.I)
     if "=" in text:                                      # "9*2 = 18": the right-most side
@@ -153,7 +149,7 @@ def parse_number(text: str | int | float | None) -> Fraction | None:
 
 def only_number(text: str) -> Fraction | None:
     """The one number written in `text`, or None if it holds none or several different ones."""
-    values = {_evaluate(n) for n in _NUMBER.findall(_drop_thousands(_strip_latex(text)))}
+    values = {_evaluate(n) for n in _NUMBER.findall(drop_thousands(_strip_latex(text)))}
     values.discard(None)
     return values.pop() if len(values) == 1 else None
 
@@ -208,12 +204,6 @@ def _labelled(text: str, num_parts: int) -> list[str | None] | None:
     return parts if found else None
 
 
-def num_answers(text: str) -> int:
-    """How many answers a box holds: its comma- or semicolon-separated non-empty pieces, thousands
-    separators aside ("3, 78, 36" -> 3; "180,000" -> 1; "" -> 0)."""
-    return len([p for p in re.split(r"[;,]", _drop_thousands(text)) if p.strip()])
-
-
 def split_parts(text: str | None, num_parts: int) -> list[str | None]:
     """Split an answer into `num_parts` pieces (None where a part is missing)."""
     if text is None:
@@ -225,11 +215,11 @@ def split_parts(text: str | None, num_parts: int) -> list[str | None]:
     inner = text
     if len(inner) >= 2 and inner[0] + inner[-1] in ("[]", "()", "{}"):
         inner = inner[1:-1]
-    for candidate in (_drop_thousands(inner), inner):
+    for candidate in (drop_thousands(inner), inner):
         pieces = [p.strip() for p in re.split(r"\s*(?:;|,|\band\b|\n)\s*", candidate) if p.strip()]
         if len(pieces) == num_parts:
             return pieces
-    numbers = _NUMBER.findall(_drop_thousands(_strip_latex(text)))
+    numbers = _NUMBER.findall(drop_thousands(_strip_latex(text)))
     if len(numbers) == num_parts:
         return numbers
     pieces = [p.strip() for p in re.split(r"\s*(?:;|,|\n)\s*", inner) if p.strip()]

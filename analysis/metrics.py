@@ -13,17 +13,15 @@ the engine's own step-end rule), and the metrics read the steps:
 * parts          - for a problem with known parts, which part each worker's steps work on, the
                    first part each worker starts, and how many distinct parts were started.
 
-Near-duplicate detection (`near_duplicate`) is also what the engine uses to trigger the
-redundancy check at once, on token ids instead of words."""
+Near-duplicate detection (`hogwild_core.similarity`) is the engine's own: it triggers the
+redundancy check with it on token ids; here it runs on words."""
 
 import re
 from dataclasses import dataclass
 
-from .prompts import FINAL_ANSWER_TEXT, WORKER_NAMES, is_step_end
+from hogwild_core.prompts import FINAL_ANSWER_TEXT, WORKER_NAMES, is_step_end
+from hogwild_core.similarity import MIN_WORDS, near_duplicate
 
-NGRAM = 3
-DUPLICATE_THRESHOLD = 0.6
-MIN_WORDS = 3            # a step needs this many words to count as work (and as a duplicate)
 
 
 @dataclass(frozen=True)
@@ -43,30 +41,6 @@ _WORD = re.compile(r"[A-Za-z]+|\d+(?:[.,]\d+)*|[=+\-/×÷^<>]")   # no "*": mark
 def words(text: str) -> list[str]:
     """Lower-cased words, numbers and operators: what two steps must share to say the same thing."""
     return [w.lower() for w in _WORD.findall(text)]
-
-
-def ngrams(seq, n: int = NGRAM) -> set[tuple]:
-    seq = list(seq)
-    if len(seq) < n:
-        return {tuple(seq)} if seq else set()
-    return {tuple(seq[i:i + n]) for i in range(len(seq) - n + 1)}
-
-
-def containment(a, b, n: int = NGRAM) -> float:
-    """Share of a's n-grams that also occur in b (a, b: sequences of words or token ids)."""
-    grams_a = ngrams(a, n)
-    if not grams_a:
-        return 0.0
-    return len(grams_a & ngrams(b, n)) / len(grams_a)
-
-
-def near_duplicate(a, b, threshold: float = DUPLICATE_THRESHOLD, n: int = NGRAM,
-                   min_length: int = MIN_WORDS) -> bool:
-    """True if sequence a (words or token ids) mostly repeats b. Sequences shorter than
-    min_length never count: "Yes." or "OK" is not work that can be duplicated."""
-    if len(a) < min_length or len(b) < min_length:
-        return False
-    return containment(a, b, n) >= threshold
 
 
 # ---- steps -------------------------------------------------------------------------------------
