@@ -269,6 +269,14 @@ def _ink(colour: str) -> str:
     return "#111" if 0.299 * r + 0.587 * g + 0.114 * b > 150 else "#fff"
 
 
+EMPTY_EVAL_LANES = '<div class="hw-panel hw-muted">Choose a row and a problem to see its workers\' lanes.</div>'
+
+
+def eval_line_html(text: str) -> str:
+    """One line of the Evaluation tab (what an evaluation holds, what a run shows), escaped."""
+    return f'<div class="hw-eval-line">{escape(text)}</div>'
+
+
 def forced_answer_html(record: dict, probe: dict, worker_names: list[str]) -> str:
     """An evaluation run cut at one budget: the problem, the reference, and the answers the
     forced-answer prompt got (each answerer's; for independent workers the vote is the answer)."""

@@ -8,8 +8,9 @@ import os
 import gradio as gr
 import pytest
 
-from demo import callbacks, eval_tab
+from demo import callbacks, eval_callbacks
 from demo.downloads import Downloads
+from demo.eval_tab import EvalWiring
 from demo.evaluations import (NOT_RECORDED, UNKNOWN_TOKEN, EvalError, display_table, list_evaluations,
                               load_evaluation, log_of_trace, read_records, runs_of_row, summary_line, trace_of_run,
                               write_trace_dict)
@@ -150,25 +151,31 @@ def test_the_trace_replays_in_the_main_tab_without_attention(root, tmp_path):
 
 
 def test_the_tab_opens_a_row_and_its_runs(root):
-    opened = eval_tab.evaluation_chosen(None, root, refresh=True)
-    ev = opened[1]
-    assert opened[0]["value"] == "small" and ev.name == "small" and len(opened) == 13
-    paired = opened[5]
-    assert list(paired["baseline"]) == ["single", "single"] and list(paired["budget"]) == [2, 4]
+    opened = eval_callbacks.open_evaluation(None, root, refresh=True)
+    ev = opened.evaluation
+    assert opened.name == "small" and opened.names == ["small"] and ev.name == "small"
+    named = EvalWiring.updates(opened)
+    assert set(named) == set(EvalWiring.OPENED)     # an opening redraws the whole tab
+    assert named["choice"]["value"] == "small" and named["loaded"] is ev and named["row"]["value"] is None
+    assert list(opened.paired["baseline"]) == ["single", "single"] and list(opened.paired["budget"]) == [2, 4]
     index = next(i for i in range(len(ev.table)) if ev.table.iloc[i]["method"] == "hogwild"
                  and ev.table.iloc[i]["budget"] == 4)
     assert [r["problem_id"] for r in runs_of_row(ev, index)] == ["p1"]
     files = Downloads("hogwild-eval-")
     try:
-        clicked = eval_tab.row_clicked(ev, files, gr.SelectData(None, {"index": [index, 2], "value": 4}))
-        row, run, note, answer, lanes, download, message = clicked
-        assert row == index and run["value"] == 0 and message == ""
+        wiring = EvalWiring({name: name for name in EvalWiring.OPENED}, root)
+        clicked = wiring.row_clicked(ev, files, gr.SelectData(None, {"index": [index, 2], "value": 4}))
+        assert set(clicked) == set(EvalWiring.ROW)                 # what the event's outputs hold, no more
+        assert clicked["row"] == index and clicked["run"]["value"] == 0 and clicked["message"] == ""
+        lanes, answer, note = clicked["lanes"], clicked["answer"], clicked["note"]
         assert 'id="eval-lane-0"' in lanes and 'id="lane-0"' not in lanes       # ids unique on the page
         assert "&lt;b&gt;2&lt;/b&gt;" in lanes and "<b>2</b>" not in lanes
         assert "budget 4" in answer and "right" in answer and "not recorded" in note
-        read_trace(download["value"])
-        again = eval_tab.run_chosen(ev, index, 0, files)
-        assert os.listdir(files.folder) == [os.path.basename(again[3]["value"])]   # one trace at a time
+        read_trace(clicked["download"]["value"])
+        assert "cannot be shown" in wiring.run_picked(ev, index, 5, files)["message"]
+        again = wiring.run_picked(ev, index, 0, files)
+        assert set(again) == set(EvalWiring.PANELS)
+        assert os.listdir(files.folder) == [os.path.basename(again["download"]["value"])]   # one trace at a time
         assert os.path.basename(files.folder).startswith("hogwild-eval-")         # not the run tab's folder
     finally:
         folder = files.folder
@@ -178,11 +185,17 @@ def test_the_tab_opens_a_row_and_its_runs(root):
 
 def test_the_tab_says_what_is_wrong_instead_of_raising(root, tmp_path):
     (root / "small" / "results.jsonl").write_text("not json\n")
-    empty = eval_tab.evaluation_chosen("small", root)
-    assert "nothing to tabulate" in empty[-1] and len(empty[4]) == 0
+    empty = eval_callbacks.open_evaluation("small", root)
+    assert "nothing to tabulate" in empty.message and len(empty.table) == 0 and empty.rows == []
     (root / "small" / "settings.json").write_text("[]")
-    bad = eval_tab.evaluation_chosen("small", root)
-    assert bad[1] is None and "not a JSON object" in bad[-1]
-    none = eval_tab.evaluation_chosen(None, tmp_path / "missing", refresh=True)
-    assert "No saved evaluations" in none[-1]
-    assert "Choose" in eval_tab.run_chosen(None, 0, 0, Downloads("hogwild-eval-"))[-1]
+    bad = eval_callbacks.open_evaluation("small", root)
+    assert bad.evaluation is None and "not a JSON object" in bad.message and bad.table is None
+    assert EvalWiring.updates(bad)["loaded"] is None            # the state is emptied, not left stale
+    none = eval_callbacks.open_evaluation(None, tmp_path / "missing", refresh=True)
+    assert "No saved evaluations" in none.message and none.names == []
+    files = Downloads("hogwild-eval-")
+    try:
+        assert "Choose" in eval_callbacks.show_run(None, 0, 0, files).message
+        assert "Choose" in eval_callbacks.choose_row(None, 0, files).message
+    finally:
+        files.close()
