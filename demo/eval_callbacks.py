@@ -125,7 +125,8 @@ def show_run(ev: Evaluation | None, index, run, files: Downloads) -> EvalFrame:
             f"W{record['workers']}-budget{budget}.json".replace("/", "_").replace(":", "_")))
     except OSError:
         pass        # the lanes work without the download
-    note = render.eval_line_html(f"{log.meta['label']}: {len(log.passes)} passes; inserted prompts in grey "
-                                 f"italics. Not shown because not recorded: {NOT_RECORDED}.")
+    ended = "" if len(log.passes) >= budget else f" (the run ended after {len(log.passes)})"
+    note = render.eval_line_html(f"{log.meta['label']}{ended}; inserted prompts in grey italics. "
+                                 f"Not shown because not recorded: {NOT_RECORDED}.")
     return EvalFrame(shown=RunShown(note=note, answer=render.forced_answer_html(record, probe_of(record, budget), names),
                                     lanes=lanes, trace=path))

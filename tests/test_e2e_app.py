@@ -344,6 +344,25 @@ def test_screenshot_of_the_recording(browser, server):
     page.close()
 
 
+def test_the_evaluation_tab_opens_a_saved_evaluation_and_a_run_of_a_clicked_row(browser, server):
+    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.goto(server)
+    page.wait_for_selector("#lane-0")
+    page.get_by_role("tab", name="Evaluation").click(force=True)
+    first_method = page.locator("#eval-table").get_by_text("hogwild", exact=False).first
+    first_method.wait_for(timeout=60000)
+    page.wait_for_selector("#eval-figure .main-svg", timeout=30000)
+    assert page.inner_text("#eval-summary").strip(), "the summary line is empty"
+    first_method.click()
+    page.wait_for_selector("#eval-lanes .hw-lane", timeout=30000)
+    assert page.locator("#eval-lanes .hw-lane").count() >= 1 and page.locator("#lanes #eval-lane-0").count() == 0
+    assert "budget" in page.inner_text("#eval-answer") and "not recorded" in page.inner_text("#eval-note")
+    page.wait_for_selector("#eval-download-trace:not([disabled])", timeout=10000)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "evaluation.png"), full_page=True)
+    page.close()
+
+
 VISITOR_LINE = "I take part (c): 6 + 7 = 13. <b>Alice</b>, check Bob's (b)."
 
 
