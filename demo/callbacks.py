@@ -27,7 +27,7 @@ from .downloads import Downloads
 from .lifecycle import Lifecycle, RunState, SessionBusy
 from .records import RunLog, PassRecorder
 from .settings import PageSettings, parse_settings
-from .traces import TraceError, log_from_trace, read_trace, write_attention_csv, write_trace
+from .traces import TraceError, log_from_trace, read_trace, trace_passes, write_attention_csv, write_trace
 from .visitor import VisitorDesk, text_problem
 
 log = logging.getLogger(__name__)
@@ -298,7 +298,7 @@ def _activity(run_log: RunLog, started: float) -> str:
     if not passes:
         prompt = run_log.blocks[0]["length"] if run_log.blocks else 0
         return f"Prompt read ({prompt} tokens) in {time.perf_counter() - started:.1f} s; the workers start writing."
-    phase = "writing the final answer" if run_log.passes[-1]["phase"] == "answer" else "writing"
+    phase = "writing the final answer" if run_log.passes[-1].phase == "answer" else "writing"
     return f"Running: pass {passes}, {phase}. The time below counts from Run, prompt included."
 
 
@@ -321,7 +321,7 @@ def _replay(session: Session, path: str | None, cadence: Cadence, recording: dic
                 message=render.message_html("Replaying the saved run…", "info"),
                 num_workers=W, worker_names=list(replay_log.meta["worker_names"]),
                 num_layers=replay_log.meta["num_layers"], settings=_settings_of(replay_log))
-    records = data["steps"]
+    records = trace_passes(data)
     per_frame = max(1, math.ceil(len(records) / cadence.replay_frames))
     for i, record in enumerate(records):
         if session.lifecycle.should_stop:
@@ -362,7 +362,7 @@ def load_recording(session: Session, path: str, recording: dict | None = None) -
 
 def _loaded(session: Session, loaded: RunLog, data: dict) -> Frame:
     """The whole recording in the session at once; the frame enables its pass slider and downloads."""
-    for record in data["steps"]:
+    for record in trace_passes(data):
         loaded.add_pass(record)
     loaded.status = data["status"]
     session.run_log, session.view_worker, session.layer, session.heatmap_pass = loaded, 0, MEAN_LAYER, None
@@ -453,12 +453,12 @@ def heatmap_of(session: Session):
     if session.heatmap_pass is not None and 1 <= session.heatmap_pass <= len(passes):
         shown = passes[session.heatmap_pass - 1]
     elif run_log.status == "running" or session.layer != MEAN_LAYER:   # per-layer data: the last pass only
-        shown = next((s for s in reversed(passes) if s.get("attention")), None)
+        shown = next((s for s in reversed(passes) if s.attention), None)
     else:
         shown = passes[default_pass(run_log) - 1] if passes else None
-    if shown is None or not shown.get("attention"):
+    if shown is None or not shown.attention:
         return charts.attention_heatmap(None, run_log.blocks, names)
-    matrix, which = shown["attention"], "mean over layers"
+    matrix, which = shown.attention, "mean over layers"
     by_layer = run_log.last_attention_by_layer
     if session.layer != MEAN_LAYER:
         if shown is not passes[-1]:
@@ -468,7 +468,7 @@ def heatmap_of(session: Session):
         else:
             which = "mean over layers (per-layer data not available yet)"
     return charts.attention_heatmap(matrix, run_log.blocks, names,
-                                    title=f"Attention per cache block, pass {shown['step']}", subtitle=which)
+                                    title=f"Attention per cache block, pass {shown.pass_number}", subtitle=which)
 
 
 def default_pass(run_log: RunLog) -> int:
@@ -477,10 +477,10 @@ def default_pass(run_log: RunLog) -> int:
     passes = run_log.passes
     external = set(run_log.meta.get("external_workers") or ())   # a visitor writes now and then: not counted
     for i in range(len(passes) - 1, -1, -1):
-        rows = passes[i].get("attention")
+        rows = passes[i].attention
         if rows and all(any(row) for w, row in enumerate(rows) if w not in external):
             return i + 1
-    return next((i + 1 for i in range(len(passes) - 1, -1, -1) if passes[i].get("attention")), max(len(passes), 1))
+    return next((i + 1 for i in range(len(passes) - 1, -1, -1) if passes[i].attention), max(len(passes), 1))
 
 
 def view_of(session: Session) -> str:

@@ -16,7 +16,7 @@ from plotly.subplots import make_subplots
 from hogwild_core.prompts import STEP_LABEL
 
 from .palette import SHARED_COLOUR, worker_colour
-from .records import SHARE_KINDS, block_kind_words
+from .records import SHARE_KINDS, PassRecord, block_kind_words
 
 FONT = dict(family="system-ui, sans-serif", size=12)
 HEATMAP_HEIGHT = TIMELINE_HEIGHT = 440
@@ -86,19 +86,19 @@ def block_labels(blocks: list[dict], worker_names: list[str], num_columns: int) 
     return labels
 
 
-def attention_timeline(passes: list[dict], worker_names: list[str]) -> go.Figure:
+def attention_timeline(passes: list[PassRecord], worker_names: list[str]) -> go.Figure:
     """One row per worker: its attention on own / others' / shared blocks, stacked to 100%."""
     W = max(len(worker_names), 1)
     fig = make_subplots(rows=W, cols=1, shared_xaxes=True, vertical_spacing=min(0.04, 0.3 / W))
     fig.update_layout(**_layout("Where each worker's attention goes", TIMELINE_HEIGHT,
                                 "one row per worker; the bands add up to 100% at every pass"))
-    thinned = _thin([p for p in passes if p.get("shares")], MAX_POINTS)
+    thinned = _thin([p for p in passes if p.shares], MAX_POINTS)
     if not thinned:
         return _empty(fig, "no attention recorded yet")
-    x = [p["step"] for p in thinned]     # "step": the pass number (see records.py)
+    x = [p.pass_number for p in thinned]
     for w, name in enumerate(worker_names):
         for k, kind in enumerate(SHARE_KINDS):
-            y = [p["shares"][w][k] if w < len(p["shares"]) and p["shares"][w] is not None else None for p in thinned]
+            y = [p.shares[w][k] if w < len(p.shares) and p.shares[w] is not None else None for p in thinned]
             # plotly renders legend names as (limited) HTML: a name from a trace file is escaped
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=SHARE_NAMES[kind], legendgroup=kind,
                                      stackgroup=f"worker-{w}", showlegend=w == 0,

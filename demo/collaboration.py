@@ -18,7 +18,7 @@ def report_of(log: RunLog, expected: str | None = None) -> metrics.Collaboration
     W = log.num_workers
     if W < 2:
         return None
-    pieces = metrics.pieces_from_records([record.get("pieces") for record in log.passes], W)
+    pieces = metrics.pieces_from_records([record.pieces for record in log.passes], W)
     settings = log.meta.get("settings")
     problem = settings.get("problem") if isinstance(settings, dict) else None
     problem = problem if isinstance(problem, str) else ""      # a replayed trace may hold anything

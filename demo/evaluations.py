@@ -20,8 +20,8 @@ from evaluation.store import RESULTS, SETTINGS
 from evaluation.table import grouped_table, line_label, paired_table, problem_groups
 from hogwild_core import MAX_WORKERS, WORKER_NAMES, EngineConfig
 
-from .records import RunLog
-from .traces import FORMAT, VERSION, log_from_trace
+from .records import LanePiece, PassRecord, RunLog
+from .traces import FORMAT, VERSION, log_from_trace, pass_to_json, trace_passes
 
 EVAL_ROOT = Path(__file__).resolve().parent.parent / "docs" / "eval"
 RECORD_KEYS = ("task_set", "problem_id", "method", "layout", "workers", "seed", "probes", "pieces")
@@ -227,12 +227,12 @@ def trace_of_run(record: dict, budget: int, settings: dict | None = None, name: 
     seconds = float(probe.get("seconds") or 0.0)
     pass_records = []
     for p in range(1, passes + 1):
-        lanes = [[[text, bool(inserted)] for text, inserted, when in lane if when == p or (p == 1 and when == 0)]
+        lanes = [[LanePiece(text, bool(inserted)) for text, inserted, when in lane if when == p or (p == 1 and when == 0)]
                  for lane in pieces]
-        tokens = [UNKNOWN_TOKEN if any(not inserted for _, inserted in lane) else None for lane in lanes]
-        pass_records.append({"step": p, "phase": "work", "seconds": round(seconds / passes, 4),
-                           "elapsed": round(seconds * p / passes, 4), "cache_tokens": 0, "cache_bytes": 0,
-                           "tokens": tokens, "pieces": lanes, "flushed": [], "attention": None, "shares": None})
+        tokens = [UNKNOWN_TOKEN if any(not piece.inserted for piece in lane) else None for lane in lanes]
+        pass_records.append(PassRecord(pass_number=p, phase="work", seconds=round(seconds / passes, 4),
+                                       elapsed=round(seconds * p / passes, 4), cache_tokens=0, cache_bytes=0,
+                                       tokens=tokens, pieces=lanes, flushed=[], attention=None, shares=None))
     model = str(record.get("model") or settings.get("model") or "")
     run_settings = {"problem": str(record.get("problem", "")), "num_workers": W, "layout": record["layout"],
                     "max_new_tokens": max([p["budget"] for p in record["probes"]] or [budget]),
@@ -250,7 +250,7 @@ def trace_of_run(record: dict, budget: int, settings: dict | None = None, name: 
     status = "finished" if ended is not None and ended <= budget else "stopped"
     return {"format": FORMAT, "version": VERSION, "meta": meta, "status": status, "answer": probe["answer"],
             "elapsed": seconds, "workers": [], "blocks": [], "views": [], "last_attention_by_layer": None,
-            "steps": pass_records}
+            "steps": [pass_to_json(r) for r in pass_records]}
 
 
 def _row_of(record: dict) -> str:
@@ -272,7 +272,7 @@ def write_trace_dict(trace: dict, path: str) -> str:
 def log_of_trace(trace: dict) -> RunLog:
     """The trace's run as the lanes draw it: every pass added, status and answer as recorded."""
     log = log_from_trace(trace)
-    for record in trace["steps"]:
+    for record in trace_passes(trace):
         log.add_pass(record)
     log.status = trace["status"]
     return log

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .traces import TraceError, read_trace
+from .traces import TraceError, read_trace, trace_passes
 
 log = logging.getLogger(__name__)
 GALLERY = Path(__file__).resolve().parent.parent / "assets" / "gallery"
@@ -113,5 +113,5 @@ def add_to_index(path, entry: dict) -> None:
 
 def sampled_speed(trace: dict) -> tuple[int, float]:
     """(tokens the model sampled, not those inserted; those per second of the run, prompt included)."""
-    tokens = sum(t is not None for record in trace["steps"] for t in record["tokens"])
+    tokens = sum(t is not None for record in trace_passes(trace) for t in record.tokens)
     return tokens, tokens / max(trace["elapsed"], 1e-9)

@@ -24,6 +24,7 @@ from .callbacks import QUIET, Session, run
 from .gallery import GALLERY, add_to_index, index_entry, sampled_speed
 from .models import ModelStore
 from .settings import PageSettings
+from .traces import trace_passes
 from .ui import load_examples
 
 
@@ -65,7 +66,7 @@ def main(argv=None) -> None:
         command="python -m demo.record_example " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
         featured=args.featured)
     entry["tokens_per_second"] = round(speed, 2)
-    print(f"{args.out}: {len(data['steps'])} passes, {tokens} tokens in {data['elapsed']:.1f} s "
+    print(f"{args.out}: {len(trace_passes(data))} passes, {tokens} tokens in {data['elapsed']:.1f} s "
           f"({speed:.1f} tokens/s), answer {data['answer']!r}")
     for worker in data["workers"]:
         print(f"--- {worker['name']}\n{worker['text']}")

@@ -1,16 +1,18 @@
 """Plain records of a run: what every panel, chart and trace file reads.
 
-Statistics flow one way. `PassRecorder` turns each engine PassEvent into a plain dict (token
+Statistics flow one way. `PassRecorder` turns each engine PassEvent into a `PassRecord` (token
 ids, the text each worker gained, finished steps, attention mass per block, attention shares);
-`RunLog` keeps those dicts plus what the panels draw from them, as named tuples (each worker's
+`RunLog` keeps those records plus what the panels draw from them, as named tuples (each worker's
 lane of `LanePiece`s, the shared history's `HistoryStep`s), and the latest snapshot of the cache
-(blocks, each worker's view as `ViewBlock`s, per-layer attention of the latest pass); a trace
-stores the tuples as JSON lists. A replayed trace fills a RunLog with the same dicts,
-so live runs and replays go through the same views, and no view ever touches the engine.
+(blocks, each worker's view as `ViewBlock`s, per-layer attention of the latest pass). A replayed
+trace fills a RunLog with the same records, so live runs and replays go through the same views,
+and no view ever touches the engine.
 
-A pass record is keyed as the trace file stores it (demo/traces.py, format version 1), which
-kept the names it was first written with: the pass number is under "step", and a trace's list
-of pass records under "steps". Everywhere else "step" means a reasoning step."""
+A PassRecord's fields use this project's words: `pass_number` is the lock-step pass, and "step"
+always means a reasoning step. The trace file (demo/traces.py, format version 1) keeps the keys
+it was first written with (a pass's number under "step", a trace's passes under "steps"); those
+keys live only in the file format, mapped to and from PassRecord in one place
+(`traces.pass_to_json`, `traces.pass_from_json`)."""
 
 from dataclasses import dataclass, field
 from typing import NamedTuple
@@ -45,6 +47,22 @@ class HistoryStep(NamedTuple):
     text: str
 
 
+@dataclass(frozen=True)
+class PassRecord:
+    """One lock-step pass of all workers: what it took, what each worker gained, what it attended to."""
+    pass_number: int                        # 1, 2, ... in the run's order
+    phase: str                              # "work" or "answer"
+    seconds: float                          # this pass's time
+    elapsed: float                          # time since Run (prompt included) at the end of this pass
+    cache_tokens: int                       # the KV cache after the pass: tokens
+    cache_bytes: int                        # and bytes
+    tokens: list[int | None]                # per worker, the token it sampled (None: it sampled none)
+    pieces: list[list[LanePiece]]           # per worker, the text it gained in this pass
+    flushed: list[HistoryStep]              # steps that moved into the shared history in this pass
+    attention: list[list[float]] | None     # [W][B] attention mass per cache block, mean over layers
+    shares: list[list[float] | None] | None  # per worker [own, others, shared] (SHARE_KINDS); None: it did not run
+
+
 def block_kind_words(kind: str) -> str:
     """A block's kind as the page says it ("step" -> "finished step"); other kinds as they are."""
     return _BLOCK_KIND_WORDS.get(kind, kind)
@@ -70,7 +88,7 @@ def attention_shares(row: list[float], owners: list[int | None], w: int) -> list
 class RunLog:
     """One run (live or replayed): meta, per-pass records, latest cache snapshot."""
     meta: dict                                     # settings, model, worker_names, num_layers, label
-    passes: list[dict] = field(default_factory=list)        # one record per pass, in order
+    passes: list[PassRecord] = field(default_factory=list)  # one record per pass, in order
     blocks: list[dict] = field(default_factory=list)        # id, kind, owner, segment, length, text
     views: list[list[ViewBlock]] = field(default_factory=list)  # per worker, in view order
     workers: list[dict] = field(default_factory=list)       # final transcripts: name, tokens, text, inserted
@@ -97,47 +115,46 @@ class RunLog:
 
     @property
     def elapsed(self) -> float:
-        return self.passes[-1]["elapsed"] if self.passes else 0.0
+        return self.passes[-1].elapsed if self.passes else 0.0
 
-    def add_pass(self, record: dict) -> None:
+    def add_pass(self, record: PassRecord) -> None:
         self.passes.append(record)
-        for w, pieces in enumerate(record["pieces"]):
+        for w, pieces in enumerate(record.pieces):
             lane = self.lanes[w]
-            for text, inserted in pieces:
-                if lane and lane[-1].inserted == inserted:
-                    lane[-1] = LanePiece(lane[-1].text + text, inserted)
+            for piece in pieces:
+                if lane and lane[-1].inserted == piece.inserted:
+                    lane[-1] = LanePiece(lane[-1].text + piece.text, piece.inserted)
                 else:
-                    lane.append(LanePiece(text, inserted))
-        for w, token in enumerate(record["tokens"]):
+                    lane.append(piece)
+        for w, token in enumerate(record.tokens):
             self.sampled[w] += token is not None
-        self.history.extend(HistoryStep(*step) for step in record["flushed"])
+        self.history.extend(record.flushed)
 
     def lane_text(self, w: int) -> str:
         return "".join(piece.text for piece in self.lanes[w])
 
 
 class PassRecorder:
-    """Turns each engine PassEvent into the plain records a RunLog keeps. It reads the events
+    """Turns each engine PassEvent into the PassRecord a RunLog keeps. It reads the events
     and the engine's public, read-only methods; never the engine's internals."""
 
     def __init__(self, engine):
         self.engine = engine
 
-    def record(self, event, elapsed: float) -> dict:
+    def record(self, event, elapsed: float) -> PassRecord:
         W = len(event.tokens)
         owners = [b.owner for b in event.blocks]
         attention = shares = None
         if event.attention is not None:
             attention = [[round(v, DIGITS) for v in row] for row in event.attention.tolist()]
             shares = [attention_shares(attention[w], owners, w) for w in range(W)]
-        return {
-            "step": event.pass_number, "phase": event.phase, "seconds": round(event.seconds, 4),
-            "elapsed": round(elapsed, 4), "cache_tokens": event.cache_tokens,
-            "cache_bytes": event.cache_bytes, "tokens": list(event.tokens),
-            "pieces": [[[p.text, p.inserted] for p in event.pieces[w] if p.text] for w in range(W)],
-            "flushed": [[b, owners[b], self.engine.decode(self.engine.block_tokens(b))] for b in event.flushed],
-            "attention": attention, "shares": shares,
-        }
+        return PassRecord(
+            pass_number=event.pass_number, phase=event.phase, seconds=round(event.seconds, 4),
+            elapsed=round(elapsed, 4), cache_tokens=event.cache_tokens, cache_bytes=event.cache_bytes,
+            tokens=list(event.tokens),
+            pieces=[[LanePiece(p.text, p.inserted) for p in event.pieces[w] if p.text] for w in range(W)],
+            flushed=[HistoryStep(b, owners[b], self.engine.decode(self.engine.block_tokens(b))) for b in event.flushed],
+            attention=attention, shares=shares)
 
     def snapshot(self, log: RunLog, last_event=None) -> None:
         """Copy the cache's current state into the log: blocks, views, latest per-layer attention."""

@@ -142,9 +142,9 @@ def stats_html(log) -> str:
         for w, name in enumerate(names) if not is_visitor(name))
     figures = [
         ("status", log.status), ("passes", str(len(log.passes))),
-        ("phase", last["phase"] if last else "—"), ("tokens", str(total)),
+        ("phase", last.phase if last else "—"), ("tokens", str(total)),
         ("tokens/s", f"{total / elapsed:.1f}" if last else "—"),
-        ("KV cache", f"{last['cache_tokens']} tok · {last['cache_bytes'] / 2**20:.1f} MB" if last else "—"),
+        ("KV cache", f"{last.cache_tokens} tok · {last.cache_bytes / 2**20:.1f} MB" if last else "—"),
         ("time", f"{log.elapsed:.1f} s"),
     ]
     cells = "".join(f'<div class="hw-fig"><div class="hw-muted">{k}</div><div><b>{escape(v)}</b></div></div>'

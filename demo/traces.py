@@ -2,7 +2,9 @@
 statistics) and read back for replay without a model; and the attention table as CSV.
 
 The file keeps the keys of its version 1: the list of pass records is "steps" and each record's
-pass number is "step" (see records.py); the CSV, which nothing reads back, says "pass".
+pass number is "step". Only this module knows those keys: `pass_to_json` and `pass_from_json`
+map a records.PassRecord to and from its JSON object, and everything else reads PassRecords
+(`trace_passes` gives a checked trace's). The CSV, which nothing reads back, says "pass".
 
 A trace is untrusted input (anyone can upload one), so `read_trace` checks size, syntax and
 every field it will use, and says exactly what is wrong in a TraceError."""
@@ -15,7 +17,7 @@ import os
 
 from hogwild_core import HogwildError, MAX_WORKERS
 
-from .records import RunLog
+from .records import HistoryStep, LanePiece, PassRecord, RunLog
 
 FORMAT, VERSION = "hogwild-trace", 1
 MAX_TRACE_BYTES = 32 * 1024 * 1024
@@ -32,8 +34,64 @@ def trace_dict(log: RunLog) -> dict:
     return {
         "format": FORMAT, "version": VERSION, "meta": log.meta, "status": log.status,
         "answer": log.answer, "elapsed": log.elapsed, "workers": log.workers, "blocks": log.blocks,
-        "views": log.views, "last_attention_by_layer": log.last_attention_by_layer, "steps": log.passes,
+        "views": log.views, "last_attention_by_layer": log.last_attention_by_layer,
+        "steps": [pass_to_json(record) for record in log.passes],
     }
+
+
+def pass_to_json(record: PassRecord) -> dict:
+    """A pass record as the trace file keeps it (format version 1: the pass number under "step")."""
+    return {
+        "step": record.pass_number, "phase": record.phase, "seconds": record.seconds, "elapsed": record.elapsed,
+        "cache_tokens": record.cache_tokens, "cache_bytes": record.cache_bytes, "tokens": list(record.tokens),
+        "pieces": [[[piece.text, piece.inserted] for piece in lane] for lane in record.pieces],
+        "flushed": [[step.block_id, step.owner, step.text] for step in record.flushed],
+        "attention": record.attention, "shares": record.shares,
+    }
+
+
+def pass_from_json(record, index: int, num_workers: int) -> PassRecord:
+    """The pass record of a trace's "steps"[index] (a run of `num_workers` workers), each field
+    checked; a TraceError says which one is wrong."""
+    path, W = f"steps[{index}]", num_workers
+    _need(isinstance(record, dict), path, "expected an object")
+    _present(record, ("attention", "shares"), f"{path}.")
+    _need(_is_int(record.get("step")), f"{path}.step", "expected an integer")
+    _need(record.get("phase") in ("work", "answer"), f"{path}.phase", "expected 'work' or 'answer'")
+    for key in ("elapsed", "seconds"):
+        _need(_is_number(record.get(key)) and record[key] >= 0, f"{path}.{key}", "expected a number >= 0")
+    for key in ("cache_tokens", "cache_bytes"):
+        _need(_is_int(record.get(key)), f"{path}.{key}", "expected an integer")
+    tokens = record.get("tokens")
+    _need(isinstance(tokens, list) and len(tokens) == W and all(t is None or _is_int(t) for t in tokens),
+          f"{path}.tokens", f"expected {W} token ids or nulls, one per worker")
+    pieces = record.get("pieces")
+    _need(isinstance(pieces, list) and len(pieces) == W, f"{path}.pieces", f"expected {W} lists, one per worker")
+    for w, lane in enumerate(pieces):
+        _need(isinstance(lane, list) and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
+                                             and isinstance(p[1], bool) for p in lane),
+              f"{path}.pieces[{w}]", "expected [text, inserted] pairs")
+    flushed = record.get("flushed")
+    _need(isinstance(flushed, list) and all(isinstance(f, list) and len(f) == 3 and _is_int(f[0])
+                                            and _is_owner(f[1], W) and isinstance(f[2], str) for f in flushed),
+          f"{path}.flushed", "expected [block id, owner, text] entries")
+    _check_matrix(record.get("attention"), W, f"{path}.attention", depth=2)
+    shares = record.get("shares")
+    _need(shares is None or (isinstance(shares, list) and len(shares) == W and all(
+        s is None or (isinstance(s, list) and len(s) == 3 and all(_is_number(x) for x in s)) for s in shares)),
+        f"{path}.shares", f"expected null or {W} entries of [own, others, shared]")
+    return PassRecord(
+        pass_number=record["step"], phase=record["phase"], seconds=record["seconds"], elapsed=record["elapsed"],
+        cache_tokens=record["cache_tokens"], cache_bytes=record["cache_bytes"], tokens=list(tokens),
+        pieces=[[LanePiece(text, inserted) for text, inserted in lane] for lane in pieces],
+        flushed=[HistoryStep(block_id, owner, text) for block_id, owner, text in flushed],
+        attention=record["attention"], shares=shares)
+
+
+def trace_passes(data: dict) -> list[PassRecord]:
+    """A trace's pass records, in order (each checked as `read_trace` checks it)."""
+    W = len(data["meta"]["worker_names"])
+    return [pass_from_json(record, i, W) for i, record in enumerate(data["steps"])]
 
 
 def write_trace(log: RunLog, path: str) -> str:
@@ -51,12 +109,12 @@ def attention_csv(log: RunLog) -> str:
     kinds = {b["id"]: b["kind"] for b in log.blocks}
     owners = {b["id"]: b["owner"] for b in log.blocks}
     for record in log.passes:
-        for w, row in enumerate(record["attention"] or []):
+        for w, row in enumerate(record.attention or []):
             if not any(row):
                 continue     # the worker did not run in this pass
             for block, mass in enumerate(row):
                 owner = owners.get(block)
-                writer.writerow([record["step"], record["phase"], w, names[w], block, kinds.get(block, ""),
+                writer.writerow([record.pass_number, record.phase, w, names[w], block, kinds.get(block, ""),
                                  "" if owner is None else names[owner], mass])
     return out.getvalue()
 
@@ -144,36 +202,7 @@ def check_trace(data) -> None:
               and isinstance(worker.get("tokens"), list), f"workers[{w}]", "expected {name, tokens, text, inserted}")
     _check_matrix(data.get("last_attention_by_layer"), W, "last_attention_by_layer", depth=3)
     for i, record in enumerate(_field(data, "steps", list)):
-        _check_pass(record, f"steps[{i}]", W)
-
-
-def _check_pass(record, path: str, W: int) -> None:
-    _need(isinstance(record, dict), path, "expected an object")
-    _present(record, ("attention", "shares"), f"{path}.")
-    _need(_is_int(record.get("step")), f"{path}.step", "expected an integer")
-    _need(record.get("phase") in ("work", "answer"), f"{path}.phase", "expected 'work' or 'answer'")
-    for key in ("elapsed", "seconds"):
-        _need(_is_number(record.get(key)) and record[key] >= 0, f"{path}.{key}", "expected a number >= 0")
-    for key in ("cache_tokens", "cache_bytes"):
-        _need(_is_int(record.get(key)), f"{path}.{key}", "expected an integer")
-    tokens = record.get("tokens")
-    _need(isinstance(tokens, list) and len(tokens) == W and all(t is None or _is_int(t) for t in tokens),
-          f"{path}.tokens", f"expected {W} token ids or nulls, one per worker")
-    pieces = record.get("pieces")
-    _need(isinstance(pieces, list) and len(pieces) == W, f"{path}.pieces", f"expected {W} lists, one per worker")
-    for w, lane in enumerate(pieces):
-        _need(isinstance(lane, list) and all(isinstance(p, list) and len(p) == 2 and isinstance(p[0], str)
-                                             and isinstance(p[1], bool) for p in lane),
-              f"{path}.pieces[{w}]", "expected [text, inserted] pairs")
-    flushed = record.get("flushed")
-    _need(isinstance(flushed, list) and all(isinstance(f, list) and len(f) == 3 and _is_int(f[0])
-                                            and _is_owner(f[1], W) and isinstance(f[2], str) for f in flushed),
-          f"{path}.flushed", "expected [block id, owner, text] entries")
-    _check_matrix(record.get("attention"), W, f"{path}.attention", depth=2)
-    shares = record.get("shares")
-    _need(shares is None or (isinstance(shares, list) and len(shares) == W and all(
-        s is None or (isinstance(s, list) and len(s) == 3 and all(_is_number(x) for x in s)) for s in shares)),
-        f"{path}.shares", f"expected null or {W} entries of [own, others, shared]")
+        pass_from_json(record, i, W)
 
 
 def _check_matrix(value, W: int, path: str, depth: int) -> None:

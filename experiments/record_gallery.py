@@ -30,6 +30,7 @@ from demo.callbacks import QUIET, Cadence, Session, run, send_line
 from demo.gallery import GALLERY, add_to_index, sampled_speed
 from demo.models import ModelStore
 from demo.settings import PageSettings
+from demo.traces import trace_passes
 from analysis import metrics
 from machine import machine_description
 from hogwild_core.prompts import problem_parts
@@ -68,7 +69,7 @@ def machine(weights: str = "float32") -> str:
 def report_of(trace: dict, problem: str) -> dict:
     """Collaboration metrics of a trace, read from its per-pass records only."""
     W = len(trace["meta"]["worker_names"])
-    pieces = metrics.pieces_from_records([record["pieces"] for record in trace["steps"]], W)
+    pieces = metrics.pieces_from_records([record.pieces for record in trace_passes(trace)], W)
     return metrics.report_of_pieces(pieces, W, problem_parts(problem) or None).as_dict()
 
 

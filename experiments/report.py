@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from analysis import metrics
+from demo.traces import trace_passes
 from hogwild_core.prompts import problem_parts
 
 from .collaboration import parts_correct
@@ -48,7 +49,7 @@ def gallery_rows(folder: Path) -> list[dict]:
         problem, expected = problem_and_answer(problem_name)
         trace = json.loads((folder / entry["file"]).read_text(encoding="utf-8"))
         W = len(trace["meta"]["worker_names"])
-        pieces = metrics.pieces_from_records([record["pieces"] for record in trace["steps"]], W)
+        pieces = metrics.pieces_from_records([record.pieces for record in trace_passes(trace)], W)
         settings = trace["meta"]["settings"]
         rows.append({"source": f"gallery {entry['file']}", "problem": problem_name, "prompts": "v2", "W": W,
                      "layout": settings["layout"], "budget": settings["max_new_tokens"],

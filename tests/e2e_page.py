@@ -12,6 +12,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from demo.records import LanePiece, PassRecord
+from demo.traces import pass_to_json
+
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run"]
@@ -99,16 +102,17 @@ def write_eight_worker_trace(path, num_blocks: int = 200, num_passes: int = 24) 
     passes = []
     for i in range(num_passes):
         row = [round(1.0 / B, 5)] * B
-        passes.append({"step": i + 1, "phase": "work", "seconds": 0.1, "elapsed": round(0.1 * (i + 1), 4),
-                       "cache_tokens": 4096, "cache_bytes": 4096 * 46080, "tokens": [1] * W,
-                       "pieces": [[[f"**{NAMES[w]} [{i + 1}]:** ", True], [words * 2, False]] for w in range(W)],
-                       "flushed": [], "attention": [row] * W, "shares": [[0.2, 0.5, 0.3]] * W})
+        passes.append(PassRecord(
+            pass_number=i + 1, phase="work", seconds=0.1, elapsed=round(0.1 * (i + 1), 4), cache_tokens=4096,
+            cache_bytes=4096 * 46080, tokens=[1] * W,
+            pieces=[[LanePiece(f"**{NAMES[w]} [{i + 1}]:** ", True), LanePiece(words * 2, False)] for w in range(W)],
+            flushed=[], attention=[row] * W, shares=[[0.2, 0.5, 0.3]] * W))
     settings = {"problem": "Eight workers, many blocks.", "num_workers": W, "layout": "combined",
                 "max_new_tokens": 512, "temperature": 0.0, "top_p": 1.0, "seed": 0, "check_interval": 0,
                 "model": "synthetic", "max_answer_tokens": 48}
     trace = {"format": "hogwild-trace", "version": 1, "status": "finished", "answer": "42",
-             "elapsed": passes[-1]["elapsed"], "workers": [], "blocks": blocks, "views": [],
-             "last_attention_by_layer": None, "steps": passes,
+             "elapsed": passes[-1].elapsed, "workers": [], "blocks": blocks, "views": [],
+             "last_attention_by_layer": None, "steps": [pass_to_json(record) for record in passes],
              "meta": {"settings": settings, "model": "synthetic", "worker_names": NAMES, "num_layers": 2,
                       "label": "Hogwild! 8 workers, combined", "machine": "a test machine", "date": "2026-01-01"}}
     with open(path, "w", encoding="utf-8") as f:

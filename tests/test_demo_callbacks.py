@@ -16,6 +16,7 @@ from demo.models import ModelStore
 from demo.records import RunLog, PassRecorder
 from demo.settings import PageSettings
 from hogwild_core import UnsupportedModelError
+from tests.pass_records import pass_record
 
 EVERY_PASS = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
 PROBLEM = "What is 2+2? <script>alert(1)</script>"
@@ -93,7 +94,7 @@ def test_history_lists_finished_steps_in_the_order_they_finished(tiny_models, to
 
 
 def record_ids(record):
-    return [block_id for block_id, _, _ in record["flushed"]]
+    return [step.block_id for step in record.flushed]
 
 
 def test_stop_ends_the_run_within_one_pass(store):
@@ -202,7 +203,7 @@ def test_the_heatmap_can_show_any_pass_once_a_run_ends(store):
     third = callbacks.select_pass(session, 3)
     assert third.layout.title.text.endswith("pass 3")
     assert [list(r) for r in third.data[0].z] == [[v for v in row] if any(row) else [None] * len(row)
-                                                  for row in passes[2]["attention"]]
+                                                  for row in passes[2].attention]
     callbacks.select_layer(session, 1)
     assert "last pass only" in callbacks.heatmap_of(session).layout.title.subtitle.text
     assert "layer 1" in callbacks.select_pass(session, len(passes)).layout.title.subtitle.text
@@ -262,7 +263,7 @@ def test_a_run_that_fills_the_context_ends_with_the_answer_prompt(tokenizer, sto
                                                         max_answer_tokens=6), Cadence()))[-1]
     log = session.run_log
     assert log.status == "finished" and "Finished after" in final.message and "hw-error" not in final.message
-    assert log.passes[-1]["phase"] == "answer" and len(log.passes) < 4096
+    assert log.passes[-1].phase == "answer" and len(log.passes) < 4096
     assert any(inserted and "Time is up" in text for text, inserted in log.lanes[0])
     assert '<span class="hw-ins">' in final.lanes[0] and "Time is up" in final.lanes[0]     # in the page
     assert max(sum(length for _, _, length, _ in view) for view in log.views) <= limit
@@ -339,7 +340,7 @@ def test_the_clock_starts_at_the_click_and_counts_the_prompt(store):
     callbacks.pressed(session, settings())
     time.sleep(0.3)                                  # the wait in the queue
     frames = list(callbacks.run(session, store, settings(), EVERY_PASS))
-    assert session.run_log.passes[0]["elapsed"] >= 0.3
+    assert session.run_log.passes[0].elapsed >= 0.3
     assert "prompt included" in frames[-1].message
     assert float(session.comparisons[-1]["time (s)"]) >= 0.3
 
@@ -348,7 +349,7 @@ def test_the_heatmap_opens_on_the_last_pass_every_worker_wrote():
     from demo.records import RunLog
     log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice", "Bob"], "num_layers": 1})
     rows = {1: [[0.5, 0.5], [0.5, 0.5]], 2: [[0.5, 0.5], [0.4, 0.6]], 3: [[0.5, 0.5], [0.0, 0.0]], 4: None}
-    log.passes = [{"step": k, "attention": v} for k, v in rows.items()]
+    log.passes = [pass_record(2, pass_number=k, attention=v) for k, v in rows.items()]
     log.status = "finished"
     assert callbacks.default_pass(log) == 2
     session = Session()

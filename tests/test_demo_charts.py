@@ -4,6 +4,7 @@ import plotly.graph_objects as go
 
 from demo.charts import MAX_POINTS, attention_heatmap, attention_timeline
 from demo.palette import worker_colour
+from tests.pass_records import pass_record
 
 NAMES = ["Alice", "Bob", "Carol"]
 BLOCKS = [{"id": 0, "kind": "prompt", "owner": None, "length": 50, "text": "system <script>x</script>"},
@@ -62,7 +63,8 @@ def test_heatmap_without_data_says_so():
 
 
 def _passes(n, W=2):
-    return [{"step": i + 1, "shares": ([[0.1, 0.2, 0.7]] + [None] * (W - 1)) if i % 2 else [[0.3, 0.3, 0.4]] * W}
+    return [pass_record(W, pass_number=i + 1,
+                        shares=([[0.1, 0.2, 0.7]] + [None] * (W - 1)) if i % 2 else [[0.3, 0.3, 0.4]] * W)
             for i in range(n)]
 
 
@@ -96,5 +98,5 @@ def test_timeline_thins_long_runs_but_keeps_the_last_pass():
 
 
 def test_timeline_without_data_says_so():
-    fig = attention_timeline([{"step": 1, "shares": None}], ["Alice"])
+    fig = attention_timeline([pass_record(1)], ["Alice"])
     assert not fig.data and any("no attention" in a.text for a in fig.layout.annotations)

@@ -2,6 +2,7 @@
 
 from demo.collaboration import collaboration_html, report_of
 from demo.records import RunLog
+from tests.pass_records import pass_record
 
 PROBLEM = "Answer both. (a) 17 x 24? (b) 30 + 45?"
 
@@ -9,7 +10,7 @@ PROBLEM = "Answer both. (a) 17 x 24? (b) 30 + 45?"
 def log_of(pieces_per_pass: list[list[list]], answer: str | None) -> RunLog:
     log = RunLog(meta={"settings": {"problem": PROBLEM, "layout": "combined"}, "worker_names": ["Alice", "Bob"]})
     for pieces in pieces_per_pass:
-        log.add_pass({"pieces": pieces, "tokens": [None, None], "flushed": []})
+        log.add_pass(pass_record(2, pieces=pieces))
     log.answer = answer
     return log
 

@@ -14,7 +14,7 @@ from demo.eval_tab import EvalWiring
 from demo.evaluations import (NOT_RECORDED, UNKNOWN_TOKEN, EvalError, display_table, list_evaluations,
                               load_evaluation, log_of_trace, read_records, runs_of_row, summary_line, trace_of_run,
                               write_trace_dict)
-from demo.traces import read_trace
+from demo.traces import read_trace, trace_passes
 from evaluation.runner import AFTER_RUN
 from evaluation.scoring import sampled_tokens
 
@@ -120,16 +120,19 @@ def test_a_run_becomes_a_trace_with_exactly_the_pieces_up_to_its_cut(root, tmp_p
     run = next(r for r in ev.records if r["method"] == "hogwild")
     trace = trace_of_run(run, budget, ev.settings, ev.name)
     data = read_trace(write_trace_dict(trace, str(tmp_path / "run.json")))     # the page's own check
-    assert len(data["steps"]) == budget and data["answer"] == ("3" if budget == 2 else "4")
-    assert data["steps"][0]["attention"] is None and data["meta"]["prompt_note"] == NOT_RECORDED
+    passes = trace_passes(data)
+    assert len(passes) == budget and data["answer"] == ("3" if budget == 2 else "4")
+    assert passes[0].attention is None and data["meta"]["prompt_note"] == NOT_RECORDED
+    assert [record.pass_number for record in passes] == list(range(1, budget + 1))
     log = log_of_trace(data)
+    assert log.passes == passes
     for w, pieces in enumerate(HOGWILD_PIECES):
         expected = [(text, inserted) for text, inserted, when in pieces if when <= budget]
-        got = [(text, inserted) for record in data["steps"] for text, inserted in record["pieces"][w]]
+        got = [(piece.text, piece.inserted) for record in passes for piece in record.pieces[w]]
         assert got == expected
         assert log.lane_text(w) == "".join(text for text, _ in expected)
     # a token stands where a worker sampled in that pass; Bob sampled nothing in pass 2
-    assert data["steps"][1]["tokens"] == [UNKNOWN_TOKEN, None]
+    assert passes[1].tokens == [UNKNOWN_TOKEN, None]
     assert sum(log.sampled) == sampled_tokens(HOGWILD_PIECES, last_pass=budget)
 
 

@@ -7,6 +7,7 @@ import pytest
 from demo import render
 from demo.palette import SHARED_COLOUR, WORKER_COLOURS, tint, worker_colour
 from demo.records import RunLog
+from tests.pass_records import pass_record
 
 EVIL = '<script>alert("x")</script><img src=x onerror=alert(1)>'
 
@@ -91,9 +92,8 @@ def test_gallery_caption_and_diagram():
 def test_stats_and_answer_and_compare_escape():
     log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice", "Bob"], "model": "<m>",
                        "label": "Hogwild!", "num_layers": 2})
-    log.add_pass({"step": 1, "phase": "work", "elapsed": 2.0, "seconds": 0.1, "cache_tokens": 100,
-                  "cache_bytes": 2**20, "tokens": [5, None], "pieces": [[["a", False]], []], "flushed": [],
-                  "attention": None, "shares": None})
+    log.add_pass(pass_record(2, elapsed=2.0, seconds=0.1, cache_tokens=100, cache_bytes=2**20,
+                             tokens=[5, None], pieces=[[("a", False)], []]))
     stats = render.stats_html(log)
     assert "0.5 tok/s" in stats and "100 tok · 1.0 MB" in stats and "&lt;m&gt;" in stats
     log.status, log.answer = "finished", "<b>42</b>"

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import tempfile
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -15,9 +16,11 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from demo import callbacks, traces
 from demo.callbacks import Cadence, Session
 from demo.models import ModelStore
-from demo.records import RunLog, attention_shares
+from demo.records import HistoryStep, LanePiece, PassRecord, RunLog, attention_shares
 from demo.settings import PageSettings
-from demo.traces import TraceError, attention_csv, check_trace, read_trace
+from demo.traces import (TraceError, attention_csv, check_trace, log_from_trace, pass_from_json, pass_to_json,
+                         read_trace, trace_passes, write_trace)
+from tests.pass_records import pass_record
 
 FAST = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
 ONE_FRAME = Cadence(replay_frames=1, replay_delay=0.0)
@@ -48,8 +51,8 @@ def test_attention_shares_split_own_others_shared():
 
 def test_run_log_merges_pieces_of_the_same_kind():
     log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice"], "num_layers": 1})
-    for pieces in ([["**A [1]:**", True]], [[" Hi", False]], [[" there", False], ["**A [2]:**", True]]):
-        log.add_pass({"pieces": [pieces], "tokens": [1], "flushed": [], "elapsed": 1.0})
+    for pieces in ([("**A [1]:**", True)], [(" Hi", False)], [(" there", False), ("**A [2]:**", True)]):
+        log.add_pass(pass_record(1, pieces=[pieces], tokens=[1], elapsed=1.0))
     assert log.lanes[0] == [("**A [1]:**", True), (" Hi there", False), ("**A [2]:**", True)]
     assert log.lanes[0][1].text == " Hi there" and not log.lanes[0][1].inserted
     assert log.sampled == [3] and log.lane_text(0) == "**A [1]:** Hi there**A [2]:**"
@@ -61,11 +64,58 @@ def test_a_trace_holds_settings_tokens_and_attention(trace_file):
     assert data["format"] == "hogwild-trace" and data["meta"]["settings"]["num_workers"] == 2
     assert data["meta"]["settings"]["problem"] == "Add 3 and 4."
     transcript = data["workers"][0]["tokens"]
-    sampled = [r["tokens"][0] for r in data["steps"] if r["tokens"][0] is not None]
+    passes = trace_passes(data)
+    sampled = [r.tokens[0] for r in passes if r.tokens[0] is not None]
     assert sampled and all(t in transcript for t in sampled)
-    row = data["steps"][0]["attention"][0]
+    row = passes[0].attention[0]
     assert abs(sum(row) - 1.0) < 1e-3 and len(data["last_attention_by_layer"]) == 2
-    assert data["steps"] == session.run_log.passes
+    assert passes == session.run_log.passes
+    assert [r.pass_number for r in passes] == list(range(1, len(passes) + 1))
+    assert data["steps"][0]["step"] == 1 and "pass_number" not in data["steps"][0]    # the file keeps its keys
+
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets"
+RECORDED_TRACES = sorted(p for p in ASSETS.rglob("*.json") if p.name not in ("index.json", "examples.json"))
+TRACE_KEYS = {"step", "phase", "seconds", "elapsed", "cache_tokens", "cache_bytes", "tokens", "pieces", "flushed",
+              "attention", "shares"}
+
+
+def test_a_pass_record_survives_a_trace_file_unchanged(tmp_path):
+    names = ["Alice", "Bob", "Carol"]
+    log = RunLog(meta={"settings": {k: 0 for k in traces.SETTING_KEYS} | {"num_workers": 3, "layout": "combined"},
+                       "worker_names": names, "num_layers": 2, "model": "m", "label": "x"}, status="finished")
+    log.blocks = [{"id": 0, "kind": "prompt", "owner": None, "segment": "prompt", "length": 4, "text": "hi"},
+                  {"id": 1, "kind": "step", "owner": 1, "segment": "history", "length": 3, "text": "**Bob [1]:** 7"}]
+    records = [
+        PassRecord(pass_number=1, phase="work", seconds=0.1234, elapsed=1.5, cache_tokens=7, cache_bytes=4096,
+                   tokens=[5, None, 0], pieces=[[LanePiece("**Alice [1]:**", True), LanePiece(" Hi", False)], [],
+                                                [LanePiece(" \u00e9\n", False)]],
+                   flushed=[], attention=[[0.5, 0.5], [0.0, 0.0], [1.0, 0.0]],
+                   shares=[[0.0, 0.0, 1.0], None, [0.0, 0.0, 1.0]]),
+        PassRecord(pass_number=2, phase="answer", seconds=0.0, elapsed=2.0, cache_tokens=9, cache_bytes=8192,
+                   tokens=[None, 3, None], pieces=[[], [LanePiece("7", False)], []],
+                   flushed=[HistoryStep(1, 1, "**Bob [1]:** 7")], attention=None, shares=None),
+    ]
+    for record in records:
+        log.add_pass(record)
+    back = trace_passes(read_trace(write_trace(log, str(tmp_path / "t.json"))))
+    assert back == records and back[1].flushed[0].owner == 1 and back[0].pieces[0][0].inserted is True
+    assert all(pass_from_json(pass_to_json(r), i, 3) == r for i, r in enumerate(records))
+    assert set(pass_to_json(records[0])) == TRACE_KEYS
+
+
+@pytest.mark.parametrize("path", RECORDED_TRACES, ids=lambda p: p.name)
+def test_a_trace_recorded_before_pass_records_still_reads(path):
+    """The recordings under assets/ were written as plain dicts: they read as PassRecords, and
+    written back they are the same JSON (the file format did not change)."""
+    data = read_trace(str(path))
+    original = json.loads(path.read_text(encoding="utf-8"))["steps"]
+    log = log_from_trace(data)
+    for record in trace_passes(data):
+        log.add_pass(record)
+    assert len(log.passes) == len(original) > 0 and all(isinstance(r, PassRecord) for r in log.passes)
+    assert [pass_to_json(r) for r in log.passes] == original
+    assert log.elapsed == original[-1]["elapsed"] and sum(log.sampled) > 0
 
 
 def test_the_csv_has_one_row_per_pass_worker_block(trace_file):
@@ -73,7 +123,7 @@ def test_the_csv_has_one_row_per_pass_worker_block(trace_file):
     rows = list(csv.DictReader(open(csv_path, encoding="utf-8")))
     assert rows[0].keys() == {"pass", "phase", "worker", "worker_name", "block", "block_kind", "block_owner", "mass"}
     first = session.run_log.passes[0]
-    assert len([r for r in rows if r["pass"] == str(first["step"])]) == sum(len(a) for a in first["attention"])
+    assert len([r for r in rows if r["pass"] == str(first.pass_number)]) == sum(len(a) for a in first.attention)
     assert rows[0]["block_kind"] == "prompt" and rows[0]["block_owner"] == ""
     assert attention_csv(session.run_log) == open(csv_path, encoding="utf-8", newline="").read()
 

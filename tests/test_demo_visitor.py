@@ -9,6 +9,7 @@ from demo.callbacks import Cadence, Session
 from demo.models import ModelStore
 from demo.settings import PageSettings, SettingsError, parse_settings
 from demo.visitor import MAX_VISITOR_CHARS, VISITOR_NAME, VisitorDesk
+from tests.pass_records import pass_record
 
 EVERY_PASS = Cadence(text_seconds=0.0, chart_seconds=0.0, replay_frames=1000, replay_delay=0.0)
 LINE = "I take part (c): 6 + 7 = 13. <b>Alice</b>, check Bob's (b)."
@@ -54,12 +55,12 @@ def test_a_sent_line_is_in_the_lane_at_once_then_in_the_cache_history_and_heatma
     assert log.meta["settings"]["join"] is True
     assert LINE in log.lane_text(2) and log.lane_text(2).startswith("**You [1]:** ")
     assert log.workers[2]["text"] == log.lane_text(2)
-    assert all(token is None for record in log.passes for token in record["tokens"][2:])
-    written = next(i for i, record in enumerate(log.passes) if record["pieces"][2])
+    assert all(token is None for record in log.passes for token in record.tokens[2:])
+    written = next(i for i, record in enumerate(log.passes) if record.pieces[2])
     assert written == 3, "the line goes in with the pass after Send"
     block = next(b["id"] for b in log.blocks if b["owner"] == 2 and LINE in b["text"])
-    later = [s for s in log.passes[written + 1:] if s["attention"] and all(any(r) for r in s["attention"][:2])]
-    assert later and all(s["attention"][w][block] > 0 for s in later for w in (0, 1)), "the model workers read it"
+    later = [s for s in log.passes[written + 1:] if s.attention and all(any(r) for r in s.attention[:2])]
+    assert later and all(s.attention[w][block] > 0 for s in later for w in (0, 1)), "the model workers read it"
     last = frames[-1]
     assert "hw-unsent" not in last.lanes[2] and "You · step 1" in last.lanes[2]
     if layout != "contiguous":
@@ -107,7 +108,7 @@ def test_after_the_final_answer_began_a_line_is_refused(store):
     session = Session()
     run = callbacks.run(session, store, joined(max_new_tokens=4, max_answer_tokens=8), EVERY_PASS)
     for _ in run:
-        if session.run_log is not None and session.run_log.passes and session.run_log.passes[-1]["phase"] == "answer":
+        if session.run_log is not None and session.run_log.passes and session.run_log.passes[-1].phase == "answer":
             break
     message, frame = callbacks.send_line(session, "Too late?")
     assert "final answer" in message and frame is None
@@ -154,8 +155,8 @@ def test_the_heatmap_opens_on_the_last_pass_every_model_worker_wrote():
     from demo.records import RunLog
     log = RunLog(meta={"settings": {"layout": "combined"}, "worker_names": ["Alice", "Bob", "You"],
                        "num_layers": 1, "external_workers": [2]})
-    log.passes = [{"attention": [[1.0], [1.0], [1.0]]}, {"attention": [[1.0], [1.0], [0.0]]},
-                  {"attention": [[1.0], [0.0], [0.0]]}]
+    log.passes = [pass_record(3, pass_number=i + 1, attention=rows) for i, rows in enumerate(
+        ([[1.0], [1.0], [1.0]], [[1.0], [1.0], [0.0]], [[1.0], [0.0], [0.0]]))]
     assert callbacks.default_pass(log) == 2
 
 

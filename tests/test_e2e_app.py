@@ -323,12 +323,11 @@ def test_a_phone_shows_run_and_status_first_and_brings_the_lanes_into_view(brows
 
 def last_pass_all_wrote() -> int:
     """From the featured recording itself: the last pass whose attention rows are all non-empty."""
-    import json
     from demo.gallery import load_gallery
-    with open(load_gallery()[0][0].path, encoding="utf-8") as f:
-        passes = json.load(f)["steps"]
+    from demo.traces import read_trace, trace_passes
+    passes = trace_passes(read_trace(str(load_gallery()[0][0].path)))
     return max(i + 1 for i, record in enumerate(passes)
-               if record.get("attention") and all(any(row) for row in record["attention"]))
+               if record.attention and all(any(row) for row in record.attention))
 
 
 def test_screenshot_of_the_recording(browser, server):

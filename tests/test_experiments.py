@@ -29,6 +29,7 @@ def test_a_gallery_recording_with_a_visitor_and_its_silent_control(tmp_path, mon
     import torch
 
     from demo.models import ModelStore
+    from demo.traces import trace_passes
     from experiments import record_gallery
 
     monkeypatch.setattr(record_gallery, "GALLERY", tmp_path / "gallery")
@@ -44,8 +45,9 @@ def test_a_gallery_recording_with_a_visitor_and_its_silent_control(tmp_path, mon
     assert entry["visitor"] == {"line": line, "after_passes": 3, "control": str(tmp_path / "control.json")}
     assert said["meta"]["worker_names"] == ["Alice", "Bob", "You"] == silent["meta"]["worker_names"]
     assert line in said["workers"][2]["text"] and silent["workers"][2]["text"] == ""
-    assert [s["pieces"][2] for s in said["steps"][:3]] == [[], [], []] and said["steps"][3]["pieces"][2]
-    assert [s["tokens"] for s in said["steps"][:4]] == [s["tokens"] for s in silent["steps"][:4]]
+    said_passes, silent_passes = trace_passes(said), trace_passes(silent)
+    assert [s.pieces[2] for s in said_passes[:3]] == [[], [], []] and said_passes[3].pieces[2]
+    assert [s.tokens for s in said_passes[:4]] == [s.tokens for s in silent_passes[:4]]
     index = json.loads((tmp_path / "gallery" / "index.json").read_text())
     assert [e["file"] for e in index] == ["visit.json"]
 
