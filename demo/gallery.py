@@ -88,15 +88,14 @@ def parse_entry(item, folder: Path) -> GalleryEntry:
 
 def index_entry(file: str, *, title: str, caption: str, model: str, machine: str, date: str, command: str,
                 featured: bool = False) -> dict:
-    """An index.json entry, as record_example writes it."""
+    """An index.json entry with the fields parse_entry reads."""
     return {"file": file, "title": title, "caption": caption, "model": model, "machine": machine, "date": date,
             "command": command, "featured": featured}
 
 
 def add_to_index(path, entry: dict) -> None:
     """Add (or replace, by file name) an entry of the index at `path`; a featured entry
-    un-features the others. Both recorders (demo.record_example, experiments.record_gallery) write
-    the index through this."""
+    un-features the others. The recorder (experiments.record_gallery) writes the index through this."""
     entries = []
     if os.path.exists(path):
         with open(path, encoding="utf-8") as f:

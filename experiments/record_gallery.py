@@ -7,8 +7,8 @@ The run goes through the page's own callback (demo.callbacks.run), so the file i
 trace, as a visitor's download would be. Nothing is edited afterwards: the trace, its measured
 speed and its collaboration metrics are what the run produced. The index entry (title, caption,
 model, machine, date, the command that regenerates it) is added to assets/gallery/index.json,
-replacing an entry of the same name (demo.gallery.add_to_index, as demo.record_example does; a
-featured entry un-features the others).
+replacing an entry of the same name (demo.gallery.add_to_index; a featured entry un-features
+the others).
 
 With --join the last worker is a visitor ("You"); --say LINE sends LINE through the page's own
 Send (demo.callbacks.send_line) once --say-at passes are recorded. --control FILE also records
@@ -52,8 +52,12 @@ PROBLEMS = {
 
 
 def problem_and_answer(name: str) -> tuple[str, str]:
-    """A gallery problem: one of PROBLEMS, or "gsm3-K": problem K of the prompt study's seeded
-    set of three GSM8K test questions (experiments/collaboration.py)."""
+    """A gallery problem: one of PROBLEMS, "example-K": the page's example K (assets/examples.json;
+    its answer is not known here, ""), or "gsm3-K": problem K of the prompt study's seeded set of
+    three GSM8K test questions (experiments/collaboration.py)."""
+    if name.startswith("example-"):
+        from demo.ui import load_examples
+        return load_examples()[int(name.split("-")[1])]["problem"], ""
     if name.startswith("gsm3-"):
         from .collaboration import multipart_problems
         item = multipart_problems(3)[int(name.split("-")[1])]
@@ -98,7 +102,7 @@ def main(argv=None, store: ModelStore | None = None) -> dict:
     """Record one gallery run; `store` may hold the model already (several runs, one load)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
-    parser.add_argument("--problem", default="parts3", help=f"one of {sorted(PROBLEMS)} or gsm3-K")
+    parser.add_argument("--problem", default="parts3", help=f"one of {sorted(PROBLEMS)}, example-K or gsm3-K")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--layout", default="combined")
     parser.add_argument("--tokens", type=int, default=192)

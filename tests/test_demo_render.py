@@ -81,7 +81,7 @@ def test_replays_say_where_they_were_recorded():
 def test_gallery_caption_and_diagram():
     from demo.gallery import GalleryEntry
     entry = GalleryEntry(path="x.json", title="<t>", caption="look <here>", model="M", machine="cpu", date="d",
-                         command="python -m demo.record_example")
+                         command="python -m experiments.record_gallery --name x")
     html = render.gallery_html(entry)
     assert "&lt;t&gt;" in html and "look &lt;here&gt;" in html and "recorded on cpu, d" in html
     assert "No recorded runs" in render.gallery_html(None)
