@@ -348,7 +348,10 @@ def test_the_evaluation_tab_opens_a_saved_evaluation_and_a_run_of_a_clicked_row(
     page.goto(server)
     page.wait_for_selector("#lane-0")
     page.get_by_role("tab", name="Evaluation").click(force=True)
-    first_method = page.locator("#eval-table").get_by_text("hogwild", exact=False).first
+    # Gradio's table draws its rows as grid cells (its <td>s are hidden copies for measuring)
+    page.wait_for_selector("#eval-table", timeout=60000)
+    page.locator("#eval-table").scroll_into_view_if_needed()
+    first_method = page.locator("#eval-table [role=gridcell]:visible", has_text="hogwild").first
     first_method.wait_for(timeout=60000)
     page.wait_for_selector("#eval-figure .main-svg", timeout=30000)
     assert page.inner_text("#eval-summary").strip(), "the summary line is empty"
