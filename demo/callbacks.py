@@ -27,7 +27,7 @@ from .downloads import Downloads
 from .lifecycle import Lifecycle, RunState, SessionBusy
 from .records import RunLog, PassRecorder
 from .settings import PageSettings, parse_settings
-from .traces import TraceError, log_from_trace, read_trace, trace_passes, write_attention_csv, write_trace
+from .traces import Trace, TraceError, log_from_trace, read_trace, write_attention_csv, write_trace
 from .visitor import VisitorDesk, text_problem
 
 log = logging.getLogger(__name__)
@@ -304,13 +304,14 @@ def _activity(run_log: RunLog, started: float) -> str:
 
 def _replay(session: Session, path: str | None, cadence: Cadence, recording: dict | None, drawn: bool):
     try:
-        data = read_trace(path)
+        trace = read_trace(path)
     except TraceError as exc:
         yield Frame(message=render.message_html(sentence(exc)))
         return
+    data, records = trace.data, trace.passes
     replay_log = _recording_log(data, recording)
     if not drawn:
-        yield _loaded(session, replay_log, data)
+        yield _loaded(session, replay_log, trace)
         return
     views, by_layer = replay_log.views, replay_log.last_attention_by_layer
     replay_log.views, replay_log.last_attention_by_layer = [], None
@@ -321,7 +322,6 @@ def _replay(session: Session, path: str | None, cadence: Cadence, recording: dic
                 message=render.message_html("Replaying the saved run…", "info"),
                 num_workers=W, worker_names=list(replay_log.meta["worker_names"]),
                 num_layers=replay_log.meta["num_layers"], settings=_settings_of(replay_log))
-    records = trace_passes(data)
     per_frame = max(1, math.ceil(len(records) / cadence.replay_frames))
     for i, record in enumerate(records):
         if session.lifecycle.should_stop:
@@ -360,11 +360,11 @@ def load_recording(session: Session, path: str, recording: dict | None = None) -
     return last
 
 
-def _loaded(session: Session, loaded: RunLog, data: dict) -> Frame:
+def _loaded(session: Session, loaded: RunLog, trace: Trace) -> Frame:
     """The whole recording in the session at once; the frame enables its pass slider and downloads."""
-    for record in trace_passes(data):
+    for record in trace.passes:
         loaded.add_pass(record)
-    loaded.status = data["status"]
+    loaded.status = trace.data["status"]
     session.run_log, session.view_worker, session.layer, session.heatmap_pass = loaded, 0, MEAN_LAYER, None
     session.visitor = None
     frame = Frame(num_passes=len(loaded.passes), heatmap_pass=default_pass(loaded))

@@ -4,7 +4,8 @@ statistics) and read back for replay without a model; and the attention table as
 The file keeps the keys of its version 1: the list of pass records is "steps" and each record's
 pass number is "step". Only this module knows those keys: `pass_to_json` and `pass_from_json`
 map a records.PassRecord to and from its JSON object, and everything else reads PassRecords
-(`trace_passes` gives a checked trace's). The CSV, which nothing reads back, says "pass".
+(`read_trace` gives them with the file's JSON as a `Trace`; `trace_passes` reads them from JSON
+that did not come through it). The CSV, which nothing reads back, says "pass".
 
 A trace is untrusted input (anyone can upload one), so `read_trace` checks size, syntax and
 every field it will use, and says exactly what is wrong in a TraceError."""
@@ -14,6 +15,7 @@ import io
 import json
 import math
 import os
+from dataclasses import dataclass
 
 from hogwild_core import HogwildError, MAX_WORKERS
 
@@ -28,6 +30,13 @@ SETTING_KEYS = ("problem", "num_workers", "layout", "max_new_tokens", "temperatu
 
 class TraceError(HogwildError):
     """A trace file that cannot be replayed, and why."""
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A checked trace: its JSON (meta, blocks, views, ...) and its pass records, read once."""
+    data: dict
+    passes: list[PassRecord]
 
 
 def trace_dict(log: RunLog) -> dict:
@@ -89,7 +98,8 @@ def pass_from_json(record, index: int, num_workers: int) -> PassRecord:
 
 
 def trace_passes(data: dict) -> list[PassRecord]:
-    """A trace's pass records, in order (each checked as `read_trace` checks it)."""
+    """A trace's pass records, in order (each checked as `read_trace` checks it), for JSON that did
+    not come through `read_trace` (which returns them already)."""
     W = len(data["meta"]["worker_names"])
     return [pass_from_json(record, i, W) for i, record in enumerate(data["steps"])]
 
@@ -125,7 +135,7 @@ def write_attention_csv(log: RunLog, path: str) -> str:
     return path
 
 
-def read_trace(path: str) -> dict:
+def read_trace(path: str) -> Trace:
     """Load and check a trace file; raise TraceError with a clear reason."""
     if not path or not os.path.isfile(path):
         raise TraceError("no trace file was received; choose a .json trace saved by this app")
@@ -143,8 +153,7 @@ def read_trace(path: str) -> dict:
         raise TraceError("the trace file is nested too deeply to be a trace") from None
     except ValueError:      # e.g. an integer literal longer than Python will convert (4300 digits)
         raise TraceError("the trace file holds a number too long to be part of a trace") from None
-    check_trace(data)
-    return data
+    return Trace(data, check_trace(data))
 
 
 def log_from_trace(data: dict) -> RunLog:
@@ -154,7 +163,8 @@ def log_from_trace(data: dict) -> RunLog:
                   status="running")
 
 
-def check_trace(data) -> None:
+def check_trace(data) -> list[PassRecord]:
+    """Check every field of a trace's JSON that replay uses; its pass records, in order."""
     _need(isinstance(data, dict), "", "the file holds JSON but not a trace object")
     _need(data.get("format") == FORMAT, "format", f"not a Hogwild trace (expected format {FORMAT!r})")
     _need(data.get("version") == VERSION, "version", f"unsupported version {data.get('version')!r}; this app reads {VERSION}")
@@ -201,8 +211,7 @@ def check_trace(data) -> None:
         _need(isinstance(worker, dict) and isinstance(worker.get("text"), str)
               and isinstance(worker.get("tokens"), list), f"workers[{w}]", "expected {name, tokens, text, inserted}")
     _check_matrix(data.get("last_attention_by_layer"), W, "last_attention_by_layer", depth=3)
-    for i, record in enumerate(_field(data, "steps", list)):
-        pass_from_json(record, i, W)
+    return [pass_from_json(record, i, W) for i, record in enumerate(_field(data, "steps", list))]
 
 
 def _check_matrix(value, W: int, path: str, depth: int) -> None:

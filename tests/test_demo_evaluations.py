@@ -14,7 +14,7 @@ from demo.eval_tab import EvalWiring
 from demo.evaluations import (NOT_RECORDED, UNKNOWN_TOKEN, EvalError, display_table, list_evaluations,
                               load_evaluation, log_of_trace, read_records, runs_of_row, summary_line, trace_of_run,
                               write_trace_dict)
-from demo.traces import read_trace, trace_passes
+from demo.traces import read_trace
 from evaluation.runner import AFTER_RUN
 from evaluation.scoring import sampled_tokens
 
@@ -119,8 +119,8 @@ def test_a_run_becomes_a_trace_with_exactly_the_pieces_up_to_its_cut(root, tmp_p
     ev = load_evaluation("small", root)
     run = next(r for r in ev.records if r["method"] == "hogwild")
     trace = trace_of_run(run, budget, ev.settings, ev.name)
-    data = read_trace(write_trace_dict(trace, str(tmp_path / "run.json")))     # the page's own check
-    passes = trace_passes(data)
+    checked = read_trace(write_trace_dict(trace, str(tmp_path / "run.json")))     # the page's own check
+    data, passes = checked.data, checked.passes
     assert len(passes) == budget and data["answer"] == ("3" if budget == 2 else "4")
     assert passes[0].attention is None and data["meta"]["prompt_note"] == NOT_RECORDED
     assert [record.pass_number for record in passes] == list(range(1, budget + 1))

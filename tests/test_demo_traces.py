@@ -60,11 +60,12 @@ def test_run_log_merges_pieces_of_the_same_kind():
 
 def test_a_trace_holds_settings_tokens_and_attention(trace_file):
     path, _, session = trace_file
-    data = read_trace(path)
+    checked = read_trace(path)
+    data, passes = checked.data, checked.passes
     assert data["format"] == "hogwild-trace" and data["meta"]["settings"]["num_workers"] == 2
     assert data["meta"]["settings"]["problem"] == "Add 3 and 4."
     transcript = data["workers"][0]["tokens"]
-    passes = trace_passes(data)
+    assert passes == trace_passes(data)          # the records read once equal those read from the JSON
     sampled = [r.tokens[0] for r in passes if r.tokens[0] is not None]
     assert sampled and all(t in transcript for t in sampled)
     row = passes[0].attention[0]
@@ -98,7 +99,7 @@ def test_a_pass_record_survives_a_trace_file_unchanged(tmp_path):
     ]
     for record in records:
         log.add_pass(record)
-    back = trace_passes(read_trace(write_trace(log, str(tmp_path / "t.json"))))
+    back = read_trace(write_trace(log, str(tmp_path / "t.json"))).passes
     assert back == records and back[1].flushed[0].owner == 1 and back[0].pieces[0][0].inserted is True
     assert all(pass_from_json(pass_to_json(r), i, 3) == r for i, r in enumerate(records))
     assert set(pass_to_json(records[0])) == TRACE_KEYS
@@ -108,10 +109,10 @@ def test_a_pass_record_survives_a_trace_file_unchanged(tmp_path):
 def test_a_trace_recorded_before_pass_records_still_reads(path):
     """The recordings under assets/ were written as plain dicts: they read as PassRecords, and
     written back they are the same JSON (the file format did not change)."""
-    data = read_trace(str(path))
+    checked = read_trace(str(path))
     original = json.loads(path.read_text(encoding="utf-8"))["steps"]
-    log = log_from_trace(data)
-    for record in trace_passes(data):
+    log = log_from_trace(checked.data)
+    for record in checked.passes:
         log.add_pass(record)
     assert len(log.passes) == len(original) > 0 and all(isinstance(r, PassRecord) for r in log.passes)
     assert [pass_to_json(r) for r in log.passes] == original

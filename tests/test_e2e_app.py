@@ -325,8 +325,8 @@ def test_a_phone_shows_run_and_status_first_and_brings_the_lanes_into_view(brows
 def last_pass_all_wrote() -> int:
     """From the featured recording itself: the last pass whose attention rows are all non-empty."""
     from demo.gallery import load_gallery
-    from demo.traces import read_trace, trace_passes
-    passes = trace_passes(read_trace(str(load_gallery()[0][0].path)))
+    from demo.traces import read_trace
+    passes = read_trace(str(load_gallery()[0][0].path)).passes
     return max(i + 1 for i, record in enumerate(passes)
                if record.attention and all(any(row) for row in record.attention))
 
