@@ -38,9 +38,11 @@ PREFILL_POLL = 0.25     # seconds between "reading the prompt" updates
 
 @dataclass(frozen=True)
 class Cadence:
-    """How often a live run redraws: text panels are cheap, charts are not."""
+    """How often a live run redraws: text panels are cheap, charts are not. Charts every 4.5 s,
+    not 1.5: 10-16% more tokens/s on the page at W=4 with the 1.5B on 2 cores, browser included
+    (`python -m benchmarks.page`, docs/weights.md)."""
     text_seconds: float = 0.3
-    chart_seconds: float = 1.5
+    chart_seconds: float = 4.5
     replay_frames: int = 40        # a replay is drawn in about this many frames
     replay_delay: float = 0.05
     replay_chart_every: int = 4    # of which every n-th redraws the charts
