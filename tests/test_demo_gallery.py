@@ -1,6 +1,7 @@
 """The gallery: entries are checked, broken ones skipped with a reason, the featured one first."""
 
 import json
+import re
 import shutil
 
 from demo.gallery import GALLERY, index_entry, load_gallery, parse_entry
@@ -57,6 +58,11 @@ def test_machine_description_names_the_cpu_and_its_cores(tmp_path):
     described = machine_description(str(cpuinfo))
     assert described.startswith("AMD EPYC 7B13, ") and "core" in described
     assert machine_description(str(tmp_path / "none")).count(",") == 1
+    cpuinfo.write_text("model name\t: AMD EPYC\nflags\t: fpu sse4_2 avx avx2 fma\n"
+                       "model name\t: AMD EPYC\nflags\t: fpu avx512f\n")        # the first processor's
+    assert re.fullmatch(r"AMD EPYC, \d+ cores?, AVX2", machine_description(str(cpuinfo)))
+    cpuinfo.write_text("model name\t: AMD EPYC\nflags\t: avx2 avx512f avx512_vnni avx512_bf16\n")
+    assert machine_description(str(cpuinfo)).endswith(", AVX-512 BF16")
     assert machine_description(gpu="NVIDIA H200") == "NVIDIA H200"
 
 
