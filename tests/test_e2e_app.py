@@ -73,12 +73,16 @@ def passes_shown(page) -> int:
     return int(match.group(1)) if match else 0
 
 
+SLACK = 2.0     # machines of our kind differ: the whole suite ran 1.8x slower on an AVX2-only EPYC
+
+
 def budget(seconds: float) -> float:
-    """A latency target on a quiet machine, stretched by how oversubscribed this one is (the test
-    machine is shared; the load is recorded next to each measurement)."""
+    """A latency target on a quiet machine of the faster kind, times SLACK, stretched by how
+    oversubscribed this one is (the load is recorded next to each measurement, and every figure is
+    printed): a failure means a regression, not a slower or busier machine."""
     load = os.getloadavg()[0] / (os.cpu_count() or 1)
     MEASURED.setdefault("load_per_core", []).append(round(load, 2))
-    return seconds * max(1.0, load)
+    return seconds * SLACK * max(1.0, load)
 
 
 def upload(page, path: str) -> None:
