@@ -149,7 +149,7 @@ def run(args) -> list[dict]:
                 record = run_task(model, tokenizer, task, method, settings, prompt_cache)
                 record = {"task_set": task.task_set, "problem_id": task.id, "seed": args.seed,
                           "model": args.model or "default", "problem": task.problem, "parts": task.parts,
-                          "reference": task.answer, **record}
+                          "reference": task.answer, "machine": machine_description(), **record}
                 store.append(record)
     wanted = {t.task_set for t in tasks}
     return [r for r in store.load() if r["task_set"] in wanted]

@@ -4,7 +4,6 @@ always kill it (its whole process group) afterwards."""
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,14 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.page import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 START_SECONDS = 120
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager

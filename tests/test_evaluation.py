@@ -20,6 +20,7 @@ from evaluation.table import build_table, complete_only, grouped_table, paired_t
 from evaluation.tasks import Task, load_tasks, multipart_problem
 from hogwild_core import EngineConfig, HogwildEngine
 from analysis.answers import canonical, extract_answer, is_correct, part_correct
+from machine import machine_description
 from tests.conftest import make_tiny_model, tiny_config
 
 TASK = Task("toy", "0", "Tom has 3 apples and buys 4 more. How many apples does he have?", "7")
@@ -463,6 +464,7 @@ def test_an_interrupted_run_continues_where_it_stopped(tmp_path, tokenizer, tiny
     records = ResultStore(tmp_path).load()
     keys = {(r["problem_id"], r["method"], r["workers"]) for r in records}
     assert len(records) == 6 == len(keys)
+    assert all(r["machine"] == machine_description() for r in records)    # each run says where it ran
     assert (tmp_path / "table.csv").exists() and (tmp_path / "accuracy.html").exists()
     with pytest.raises(SystemExit, match="other settings"):
         cli.main(argv[:-2] + ["--temperature", "0.2", "--out", str(tmp_path)])
