@@ -34,6 +34,12 @@ class EngineConfig:
                                        # model then looped on the question itself: docs/evaluation.md)
     copy_ngram: int = 12               # never copy this many tokens of the problem in a row (0 = off)
     repeat_ngram: int = 12             # never repeat this many tokens in a row of one's own or of a worker one sees (0 = off)
+    repeat_steps: bool = False         # a reasoning step may not end as a word-for-word repeat of a finished step
+                                       # the worker can read, its own or another's (the line break is banned):
+                                       # short looped steps escape the repeat_ngram ban (docs/evaluation.md)
+    wait_for_plan: int = 0             # in a team, the others start once Alice's first step (her proposal of a
+                                       # split) is in the cache, waiting at most this many passes (0 = all at once,
+                                       # as in the paper)
     max_answer_tokens: int = 48        # budget for the forced \boxed{...} answer
     finish: str = "eos"                # how reasoning ends before the budget: "eos" (a worker stops at its end of
                                        # text) or "boxed" (after the paper: no end of text or other control token
@@ -64,6 +70,7 @@ class EngineConfig:
             raise ConfigError(f"finish must be 'eos' or 'boxed'; got {_shown(self.finish)}")
         _check_int("answer_parts", self.answer_parts, 1, 64)
         _check_int("check_interval", self.check_interval, 0, MAX_NEW_TOKENS)
+        _check_int("wait_for_plan", self.wait_for_plan, 0, MAX_NEW_TOKENS)
         _check_int("prefill_chunk", self.prefill_chunk, 1, 1 << 16)
         for name in ("copy_ngram", "repeat_ngram"):
             value = getattr(self, name)
@@ -75,7 +82,7 @@ class EngineConfig:
             _check_int("max_context", self.max_context, 64, 1 << 24)
         _check_float("temperature", self.temperature, 0.0, 10.0)
         _check_float("top_p", self.top_p, 0.0, 1.0, low_open=True)
-        for name in ("collect_attention", "collect_logits", "redundancy_check"):
+        for name in ("collect_attention", "collect_logits", "redundancy_check", "repeat_steps"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False")
         _check_external(self.external_workers, self.num_workers)

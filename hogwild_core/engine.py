@@ -45,6 +45,7 @@ from .sampling import (ban_tokens, copy_continuations, extend_table, ngram_table
                        worker_generators)
 from .similarity import near_duplicate
 from .text import (Detokenizer, TextCodec, bracket_tokens, control_ids, eos_ids, heading_tokens, name_labels,
+                   newline_tokens,
                    paragraphs)
 from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_view, has_history,
                    segment_names, worker_segment, worker_view)
@@ -53,6 +54,11 @@ from .workers import GENERATING, STOPPED, STOPPING, Worker
 WORK, ANSWER, FINISHED = "work", "answer", "finished"
 _FINAL_TAIL = 160       # tokens of a worker's text searched for the \boxed{} a token just closed
 _BOLD_NAME_AT_END = re.compile(r"\*\*\s?[A-Z][a-z]+(?:\s?\*\*)?\s?$")
+
+
+def _normal_step(text: str) -> str:
+    """A step's text as repeat_steps compares it: spaces collapsed, trailing punctuation dropped."""
+    return " ".join(text.split()).rstrip(".,;:!? ")
 ANSWERER = 0  # Alice writes the final answer
 
 
@@ -106,6 +112,7 @@ class HogwildEngine:
             self._heading_ids = heading_tokens(tokenizer)
             self._bracket_ids = bracket_tokens(tokenizer)
             self._control_ids = sorted(control_ids(tokenizer) | self.eos_ids)
+            self._newline_ids = newline_tokens(tokenizer) if self.config.repeat_steps else []
             # a model worker may not write an external worker's label either
             self._external_labels = [label for labels in name_labels(tokenizer, self.config.external_workers).values()
                                      for label in labels]
@@ -140,6 +147,7 @@ class HogwildEngine:
                 worker.insert(self.codec.encode(prompts.worker_opener(w, M, cfg.layout, problem, cfg.split)))
             self.workers.append(worker)
         self._seen = {w: self._snapshot(self._view_of(w, 0)) for w in range(W)}
+        self._step_texts = {}                # worker -> [finished steps read, their normalised texts]
 
     def run_pass(self, force: list[int | None] | None = None) -> PassEvent:
         """One lock-step pass for all workers. `force[w]`, if given, is taken instead of sampling;
@@ -152,7 +160,7 @@ class HogwildEngine:
         flushed = self._move_finished_steps()                            # 1.
         self._check_budget()                                             # 2.
         phase = self.phase
-        writers = [w for w in self.workers if w.num_pending and w.status != STOPPED]
+        writers = [w for w in self.workers if w.num_pending and w.status != STOPPED and not self._waiting(w)]
         chunk = self.config.prefill_chunk
         views = [self._view_of(w.index, min(chunk, w.num_pending)) for w in writers]   # 3.
         new = [w.pending[:chunk] for w in writers]
@@ -551,7 +559,37 @@ class HogwildEngine:
         banned += _label_completions(worker.transcript[-8:], others + self._external_labels)
         if _BOLD_NAME_AT_END.search(worker.step_text[-40:]):
             banned += self._bracket_ids
+        if cfg.repeat_steps and self._repeats_a_step(worker):
+            banned += self._newline_ids
         return banned
+
+    def _repeats_a_step(self, worker: Worker) -> bool:
+        """repeat_steps: is the step in progress, so far, word for word a finished step the worker
+        can read (its own, or in a shared layout anyone's)? Then it may not end here."""
+        current = _normal_step(self.decode(worker.step_sampled))
+        if not current:
+            return False
+        seen = [worker] if self.config.layout == "independent" else self.workers
+        return any(current in self._finished_steps(source) for source in seen)
+
+    def _finished_steps(self, worker: Worker) -> set[str]:
+        """The normalised texts of the worker's finished steps (grown as it finishes more)."""
+        done = self._step_texts.setdefault(worker.index, [0, set()])
+        for ids in worker.finished_sampled[done[0]:]:
+            done[1].add(_normal_step(self.decode(ids)))
+        done[0] = len(worker.finished_sampled)
+        return done[1]
+
+    def _waiting(self, worker: Worker) -> bool:
+        """wait_for_plan: does this worker still wait for Alice's proposal (her first step, in the
+        cache) before it writes its opener? Never longer than wait_for_plan passes."""
+        cfg = self.config
+        if not cfg.wait_for_plan or worker.index == 0 or worker.external or self.phase != WORK \
+                or cfg.layout == "independent" or self.num_passes >= cfg.wait_for_plan:
+            return False
+        alice = self.workers[0]
+        proposed = alice.first_step_end is not None and alice.num_written >= alice.first_step_end
+        return not proposed and alice.status == GENERATING
 
     def _event(self, phase, writers, logits, attention, tokens, flushed, seconds) -> PassEvent:
         """Scatter per-writer rows to per-worker rows (NaN / zero for workers that did not run)."""

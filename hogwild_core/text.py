@@ -142,6 +142,13 @@ def heading_tokens(tokenizer) -> list[int]:
     return sorted(found)
 
 
+def newline_tokens(tokenizer) -> list[int]:
+    """Ids of tokens whose text holds a line break (what can end a reasoning step), read from the
+    vocabulary's spellings: byte-level "Ċ", SentencePiece's byte "<0x0A>", or a literal newline."""
+    return sorted(i for token, i in tokenizer.get_vocab().items()
+                  if ("Ċ" in token or "\n" in token or token == "<0x0A>") and i not in tokenizer.all_special_ids)
+
+
 def bracket_tokens(tokenizer) -> list[int]:
     """Ids of tokens whose text starts with "[" (with or without a leading space): what turns a
     bold name into a step label ("**David" + " [" + "2]:**"). Read from the vocabulary's own

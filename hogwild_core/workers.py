@@ -39,6 +39,7 @@ class Worker:
     num_reasoning_steps: int = 1    # reasoning steps begun (the label number)
     step_sampled: list[int] = field(default_factory=list)   # sampled tokens of the step in progress
     finished_sampled: list[list[int]] = field(default_factory=list)  # sampled tokens of each finished step
+    first_step_end: int | None = None   # transcript length when its first reasoning step ended
     own_grams: dict = field(default_factory=dict)   # n-gram table of its own transcript (repeat bans)
     status: str = GENERATING
     check_due: bool = False
@@ -68,6 +69,8 @@ class Worker:
         if not steps or not prompts.is_step_end(self.step_text):
             return False
         self.finished_sampled.append(self.step_sampled)
+        if self.first_step_end is None:
+            self.first_step_end = len(self.transcript)
         self.step_text, self.step_sampled = "", []
         self.num_reasoning_steps += 1
         return True

@@ -407,3 +407,55 @@ def test_finish_rule_is_checked(tiny_models, tokenizer):
         EngineConfig(finish="never")
     with pytest.raises(ConfigError, match="answer_parts"):
         EngineConfig(answer_parts=0)
+
+
+@pytest.mark.parametrize("layout, own_only", [("combined", False), ("contiguous", False), ("independent", True)])
+def test_a_step_may_not_end_as_a_repeat_of_a_finished_step(layout, own_only, tiny_models, tokenizer):
+    """repeat_steps: once a worker has written, word for word, a finished step it can read (its own
+    or, sharing the cache, another's), every token with a line break is banned, so the step cannot
+    end there; a different step ends as usual. Off, nothing is banned for it."""
+    filler = tokenizer.encode(" so", add_special_tokens=False)[0]
+    newline = tokenizer.encode("\n\n", add_special_tokens=False)[0]
+    for enabled in (True, False):
+        engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(
+            num_workers=2, layout=layout, repeat_steps=enabled, repeat_ngram=0, max_new_tokens=200))
+        engine.start(PROBLEM)
+        _write(engine, 0, " Jimmy has 16 friends.\n\n", tokenizer, filler)     # Alice's first step
+        assert engine.decode(engine.workers[0].finished_sampled[0]).strip() == "Jimmy has 16 friends."
+        _write(engine, 0, " Jimmy has 16 friends", tokenizer, filler)          # she begins it again
+        assert (newline in engine._banned(engine.workers[0])) is enabled
+        _write(engine, 1, ".\n\n", tokenizer, filler)          # Bob ends his step of filler ...
+        _write(engine, 1, " Jimmy  has 16 friends!", tokenizer, filler)        # ... and writes hers
+        assert (newline in engine._banned(engine.workers[1])) is (enabled and not own_only)
+        _write(engine, 0, " and one more", tokenizer, filler)   # her step is no repeat any more
+        assert newline not in engine._banned(engine.workers[0])
+        assert (newline in engine._newline_ids) is enabled
+
+
+@pytest.mark.parametrize("layout, waits", [("combined", True), ("interleaved", True), ("contiguous", True),
+                                           ("independent", False)])
+def test_the_others_wait_for_alices_proposal(layout, waits, tiny_models, tokenizer):
+    """wait_for_plan: Bob writes nothing (not even his opener) until Alice's first step is in the
+    cache, then starts; never longer than wait_for_plan passes; independent workers never wait."""
+    filler = tokenizer.encode(" so", add_special_tokens=False)[0]
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(
+        num_workers=2, layout=layout, wait_for_plan=40, max_new_tokens=200))
+    engine.start(PROBLEM)
+    proposal = tokenizer.encode(" I take question 1, Bob takes 2.\n\n", add_special_tokens=False)
+    for t in proposal:
+        ev = engine.run_pass(force=[t, filler])
+        assert (ev.tokens[1] is None) is waits
+    assert (engine.workers[1].num_written == 0) is waits
+    engine.run_pass(force=[filler, filler])     # her step's end goes into the cache: Bob writes his opener
+    ev = engine.run_pass(force=[filler, filler])
+    assert ev.tokens[1] is not None and engine.workers[1].num_written > 0
+    if waits:
+        seen = engine.view_token_ids(1)
+        assert all(t in seen for t in proposal[:-1])      # his first step reads her proposal
+    capped = HogwildEngine(tiny_models("llama", 1), tokenizer, EngineConfig(
+        num_workers=2, layout=layout, wait_for_plan=5, max_new_tokens=200))
+    capped.start(PROBLEM)
+    tokens = [capped.run_pass(force=[filler, filler]).tokens[1] for _ in range(8)]   # she never ends a step
+    assert tokens[-1] is not None and (tokens[3] is None) is waits
+    with pytest.raises(ConfigError):
+        EngineConfig(wait_for_plan=-1)
