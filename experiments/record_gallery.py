@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 
 from demo.callbacks import QUIET, Cadence, Session, run, send_line
-from demo.gallery import GALLERY, add_to_index, sampled_speed
+from demo.gallery import GALLERY, add_to_index, index_entry, sampled_speed
 from demo.models import ModelStore
 from demo.settings import PageSettings
 from demo.traces import trace_passes
@@ -135,15 +135,12 @@ def main(argv=None, store: ModelStore | None = None) -> dict:
     wall = record_run(store, settings, args.say, args.say_at, out)
     trace = json.loads(out.read_text(encoding="utf-8"))
     _, speed = sampled_speed(trace)
-    entry = {
-        "file": out.name, "title": args.title or settings.label, "caption": args.caption,
-        "model": args.model, "machine": machine(format_of(store.get(args.model)[0])),
-        "date": datetime.date.today().isoformat(),
-        "tokens_per_second": round(speed, 2),
-        "seconds": round(wall, 1), "expected_answer": expected, "answer": trace["answer"],
-        "metrics": report_of(trace, problem), "featured": args.featured,
-        "command": "python -m experiments.record_gallery " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:])),
-    }
+    command = "python -m experiments.record_gallery " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
+    entry = {**index_entry(out.name, title=args.title or settings.label, caption=args.caption, model=args.model,
+                           machine=machine(format_of(store.get(args.model)[0])),
+                           date=datetime.date.today().isoformat(), command=command, featured=args.featured),
+             "tokens_per_second": round(speed, 2), "seconds": round(wall, 1), "expected_answer": expected,
+             "answer": trace["answer"], "metrics": report_of(trace, problem)}
     if args.say:
         entry["visitor"] = {"line": args.say, "after_passes": args.say_at, "control": args.control or None}
     add_to_index(GALLERY / "index.json", entry)
