@@ -37,6 +37,8 @@ class EngineConfig:
     repeat_steps: bool = False         # a reasoning step may not end as a word-for-word repeat of a finished step
                                        # the worker can read, its own or another's (the line break is banned):
                                        # short looped steps escape the repeat_ngram ban (docs/evaluation.md)
+    bare_labels: bool = False          # ban a colon after a bold capitalised word too ("**Alice:**", "** Bob:**"):
+                                       # labels without a step number, which the bracket ban lets through
     wait_for_plan: int = 0             # in a team, the others start once Alice's first step (her proposal of a
                                        # split) is in the cache, waiting at most this many passes (0 = all at once,
                                        # as in the paper)
@@ -82,7 +84,7 @@ class EngineConfig:
             _check_int("max_context", self.max_context, 64, 1 << 24)
         _check_float("temperature", self.temperature, 0.0, 10.0)
         _check_float("top_p", self.top_p, 0.0, 1.0, low_open=True)
-        for name in ("collect_attention", "collect_logits", "redundancy_check", "repeat_steps"):
+        for name in ("collect_attention", "collect_logits", "redundancy_check", "repeat_steps", "bare_labels"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} must be True or False")
         _check_external(self.external_workers, self.num_workers)

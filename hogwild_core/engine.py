@@ -45,7 +45,7 @@ from .sampling import (ban_tokens, copy_continuations, extend_table, ngram_table
                        worker_generators)
 from .similarity import near_duplicate
 from .text import (Detokenizer, TextCodec, bracket_tokens, control_ids, eos_ids, heading_tokens, name_labels,
-                   newline_tokens,
+                   colon_tokens, newline_tokens,
                    paragraphs)
 from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_view, has_history,
                    segment_names, worker_segment, worker_view)
@@ -113,6 +113,7 @@ class HogwildEngine:
             self._bracket_ids = bracket_tokens(tokenizer)
             self._control_ids = sorted(control_ids(tokenizer) | self.eos_ids)
             self._newline_ids = newline_tokens(tokenizer) if self.config.repeat_steps else []
+            self._colon_ids = colon_tokens(tokenizer) if self.config.bare_labels else []
             # a model worker may not write an external worker's label either
             self._external_labels = [label for labels in name_labels(tokenizer, self.config.external_workers).values()
                                      for label in labels]
@@ -558,7 +559,7 @@ class HogwildEngine:
         others = [label for w, labels in self._name_labels.items() if w != worker.index for label in labels]
         banned += _label_completions(worker.transcript[-8:], others + self._external_labels)
         if _BOLD_NAME_AT_END.search(worker.step_text[-40:]):
-            banned += self._bracket_ids
+            banned += self._bracket_ids + self._colon_ids        # colons only with bare_labels
         if cfg.repeat_steps and self._repeats_a_step(worker):
             banned += self._newline_ids
         return banned

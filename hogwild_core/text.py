@@ -149,6 +149,13 @@ def newline_tokens(tokenizer) -> list[int]:
                   if ("Ċ" in token or "\n" in token or token == "<0x0A>") and i not in tokenizer.all_special_ids)
 
 
+def colon_tokens(tokenizer) -> list[int]:
+    """Ids of tokens whose text starts with ":" (with or without a leading space): what turns a
+    bold name into a bare label ("**Alice" + ":**")."""
+    return sorted(i for token, i in tokenizer.get_vocab().items()
+                  if token.startswith((":", "Ġ:", "▁:")) and i not in tokenizer.all_special_ids)
+
+
 def bracket_tokens(tokenizer) -> list[int]:
     """Ids of tokens whose text starts with "[" (with or without a leading space): what turns a
     bold name into a step label ("**David" + " [" + "2]:**"). Read from the vocabulary's own

@@ -459,3 +459,21 @@ def test_the_others_wait_for_alices_proposal(layout, waits, tiny_models, tokeniz
     assert tokens[-1] is not None and (tokens[3] is None) is waits
     with pytest.raises(ConfigError):
         EngineConfig(wait_for_plan=-1)
+
+
+def test_bare_labels_bans_a_colon_after_a_bold_name(tiny_models, tokenizer):
+    """bare_labels: after "**Alice" or "** Bob" (a bold capitalised word) the tokens starting with a
+    colon are banned with the brackets, so the model cannot write "**Alice:**"; off, only brackets."""
+    filler = tokenizer.encode(" so", add_special_tokens=False)[0]
+    colon = tokenizer.encode("**Alice:**", add_special_tokens=False)
+    for enabled in (True, False):
+        engine = HogwildEngine(tiny_models("llama", 1), tokenizer,
+                               EngineConfig(num_workers=2, bare_labels=enabled, max_new_tokens=100))
+        engine.start(PROBLEM)
+        _write(engine, 1, " Done.\n** Alice", tokenizer, filler)
+        banned = engine._banned(engine.workers[1])
+        colon_id = next(t for t in colon if tokenizer.decode([t]).startswith(":"))
+        assert (colon_id in banned) is enabled
+        assert tokenizer.encode(" [", add_special_tokens=False)[0] in banned
+        _write(engine, 1, " has 3.", tokenizer, filler)
+        assert colon_id not in engine._banned(engine.workers[1])
