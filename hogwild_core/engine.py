@@ -44,9 +44,8 @@ from .runner import Runner
 from .sampling import (ban_tokens, copy_continuations, extend_table, ngram_table, sample,
                        worker_generators)
 from .similarity import near_duplicate
-from .text import (Detokenizer, TextCodec, bracket_tokens, control_ids, eos_ids, heading_tokens, name_labels,
-                   colon_tokens, newline_tokens,
-                   paragraphs)
+from .text import (Detokenizer, TextCodec, bracket_tokens, colon_tokens, control_ids, eos_ids, heading_tokens,
+                   name_labels, newline_tokens, paragraphs)
 from .view import (HEADER_OTHERS, HEADER_OWN, PROMPT, View, block_spans, build_view, has_history,
                    segment_names, worker_segment, worker_view)
 from .workers import GENERATING, STOPPED, STOPPING, Worker
@@ -54,12 +53,12 @@ from .workers import GENERATING, STOPPED, STOPPING, Worker
 WORK, ANSWER, FINISHED = "work", "answer", "finished"
 _FINAL_TAIL = 160       # tokens of a worker's text searched for the \boxed{} a token just closed
 _BOLD_NAME_AT_END = re.compile(r"\*\*\s?[A-Z][a-z]+(?:\s?\*\*)?\s?$")
+ANSWERER = 0  # Alice writes the final answer
 
 
 def _normal_step(text: str) -> str:
     """A step's text as repeat_steps compares it: spaces collapsed, trailing punctuation dropped."""
     return " ".join(text.split()).rstrip(".,;:!? ")
-ANSWERER = 0  # Alice writes the final answer
 
 
 def _label_completions(tail: list[int], labels: list[tuple[int, ...]]) -> list[int]:
