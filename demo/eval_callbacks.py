@@ -13,7 +13,7 @@ from evaluation.figure import accuracy_figure
 
 from . import render
 from .downloads import Downloads
-from .evaluations import (EVAL_ROOT, NOT_RECORDED, EvalError, Evaluation, display_paired, display_table,
+from .evaluations import (EVAL_ROOT, FEATURED, NOT_RECORDED, EvalError, Evaluation, display_paired, display_table,
                           list_evaluations, load_evaluation, log_of_trace, probe_of, row_label, row_passes, run_label,
                           runs_of_row, summary_line, trace_of_run, write_trace_dict)
 
@@ -64,7 +64,7 @@ def open_evaluation(name: str | None, root: Path = EVAL_ROOT, refresh: bool = Fa
     folders again (an evaluation may have appeared or grown since)."""
     names = list_evaluations(root)
     if name not in names:
-        name = names[0] if names else None
+        name = FEATURED if FEATURED in names else names[0] if names else None
     listed = names if refresh or name else KEEP
     chosen = name if refresh or name else KEEP
     if name is None:

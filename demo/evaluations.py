@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from evaluation.store import RESULTS, SETTINGS
+from evaluation.errors import EvaluationError
+from evaluation.store import RESULTS, SETTINGS, key_of, pooled_sources, read_settings
 from evaluation.table import grouped_table, line_label, paired_table, problem_groups
 from hogwild_core import MAX_WORKERS, WORKER_NAMES, EngineConfig
 
@@ -24,6 +25,7 @@ from .records import LanePiece, PassRecord, RunLog
 from .traces import FORMAT, VERSION, log_from_trace, pass_to_json, trace_passes
 
 EVAL_ROOT = Path(__file__).resolve().parent.parent / "docs" / "eval"
+FEATURED = "qwen1.5b-gsm8k-x5-0-31"     # opened first when present: the largest run of the paper's protocol
 RECORD_KEYS = ("task_set", "problem_id", "method", "layout", "workers", "seed", "probes", "pieces")
 UNKNOWN_TOKEN = -1      # the trace says "a token was sampled here"; evaluations keep text, not ids
 NOT_RECORDED = ("converted from an evaluation record, which keeps each worker's text per pass but no token ids, "
@@ -54,12 +56,21 @@ class Evaluation:
 
 
 def list_evaluations(root: Path = EVAL_ROOT) -> list[str]:
-    """Names of the folders under root with both results.jsonl and settings.json, sorted."""
+    """Names of the folders under root with both results.jsonl and settings.json, or pooling
+    others (evaluation.store), sorted."""
     try:
         folders = [p for p in Path(root).iterdir() if p.is_dir()]
     except OSError:
         return []
-    return sorted(p.name for p in folders if (p / RESULTS).is_file() and (p / SETTINGS).is_file())
+    return sorted(p.name for p in folders
+                  if (p / SETTINGS).is_file() and ((p / RESULTS).is_file() or _is_pooled(p)))
+
+
+def _is_pooled(folder: Path) -> bool:
+    try:
+        return pooled_sources(folder, read_settings(folder)) is not None
+    except EvaluationError:
+        return True         # listed, so that opening it says what is wrong
 
 
 def read_records(path: Path) -> tuple[list[dict], int]:
@@ -107,7 +118,7 @@ def load_evaluation(name: str, root: Path = EVAL_ROOT) -> Evaluation:
         raise EvalError(f"{name}/settings.json cannot be read ({exc})") from None
     if not isinstance(settings, dict):
         raise EvalError(f"{name}/settings.json is not a JSON object")
-    records, skipped = read_records(folder / RESULTS)
+    records, skipped = _records_of(name, folder, settings)
     budgets = settings.get("budgets") if isinstance(settings.get("budgets"), list) else None
     try:
         groups = problem_groups(records)
@@ -117,6 +128,28 @@ def load_evaluation(name: str, root: Path = EVAL_ROOT) -> Evaluation:
     problems = {p for _, group in groups for p in group}
     counted = [r for r in records if (r["task_set"], r["problem_id"]) in problems]
     return Evaluation(name, settings, counted, table, paired, groups, len(problems), len(records) - len(counted), skipped)
+
+
+def _records_of(name: str, folder: Path, settings: dict) -> tuple[list[dict], int]:
+    """A folder's records, or its sources' for a pooled one (a run in two sources is refused)."""
+    try:
+        sources = pooled_sources(folder, settings)
+    except EvaluationError as exc:
+        raise EvalError(str(exc)) from None
+    if sources is None:
+        return read_records(folder / RESULTS)
+    records, skipped, seen = [], 0, {}
+    for source in sources:
+        if not (source / RESULTS).is_file():
+            raise EvalError(f"{name} pools {source.name}, which has no {RESULTS} here")
+        part, n = read_records(source / RESULTS)
+        for record in part:
+            key = key_of(record)
+            if key in seen:
+                raise EvalError(f"{name}: the run {key} is in both {seen[key]} and {source.name}")
+            seen[key] = source.name
+        records, skipped = records + part, skipped + n
+    return records, skipped
 
 
 def summary_line(ev: Evaluation) -> str:
@@ -129,6 +162,8 @@ def summary_line(ev: Evaluation) -> str:
              f"temperature {s.get('temperature', '?')}", f"forced answer at most {s.get('max_answer_tokens', '?')} tokens",
              f"n = {ev.num_problems} problems{_task_sets(ev)} ({len(ev.records)} runs)"]
     notes = [str(s["note"])] if s.get("note") else []     # e.g. that an older protocol is superseded
+    if isinstance(s.get("pooled_from"), list):
+        notes.insert(0, "pooled from " + ", ".join(map(str, s["pooled_from"])))
     if ev.num_left_out:
         notes.append(f"{ev.num_left_out} runs of problems not every method has run yet are left out")
     if ev.num_skipped_lines:

@@ -17,7 +17,7 @@ from machine import machine_description
 
 from .errors import EvaluationError
 from .methods import METHOD_NAMES, build_methods
-from .store import ResultStore, key_of, read_settings
+from .store import RESULTS, SETTINGS, ResultStore, key_of, pool_settings, pooled_records, read_settings
 from .tasks import TASK_SETS, load_tasks
 
 
@@ -71,13 +71,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, default=Path("eval-results"))
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--report-only", action="store_true", help="rebuild the table and figure from OUT")
+    p.add_argument("--pool", default=None, metavar="FOLDER,FOLDER",
+                   help="with --report-only: make OUT a pooled folder that reads these folders' runs together "
+                        "(siblings of OUT, run with equal settings); later --report-only on OUT reads them again")
     args = p.parse_args(argv)
+    if args.pool is not None and not args.report_only:
+        p.error("--pool goes with --report-only (a pooled folder holds no runs of its own)")
+    if args.pool is not None:
+        args.pool = [Path(f.strip()) for f in args.pool.split(",") if f.strip()]
     if args.limit is not None and args.limit < 1:
         p.error("--limit must be at least 1")
     if args.skip < 0 or (args.limit is not None and args.skip >= args.limit):
         p.error("--skip must be at least 0 and below --limit")
     if args.budgets is None and args.report_only:
-        args.budgets = _saved_budgets(args.out)
+        args.budgets = _saved_budgets(args.pool[0] if args.pool else args.out)
     args.budgets = sorted(set(args.budgets if args.budgets is not None else DEFAULT_BUDGETS))
     if not args.budgets or args.budgets[0] < 1:
         p.error("--budgets needs positive pass counts")
@@ -191,10 +198,28 @@ def report(records: list[dict], out: Path, budgets: list[int] | None = None) -> 
             print(paired.to_string(index=False))
 
 
+def write_pool(out: Path, folders: list[Path]) -> None:
+    """OUT/settings.json naming the folders OUT pools (checked: equal settings, side by side with OUT)."""
+    import json
+    settings = pool_settings(folders)
+    if Path(out).resolve().parent != Path(folders[0]).resolve().parent:
+        raise EvaluationError(f"{out} must sit beside the folders it pools")
+    if (Path(out) / RESULTS).exists():
+        raise EvaluationError(f"{out} holds runs of its own: a pooled folder must not")
+    pooled_records([ResultStore(f).load() for f in folders], folders)     # refuses a run counted twice
+    old = read_settings(out) or {}
+    if "note" in old:
+        settings["note"] = old["note"]
+    Path(out).mkdir(parents=True, exist_ok=True)
+    (Path(out) / SETTINGS).write_text(json.dumps(settings, indent=2) + "\n")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     began = time.perf_counter()
     try:
+        if args.pool:
+            write_pool(args.out, args.pool)
         records = ResultStore(args.out).load() if args.report_only else run(args)
     except EvaluationError as exc:
         raise SystemExit(f"python -m evaluation: {exc}") from None

@@ -2,7 +2,11 @@
 each run finishes, so an interrupted evaluation continues where it stopped.
 
 The output folder also holds settings.json (model, budgets, temperature, ...): resuming with
-different settings would mix incomparable runs, so it is refused."""
+different settings would mix incomparable runs, so it is refused.
+
+A pooled folder holds no runs of its own: its settings.json names sibling folders (`pooled_from`)
+whose results are read together, e.g. the same protocol run on two sets of problems on two kinds
+of machine. Pooling checks what resuming checks: equal settings, and no run in two sources."""
 
 import json
 import os
@@ -16,6 +20,7 @@ KEY_FIELDS = ("task_set", "problem_id", "method", "layout", "workers", "split", 
 KEY_DEFAULTS = {"split": "chosen"}   # records from before the field existed
 DESCRIPTIVE = ("machine", "date", "note")    # where, when, and a reader's note: never compared
 SETTING_DEFAULTS = {"finish": "eos"}   # settings of folders from before the setting existed
+POOLED_FROM = "pooled_from"     # settings.json of a pooled folder: the sibling folders it reads
 
 
 def read_settings(folder: Path) -> dict | None:
@@ -33,6 +38,59 @@ def _setting(settings: dict, key: str):
     return settings.get(key, SETTING_DEFAULTS.get(key))
 
 
+def changed_settings(old: dict, new: dict) -> list[str]:
+    """The settings that differ between two folders, less the descriptive ones."""
+    return sorted(k for k in set(old) | set(new)
+                  if k not in DESCRIPTIVE + (POOLED_FROM,) and _setting(old, k) != _setting(new, k))
+
+
+def pool_settings(folders: list[Path]) -> dict:
+    """settings.json for a folder pooling `folders` (siblings, each with results): their common
+    settings, each source's machine and dates, and the sources' names."""
+    if len(folders) < 2:
+        raise EvaluationError("pooling needs at least two folders")
+    names, sources = [], []
+    for folder in map(Path, folders):
+        settings = read_settings(folder)
+        if settings is None or not (folder / RESULTS).is_file():
+            raise EvaluationError(f"{folder} has no settings.json and results.jsonl to pool")
+        if POOLED_FROM in settings:
+            raise EvaluationError(f"{folder} is itself pooled: pool its sources instead")
+        if folder.resolve().parent != Path(folders[0]).resolve().parent:
+            raise EvaluationError("pooled folders must sit side by side (in one parent folder)")
+        if folder.name in names:
+            raise EvaluationError(f"{folder.name} named twice")
+        names.append(folder.name)
+        sources.append(settings)
+    for name, settings in zip(names[1:], sources[1:]):
+        changed = changed_settings(sources[0], settings)
+        if changed:
+            raise EvaluationError(f"{names[0]} and {name} were run with other settings ({', '.join(changed)}): "
+                                  "their runs are not comparable")
+    pooled = {k: v for k, v in sources[0].items() if k not in DESCRIPTIVE}
+    pooled["machine"] = "; ".join(f"{n}: {s.get('machine', 'not recorded')}" for n, s in zip(names, sources))
+    pooled["date"] = "; ".join(f"{n}: {s.get('date', 'not recorded')}" for n, s in zip(names, sources))
+    pooled[POOLED_FROM] = names
+    return pooled
+
+
+def pooled_sources(folder: Path, settings: dict | None) -> list[Path] | None:
+    """The folders a pooled folder reads (siblings named in its settings), or None if it is not
+    pooled. A name that is not a plain sibling folder is refused, so settings cannot point outside."""
+    names = (settings or {}).get(POOLED_FROM)
+    if names is None:
+        return None
+    if not (isinstance(names, list) and names and all(isinstance(n, str) for n in names)):
+        raise EvaluationError(f"{Path(folder).name}/{SETTINGS}: {POOLED_FROM} must list folder names")
+    parent = Path(folder).resolve().parent
+    out = []
+    for name in names:
+        if name in ("", ".", "..") or Path(name).name != name:
+            raise EvaluationError(f"{Path(folder).name}/{SETTINGS}: {name!r} is not a sibling folder's name")
+        out.append(parent / name)
+    return out
+
+
 def key_of(record: dict) -> tuple:
     return tuple(record[f] if f in record else KEY_DEFAULTS[f] for f in KEY_FIELDS)
 
@@ -46,10 +104,12 @@ class ResultStore:
     def check_settings(self, settings: dict) -> None:
         """Write settings.json, or refuse if the folder holds results made with other settings."""
         path = self.folder / SETTINGS
+        if POOLED_FROM in (read_settings(self.folder) or {}):
+            raise EvaluationError(f"{self.folder} pools other folders and holds no runs of its own: "
+                                  "run into one of its sources")
         if path.exists() and self.path.exists() and self.path.stat().st_size:
             old = json.loads(path.read_text())
-            changed = sorted(k for k in set(old) | set(settings)
-                             if k not in DESCRIPTIVE and _setting(old, k) != _setting(settings, k))
+            changed = changed_settings(old, settings)
             if changed:
                 raise EvaluationError(f"{self.folder} holds results made with other settings ({', '.join(changed)}); "
                                  "use another --out folder")
@@ -61,7 +121,11 @@ class ResultStore:
         path.write_text(json.dumps(settings, indent=2) + "\n")
 
     def load(self) -> list[dict]:
-        """Every complete record. A line cut off by an interruption is dropped from the file."""
+        """Every complete record (of every source, for a pooled folder). A line cut off by an
+        interruption is dropped from the file."""
+        sources = pooled_sources(self.folder, read_settings(self.folder))
+        if sources is not None:
+            return pooled_records([ResultStore(source).load() for source in sources], sources)
         if not self.path.exists():
             return []
         raw = self.path.read_bytes()
@@ -79,3 +143,17 @@ class ResultStore:
             f.write(json.dumps(record, ensure_ascii=False) + "\n")
             f.flush()
             os.fsync(f.fileno())
+
+
+def pooled_records(parts: list[list[dict]], sources: list[Path]) -> list[dict]:
+    """The sources' records together; a run found in two of them is refused (it would count twice)."""
+    seen: dict[tuple, str] = {}
+    out = []
+    for records, source in zip(parts, sources):
+        for record in records:
+            key = key_of(record)
+            if key in seen:
+                raise EvaluationError(f"the run {key} is in both {seen[key]} and {Path(source).name}")
+            seen[key] = Path(source).name
+            out.append(record)
+    return out

@@ -89,6 +89,34 @@ def test_the_table_counts_only_problems_every_method_has_run(root):
     assert row["accuracy"] == 1.0 and row["95% CI"] == "[0.21, 1.00]" and row["redundancy"] == 0.25
 
 
+def _pool(root, name, sources):
+    (root / name).mkdir()
+    (root / name / "settings.json").write_text(json.dumps({**SETTINGS, "pooled_from": sources}))
+
+
+def test_a_pooled_folder_is_listed_and_shows_its_sources_runs_together(root, monkeypatch):
+    other = root / "other"
+    other.mkdir()
+    (other / "settings.json").write_text(json.dumps(SETTINGS))
+    (other / "results.jsonl").write_text("\n".join(json.dumps(r) for r in (single_run("p3"), hogwild_run("p3"))) + "\n")
+    _pool(root, "both", ["small", "other"])
+    assert list_evaluations(root) == ["both", "other", "small"]
+    ev = load_evaluation("both", root)
+    assert ev.num_problems == 2 and ev.num_left_out == 1 and ev.num_skipped_lines == 1   # p1, p3; p2 alone
+    assert summary_line(ev).split("; ", 1)[1].startswith("pooled from small, other")
+    monkeypatch.setattr(eval_callbacks, "FEATURED", "both")
+    assert eval_callbacks.open_evaluation(None, root, refresh=True).name == "both"     # opened first
+    _pool(root, "twice", ["small", "small"])
+    with pytest.raises(EvalError, match="is in both small and small"):
+        load_evaluation("twice", root)
+    _pool(root, "outside", ["../small"])
+    with pytest.raises(EvalError, match="not a sibling folder's name"):
+        load_evaluation("outside", root)
+    _pool(root, "gone", ["small", "missing"])
+    with pytest.raises(EvalError, match="pools missing, which has no results.jsonl"):
+        load_evaluation("gone", root)
+
+
 def test_a_note_in_the_settings_leads_the_summary(root):
     """A superseded evaluation says so first, in its own words."""
     path = root / "small" / "settings.json"

@@ -562,3 +562,59 @@ def test_skip_leaves_out_the_first_problems_so_two_processes_can_share_a_run(tmp
     assert ids[0] + ids[1] == expected
     with pytest.raises(SystemExit):
         cli.main(common + ["--out", str(tmp_path / "c"), "--skip", "2"])
+
+
+def _folder(path, records, **settings):
+    store = ResultStore(path)
+    store.check_settings({"model": "m", "budgets": [8, 16], "temperature": 0.6, "max_answer_tokens": 3,
+                          "finish": "boxed", "machine": f"box {path.name}", "date": "2026-12-02", **settings})
+    for r in records:
+        store.append(r)
+    return path
+
+
+def test_a_pooled_folder_reads_its_sources_together_and_recounts_from_them(tmp_path):
+    """Problems 0 and 1 run in two folders (two machines): the pooled folder tabulates both, holds
+    no runs of its own, and a later --report-only reads the sources again."""
+    runs = {p: [_record("single", "contiguous", 1, [False, p == "1"], problem=p, team_sizes=(2,)),
+                _record("hogwild", "combined", 2, [True, True], problem=p)] for p in "01"}
+    a, b = _folder(tmp_path / "a", runs["0"]), _folder(tmp_path / "b", runs["1"])
+    pooled = tmp_path / "ab"
+    assert cli.main(["--report-only", "--out", str(pooled), "--pool", f"{a},{b}"]) == 0
+    settings = json.loads((pooled / "settings.json").read_text())
+    assert settings["pooled_from"] == ["a", "b"] and settings["budgets"] == [8, 16]
+    assert settings["machine"] == "a: box a; b: box b" and not (pooled / "results.jsonl").exists()
+    table = json.loads((pooled / "table.json").read_text())
+    single16 = next(r for r in table if r["row"] == "single" and r["budget"] == 16)
+    assert single16["n"] == 2 and single16["accuracy"] == 0.5          # one of the two problems right
+    assert len(ResultStore(pooled).load()) == 4
+    ResultStore(b).append(_record("single", "contiguous", 1, [True, True], problem="2", team_sizes=(2,)))
+    ResultStore(b).append(_record("hogwild", "combined", 2, [False, False], problem="2"))
+    assert cli.main(["--report-only", "--out", str(pooled)]) == 0          # the sources, read again
+    table = json.loads((pooled / "table.json").read_text())
+    assert {r["n"] for r in table} == {3}
+    with pytest.raises(EvaluationError, match="pools other folders"):    # no runs into a pooled folder
+        ResultStore(pooled).check_settings(settings)
+
+
+def test_pooling_refuses_other_settings_a_run_counted_twice_and_names_outside(tmp_path, capsys):
+    run = _record("single", "contiguous", 1, [True, True], problem="0")
+    a = _folder(tmp_path / "a", [run])
+    hot = _folder(tmp_path / "hot", [_record("single", "contiguous", 1, [True, True], problem="1")],
+                  temperature=1.0)
+    with pytest.raises(SystemExit, match=r"other settings \(temperature\)"):
+        cli.main(["--report-only", "--out", str(tmp_path / "p"), "--pool", f"{a},{hot}"])
+    twice = _folder(tmp_path / "twice", [run])
+    with pytest.raises(SystemExit, match="is in both a and twice"):
+        cli.main(["--report-only", "--out", str(tmp_path / "p"), "--pool", f"{a},{twice}"])
+    assert not (tmp_path / "p" / "settings.json").exists()          # nothing written for a refused pool
+    (tmp_path / "p").mkdir()
+    with pytest.raises(SystemExit):
+        cli.main(["--out", str(tmp_path / "p"), "--pool", f"{a},{twice}"])
+    assert "--pool goes with --report-only" in capsys.readouterr().err
+    (tmp_path / "p" / "settings.json").write_text(json.dumps({"budgets": [8], "pooled_from": ["../a"]}))
+    with pytest.raises(SystemExit, match="not a sibling folder's name"):
+        cli.main(["--report-only", "--out", str(tmp_path / "p")])
+    elsewhere = _folder(tmp_path / "deeper" / "c", [_record("single", "contiguous", 1, [True, True], problem="1")])
+    with pytest.raises(SystemExit, match="side by side"):
+        cli.main(["--report-only", "--out", str(tmp_path / "p"), "--pool", f"{a},{elsewhere}"])
