@@ -16,8 +16,10 @@ Paired comparisons (`paired_table`): at each budget, each Hogwild! row against e
 of the same W on the problems both ran: the exact McNemar test on all-parts outcomes, and the
 per-question difference with a paired bootstrap interval over problems."""
 
+import functools
 import random
 
+import numpy as np
 import pandas as pd
 
 from .scoring import mcnemar_exact, wilson_interval
@@ -97,10 +99,23 @@ def bootstrap_interval(values: list[float], samples: int = BOOTSTRAP_SAMPLES, se
     """95% percentile interval of the mean of `values` (one per problem), resampling problems."""
     if not values:
         return (0.0, 1.0)
-    rng = random.Random(seed)
     n = len(values)
-    means = sorted(sum(rng.choice(values) for _ in range(n)) / n for _ in range(samples))
-    return means[int(0.025 * samples)], means[int(0.975 * samples) - 1]
+    picks = _resamples(n, samples, seed)                        # (samples, n) indices into values
+    chosen = np.asarray(values, dtype=np.float64)[picks]        # (samples, n)
+    sums = np.zeros(samples)
+    for j in range(n):          # left to right, as sum() adds: the same float rounding, the same interval
+        sums += chosen[:, j]
+    means = np.sort(sums / n)
+    return float(means[int(0.025 * samples)]), float(means[int(0.975 * samples) - 1])
+
+
+@functools.lru_cache(maxsize=128)
+def _resamples(n: int, samples: int, seed: int) -> np.ndarray:
+    """The problems each resample draws: those of random.Random(seed).choice drawn n at a time, the
+    draws depending only on n, so one table's rows share them (and the page opens in a second)."""
+    rng = random.Random(seed)
+    positions = range(n)
+    return np.array([[rng.choice(positions) for _ in range(n)] for _ in range(samples)], dtype=np.intp)
 
 
 def _mean(values) -> float | None:

@@ -618,3 +618,17 @@ def test_pooling_refuses_other_settings_a_run_counted_twice_and_names_outside(tm
     elsewhere = _folder(tmp_path / "deeper" / "c", [_record("single", "contiguous", 1, [True, True], problem="1")])
     with pytest.raises(SystemExit, match="side by side"):
         cli.main(["--report-only", "--out", str(tmp_path / "p"), "--pool", f"{a},{elsewhere}"])
+
+
+@pytest.mark.parametrize("values", [[0.2, 0.4, 0.0, 1.0, 0.6, 0.2, 0.8], [0.0], [1, 0, 1, 1], [-0.2, 0.4, 0.0] * 11])
+def test_the_bootstrap_interval_is_the_plain_resampling_loop_it_replaced(values):
+    """Written out here as it was in the table code: random.Random(0).choice, one problem at a time;
+    the vectorised interval must give the same floats (so recounted reports do not move)."""
+    import random
+    from evaluation.table import bootstrap_interval
+    for samples, seed in ((2000, 0), (300, 7)):
+        rng = random.Random(seed)
+        n = len(values)
+        means = sorted(sum(rng.choice(values) for _ in range(n)) / n for _ in range(samples))
+        assert bootstrap_interval(values, samples, seed) == (means[int(0.025 * samples)], means[int(0.975 * samples) - 1])
+    assert bootstrap_interval([]) == (0.0, 1.0)
