@@ -53,8 +53,9 @@ PROBLEMS = {
 
 def problem_and_answer(name: str) -> tuple[str, str]:
     """A gallery problem: one of PROBLEMS, "example-K": the page's example K (assets/examples.json;
-    its answer is not known here, ""), or "gsm3-K": problem K of the prompt study's seeded set of
-    three GSM8K test questions (experiments/collaboration.py)."""
+    its answer is not known here, ""), "gsm3-K": problem K of the prompt study's seeded set of
+    three GSM8K test questions (experiments/collaboration.py), or "gsm5-K": problem K of the
+    evaluation's development set gsm8k-x5-dev (five questions; never one of the evaluated problems)."""
     if name.startswith("example-"):
         from demo.ui import load_examples
         return load_examples()[int(name.split("-")[1])]["problem"], ""
@@ -62,6 +63,11 @@ def problem_and_answer(name: str) -> tuple[str, str]:
         from .collaboration import multipart_problems
         item = multipart_problems(3)[int(name.split("-")[1])]
         return item["problem"], ", ".join(item["answers"])
+    if name.startswith("gsm5-"):
+        from evaluation.tasks import load_tasks
+        k = int(name.split("-")[1])
+        task = load_tasks("gsm8k-x5-dev", k + 1)[k]
+        return task.problem, ", ".join(task.answer) if isinstance(task.answer, list) else str(task.answer)
     return PROBLEMS[name]
 
 
@@ -102,7 +108,7 @@ def main(argv=None, store: ModelStore | None = None) -> dict:
     """Record one gallery run; `store` may hold the model already (several runs, one load)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="default")
-    parser.add_argument("--problem", default="parts3", help=f"one of {sorted(PROBLEMS)}, example-K or gsm3-K")
+    parser.add_argument("--problem", default="parts3", help=f"one of {sorted(PROBLEMS)}, example-K, gsm3-K or gsm5-K")
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--layout", default="combined")
     parser.add_argument("--tokens", type=int, default=192)

@@ -79,3 +79,11 @@ def test_a_refused_visitor_line_is_an_error_of_the_recorder_not_an_exit(tmp_path
     finally:
         torch.set_num_threads(before)
     assert not (tmp_path / "gallery" / "index.json").exists()
+
+
+def test_a_gsm5_gallery_problem_comes_from_the_development_set_never_the_evaluated_one():
+    from evaluation.tasks import load_tasks
+    from experiments.record_gallery import problem_and_answer
+    problem, answer = problem_and_answer("gsm5-2")
+    assert problem == load_tasks("gsm8k-x5-dev", 3)[2].problem and len(answer.split(", ")) == 5
+    assert problem not in {t.problem for t in load_tasks("gsm8k-x5", 32)}
