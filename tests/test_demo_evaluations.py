@@ -230,3 +230,17 @@ def test_the_tab_says_what_is_wrong_instead_of_raising(root, tmp_path):
         assert "Choose" in eval_callbacks.choose_row(None, 0, files).message
     finally:
         files.close()
+
+
+def test_the_featured_evaluation_is_published_pools_32_problems_and_recounts_to_its_table():
+    """The page opens on the pooled folder; its records, read through the sources, give back the
+    committed table.json digit for digit (what a reader recounting results.jsonl gets)."""
+    import pandas as pd
+    from demo.evaluations import EVAL_ROOT, FEATURED
+    assert FEATURED in list_evaluations(EVAL_ROOT)
+    ev = load_evaluation(FEATURED, EVAL_ROOT)
+    assert ev.settings["pooled_from"] and ev.num_problems == 32 and ev.num_skipped_lines == 0
+    published = pd.read_json(EVAL_ROOT / FEATURED / "table.json", orient="records")
+    columns = ["group", "row", "budget", "n", "part_accuracy", "part_ci_low", "part_ci_high", "mean_self_repeats"]
+    recounted = ev.table[columns].reset_index(drop=True)
+    pd.testing.assert_frame_equal(recounted, published[columns].reset_index(drop=True), check_dtype=False)
