@@ -5,6 +5,7 @@ OUT/table.csv, OUT/table.json and OUT/accuracy.html (part_accuracy.html for mult
 too when kaleido is installed)."""
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -200,7 +201,6 @@ def report(records: list[dict], out: Path, budgets: list[int] | None = None) -> 
 
 def write_pool(out: Path, folders: list[Path]) -> None:
     """OUT/settings.json naming the folders OUT pools (checked: equal settings, side by side with OUT)."""
-    import json
     settings = pool_settings(folders)
     if Path(out).resolve().parent != Path(folders[0]).resolve().parent:
         raise EvaluationError(f"{out} must sit beside the folders it pools")
