@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from evaluation.errors import EvaluationError
-from evaluation.store import RESULTS, SETTINGS, key_of, pooled_sources, read_settings
+from evaluation.store import RESULTS, SETTINGS, pooled_records, pooled_sources, read_settings
 from evaluation.table import grouped_table, line_label, paired_table, problem_groups
 from hogwild_core import MAX_WORKERS, WORKER_NAMES, EngineConfig
 
@@ -134,22 +134,12 @@ def _records_of(name: str, folder: Path, settings: dict) -> tuple[list[dict], in
     """A folder's records, or its sources' for a pooled one (a run in two sources is refused)."""
     try:
         sources = pooled_sources(folder, settings)
+        if sources is None:
+            return read_records(folder / RESULTS)
+        parts = [read_records(source / RESULTS) for source in sources]
+        return pooled_records([records for records, _ in parts], sources), sum(n for _, n in parts)
     except EvaluationError as exc:
-        raise EvalError(str(exc)) from None
-    if sources is None:
-        return read_records(folder / RESULTS)
-    records, skipped, seen = [], 0, {}
-    for source in sources:
-        if not (source / RESULTS).is_file():
-            raise EvalError(f"{name} pools {source.name}, which has no {RESULTS} here")
-        part, n = read_records(source / RESULTS)
-        for record in part:
-            key = key_of(record)
-            if key in seen:
-                raise EvalError(f"{name}: the run {key} is in both {seen[key]} and {source.name}")
-            seen[key] = source.name
-        records, skipped = records + part, skipped + n
-    return records, skipped
+        raise EvalError(f"{name}: {exc}") from None
 
 
 def summary_line(ev: Evaluation) -> str:

@@ -199,19 +199,21 @@ def report(records: list[dict], out: Path, budgets: list[int] | None = None) -> 
             print(paired.to_string(index=False))
 
 
-def write_pool(out: Path, folders: list[Path]) -> None:
-    """OUT/settings.json naming the folders OUT pools (checked: equal settings, side by side with OUT)."""
+def write_pool(out: Path, folders: list[Path]) -> list[dict]:
+    """OUT/settings.json naming the folders OUT pools (checked: equal settings, side by side with OUT,
+    no run in two of them); returns their records."""
     settings = pool_settings(folders)
     if Path(out).resolve().parent != Path(folders[0]).resolve().parent:
         raise EvaluationError(f"{out} must sit beside the folders it pools")
     if (Path(out) / RESULTS).exists():
         raise EvaluationError(f"{out} holds runs of its own: a pooled folder must not")
-    pooled_records([ResultStore(f).load() for f in folders], folders)     # refuses a run counted twice
+    records = pooled_records([ResultStore(f).load() for f in folders], folders)   # refuses a run counted twice
     old = read_settings(out) or {}
     if "note" in old:
         settings["note"] = old["note"]
     Path(out).mkdir(parents=True, exist_ok=True)
     (Path(out) / SETTINGS).write_text(json.dumps(settings, indent=2) + "\n")
+    return records
 
 
 def main(argv=None) -> int:
@@ -219,8 +221,9 @@ def main(argv=None) -> int:
     began = time.perf_counter()
     try:
         if args.pool:
-            write_pool(args.out, args.pool)
-        records = ResultStore(args.out).load() if args.report_only else run(args)
+            records = write_pool(args.out, args.pool)
+        else:
+            records = ResultStore(args.out).load() if args.report_only else run(args)
     except EvaluationError as exc:
         raise SystemExit(f"python -m evaluation: {exc}") from None
     report(records, args.out, args.budgets)

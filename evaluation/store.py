@@ -76,7 +76,8 @@ def pool_settings(folders: list[Path]) -> dict:
 
 def pooled_sources(folder: Path, settings: dict | None) -> list[Path] | None:
     """The folders a pooled folder reads (siblings named in its settings), or None if it is not
-    pooled. A name that is not a plain sibling folder is refused, so settings cannot point outside."""
+    pooled. A name that is not a plain sibling folder is refused, so settings cannot point outside,
+    and so is a source without results."""
     names = (settings or {}).get(POOLED_FROM)
     if names is None:
         return None
@@ -87,6 +88,8 @@ def pooled_sources(folder: Path, settings: dict | None) -> list[Path] | None:
     for name in names:
         if name in ("", ".", "..") or Path(name).name != name:
             raise EvaluationError(f"{Path(folder).name}/{SETTINGS}: {name!r} is not a sibling folder's name")
+        if not (parent / name / RESULTS).is_file():
+            raise EvaluationError(f"{Path(folder).name} pools {name}, which has no {RESULTS} here")
         out.append(parent / name)
     return out
 

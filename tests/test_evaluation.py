@@ -615,6 +615,10 @@ def test_pooling_refuses_other_settings_a_run_counted_twice_and_names_outside(tm
     (tmp_path / "p" / "settings.json").write_text(json.dumps({"budgets": [8], "pooled_from": ["../a"]}))
     with pytest.raises(SystemExit, match="not a sibling folder's name"):
         cli.main(["--report-only", "--out", str(tmp_path / "p")])
+    (tmp_path / "p" / "settings.json").write_text(json.dumps({"budgets": [8], "pooled_from": ["a", "gone"]}))
+    with pytest.raises(SystemExit, match="pools gone, which has no results.jsonl"):
+        cli.main(["--report-only", "--out", str(tmp_path / "p")])
+    assert not (tmp_path / "gone").exists()             # a missing source is an error, not made empty
     elsewhere = _folder(tmp_path / "deeper" / "c", [_record("single", "contiguous", 1, [True, True], problem="1")])
     with pytest.raises(SystemExit, match="side by side"):
         cli.main(["--report-only", "--out", str(tmp_path / "p"), "--pool", f"{a},{elsewhere}"])
