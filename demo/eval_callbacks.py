@@ -14,8 +14,9 @@ from evaluation.figure import accuracy_figure
 from . import render
 from .downloads import Downloads
 from .evaluations import (EVAL_ROOT, FEATURED, NOT_RECORDED, EvalError, Evaluation, display_paired, display_table,
-                          list_evaluations, load_evaluation, log_of_trace, probe_of, row_label, row_passes, run_label,
-                          runs_of_row, summary_line, trace_of_run, write_trace_dict)
+                          list_evaluations, load_evaluation, log_of_run, probe_of, row_label, row_passes, run_label,
+                          runs_of_row, summary_line, trace_name)
+from .traces import write_trace
 
 LANE_IDS = "eval-lane"
 KEEP = object()          # a frame field left as it is
@@ -109,9 +110,8 @@ def show_run(ev: Evaluation | None, index, run, files: Downloads) -> EvalFrame:
         runs = runs_of_row(ev, index)
         if not 0 <= run < len(runs):
             raise EvalError("that problem is not in this row")
-        record, budget = runs[run], row_passes(ev, index)
-        trace = trace_of_run(record, budget, ev.settings, ev.name, row=str(ev.table.iloc[index]["row"]))
-        log = log_of_trace(trace)
+        chosen, budget = runs[run], row_passes(ev, index)
+        log = log_of_run(chosen, budget, ev.settings, ev.name, row=str(ev.table.iloc[index]["row"]))
     except (EvalError, KeyError, TypeError, ValueError) as exc:
         return EvalFrame(message=render.message_html(f"This run cannot be shown: {exc}"))
     names = log.meta["worker_names"]
@@ -120,13 +120,11 @@ def show_run(ev: Evaluation | None, index, run, files: Downloads) -> EvalFrame:
     path = None
     try:
         files.clear()
-        path = write_trace_dict(trace, files.path(
-            f"eval-{ev.name}-{record['problem_id']}-{record['method']}-{record['layout']}-"
-            f"W{record['workers']}-budget{budget}.json".replace("/", "_").replace(":", "_")))
+        path = write_trace(log, files.path(trace_name(ev, chosen, budget)))
     except OSError:
         pass        # the lanes work without the download
     ended = "" if len(log.passes) >= budget else f" (the run ended after {len(log.passes)})"
     note = render.eval_line_html(f"{log.meta['label']}{ended}; inserted prompts in grey italics. "
                                  f"Not shown because not recorded: {NOT_RECORDED}.")
-    return EvalFrame(shown=RunShown(note=note, answer=render.forced_answer_html(record, probe_of(record, budget), names),
+    return EvalFrame(shown=RunShown(note=note, answer=render.forced_answer_html(chosen, probe_of(chosen, budget), names),
                                     lanes=lanes, trace=path))

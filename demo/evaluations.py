@@ -1,33 +1,34 @@
 """Saved evaluations for the page's Evaluation tab: list the folders under docs/eval, load one
-(its table over complete problems, its settings), and turn one run, cut at one budget, into a
-trace in the page's own format (demo/traces.py) so the lanes and the main tab's replay can show it.
+(its runs as evaluation.records.EvalRun, its table over complete problems, its settings), and turn
+one run, cut at one budget, into the page's own run record (`demo.records.RunLog`, as a live run
+or a replayed trace is) so the lanes show it and its trace file can be downloaded and replayed.
 
 Contract: files are only read, never changed (an evaluation may still be writing its
 results.jsonl, so a cut-off last line is skipped here, not truncated as evaluation.store does);
 anything wrong with a folder or a record comes out as an EvalError with a sentence for the page.
 
-What an evaluation record holds and a trace cannot get from it: token ids, attention, the cache's
+What an evaluation run holds and a RunLog cannot get from it: token ids, attention, the cache's
 blocks and size, per-pass times and the text of the forced answer (only the answer read from it
-is kept). The trace marks those as placeholders (NOT_RECORDED) instead of inventing them."""
+is kept). The log marks those as placeholders (NOT_RECORDED) instead of inventing them."""
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from evaluation.errors import EvaluationError
-from evaluation.store import RESULTS, SETTINGS, pooled_records, pooled_sources, read_settings
+from evaluation.records import EvalRun, Probe
+from evaluation.store import RESULTS, SETTINGS, pooled_runs, pooled_sources, read_runs, read_settings
 from evaluation.table import grouped_table, line_label, paired_table, problem_groups
 from hogwild_core import MAX_WORKERS, WORKER_NAMES, EngineConfig
 
 from .records import LanePiece, PassRecord, RunLog
-from .traces import FORMAT, VERSION, log_from_trace, pass_to_json, trace_passes
 
 EVAL_ROOT = Path(__file__).resolve().parent.parent / "docs" / "eval"
 FEATURED = "qwen1.5b-gsm8k-x5-0-31"     # opened first when present: the largest run of the paper's protocol
-RECORD_KEYS = ("task_set", "problem_id", "method", "layout", "workers", "seed", "probes", "pieces")
-UNKNOWN_TOKEN = -1      # the trace says "a token was sampled here"; evaluations keep text, not ids
+UNKNOWN_TOKEN = -1      # the log says "a token was sampled here"; evaluations keep text, not ids
 NOT_RECORDED = ("converted from an evaluation record, which keeps each worker's text per pass but no token ids, "
                 "attention, cache blocks or sizes, per-pass times or the forced answer's text: the attention "
                 "charts, cache view and shared history are empty, token ids are -1, the KV cache size reads 0, "
@@ -46,7 +47,7 @@ class EvalError(ValueError):
 class Evaluation:
     name: str
     settings: dict
-    records: list[dict]          # every readable record
+    records: list[EvalRun]       # the runs of the problems counted in the table
     table: pd.DataFrame          # evaluation.table.grouped_table of them (a part per set of problems)
     paired: pd.DataFrame         # evaluation.table.paired_table of them
     groups: list[tuple[set, set]]  # table group -> (methods, problems), as evaluation.table.problem_groups
@@ -73,38 +74,16 @@ def _is_pooled(folder: Path) -> bool:
         return True         # listed, so that opening it says what is wrong
 
 
-def read_records(path: Path) -> tuple[list[dict], int]:
-    """(records, number of lines skipped). A last line without its newline is a run still being
-    written; lines that are not a record object are skipped too."""
+def read_records(path: Path) -> tuple[list[EvalRun], int]:
+    """(runs, number of lines skipped): lines that are not a run, and a last line without its
+    newline (a run still being written). The file is left as it is."""
     try:
         raw = Path(path).read_bytes()
     except OSError as exc:
         raise EvalError(f"cannot read {Path(path).name}: {exc.strerror or exc}") from None
-    lines = raw.split(b"\n")
-    skipped = 0
-    if lines and lines[-1].strip():         # no newline after the last line: cut off mid-write
-        skipped += 1
-    records = []
-    for line in lines[:-1]:
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except (ValueError, RecursionError):
-            skipped += 1
-            continue
-        if isinstance(record, dict) and all(k in record for k in RECORD_KEYS) and _probes_ok(record):
-            records.append(record)
-        else:
-            skipped += 1
-    return records, skipped
-
-
-def _probes_ok(record: dict) -> bool:
-    probes = record["probes"]
-    return isinstance(probes, list) and all(
-        isinstance(p, dict) and all(k in p for k in ("budget", "passes", "correct", "any_correct", "answer"))
-        and isinstance(p.get("metrics", {}), dict) for p in probes)
+    runs, bad = read_runs(raw, Path(path).name)
+    cut_off = 1 if raw and not raw.endswith(b"\n") and raw.rsplit(b"\n", 1)[-1].strip() else 0
+    return runs, len(bad) + cut_off
 
 
 def load_evaluation(name: str, root: Path = EVAL_ROOT) -> Evaluation:
@@ -126,18 +105,18 @@ def load_evaluation(name: str, root: Path = EVAL_ROOT) -> Evaluation:
     except (KeyError, TypeError, ValueError) as exc:
         raise EvalError(f"{name}/results.jsonl holds records this page cannot tabulate ({exc!r})") from None
     problems = {p for _, group in groups for p in group}
-    counted = [r for r in records if (r["task_set"], r["problem_id"]) in problems]
+    counted = [r for r in records if (r.task_set, r.problem_id) in problems]
     return Evaluation(name, settings, counted, table, paired, groups, len(problems), len(records) - len(counted), skipped)
 
 
-def _records_of(name: str, folder: Path, settings: dict) -> tuple[list[dict], int]:
+def _records_of(name: str, folder: Path, settings: dict) -> tuple[list[EvalRun], int]:
     """A folder's records, or its sources' for a pooled one (a run in two sources is refused)."""
     try:
         sources = pooled_sources(folder, settings)
         if sources is None:
             return read_records(folder / RESULTS)
         parts = [read_records(source / RESULTS) for source in sources]
-        return pooled_records([records for records, _ in parts], sources), sum(n for _, n in parts)
+        return pooled_runs([records for records, _ in parts], sources), sum(n for _, n in parts)
     except EvaluationError as exc:
         raise EvalError(f"{name}: {exc}") from None
 
@@ -162,7 +141,7 @@ def summary_line(ev: Evaluation) -> str:
 
 
 def _task_sets(ev: Evaluation) -> str:
-    names = sorted({str(r["task_set"]) for r in ev.records})
+    names = sorted({r.task_set for r in ev.records})
     return f" in {len(names)} task sets" if len(names) > 1 else ""
 
 
@@ -205,18 +184,18 @@ def row_label(table: pd.DataFrame, i: int) -> str:
     return f"{r['task_set']} · {line_label(r)} · budget {r['budget']}"
 
 
-def runs_of_row(ev: Evaluation, i: int) -> list[dict]:
-    """The records behind table row i (an independent team's vote, any and mean-worker rows share
+def runs_of_row(ev: Evaluation, i: int) -> list[EvalRun]:
+    """The runs behind table row i (an independent team's vote, any and mean-worker rows share
     theirs; both single-worker rows share the single run's), on the row's problems, by problem."""
     if not 0 <= i < len(ev.table):
         raise EvalError(f"the table has no row {i}")
     row = ev.table.iloc[i]
     _, problems = ev.groups[int(row["group"])]
-    runs = [r for r in ev.records if r["task_set"] == row["task_set"] and r["method"] == row["method"]
-            and r["layout"] == row["layout"] and r.get("split", "chosen") == row["split"]
-            and (r["workers"] == row["W"] or r["method"] == "single")
-            and (r["task_set"], r["problem_id"]) in problems]
-    return sorted(runs, key=lambda r: (str(r["problem_id"]), r["seed"]))
+    runs = [r for r in ev.records if r.task_set == row["task_set"] and r.method == row["method"]
+            and r.layout == row["layout"] and r.split == row["split"]
+            and (r.workers == row["W"] or r.method == "single")
+            and (r.task_set, r.problem_id) in problems]
+    return sorted(runs, key=lambda r: (r.problem_id, r.seed))
 
 
 def row_passes(ev: Evaluation, i: int) -> int:
@@ -224,80 +203,73 @@ def row_passes(ev: Evaluation, i: int) -> int:
     return int(ev.table.iloc[i]["passes_used"])
 
 
-def probe_of(record: dict, budget: int) -> dict:
-    probe = next((p for p in record["probes"] if p["budget"] == budget), None)
+def probe_of(run: EvalRun, budget: int) -> Probe:
+    probe = run.probe_at(budget)
     if probe is None:
-        raise EvalError(f"problem {record['problem_id']} has no probe at budget {budget}")
+        raise EvalError(f"problem {run.problem_id} has no probe at budget {budget}")
     return probe
 
 
-def run_label(record: dict, budget: int) -> str:
-    probe = probe_of(record, budget)
-    verdict = "right" if probe["correct"] else ("some worker right" if probe["any_correct"] else "wrong")
-    seed = f" (seed {record['seed']})" if record["seed"] else ""
-    return f"problem {record['problem_id']}{seed} · {verdict} · answer {probe['answer']!r}"
+def run_label(run: EvalRun, budget: int) -> str:
+    probe = probe_of(run, budget)
+    verdict = "right" if probe.correct else ("some worker right" if probe.any_correct else "wrong")
+    seed = f" (seed {run.seed})" if run.seed else ""
+    return f"problem {run.problem_id}{seed} · {verdict} · answer {probe.answer!r}"
 
 
-def trace_of_run(record: dict, budget: int, settings: dict | None = None, name: str = "",
-                 row: str | None = None) -> dict:
-    """One run cut at `budget` as a trace dict (demo.traces format): one work-phase record per pass made,
+def log_of_run(run: EvalRun, budget: int, settings: dict | None = None, name: str = "",
+               row: str | None = None) -> RunLog:
+    """One run cut at `budget` as the page's run record: one work-phase PassRecord per pass made,
     each worker's pieces of that pass (the opener, pass 0, goes with the first), the answer read
     at the cut. Fields an evaluation does not record hold placeholders, named in meta.prompt_note."""
     settings = settings or {}
-    probe = probe_of(record, budget)
-    W, pieces = record["workers"], record["pieces"]
-    if not (isinstance(W, int) and 1 <= W <= MAX_WORKERS and isinstance(pieces, list) and len(pieces) == W):
-        raise EvalError(f"problem {record['problem_id']}: expected transcripts of {W} workers")
-    passes = int(probe["passes"])
-    seconds = float(probe.get("seconds") or 0.0)
-    pass_records = []
-    for p in range(1, passes + 1):
-        lanes = [[LanePiece(text, bool(inserted)) for text, inserted, when in lane if when == p or (p == 1 and when == 0)]
-                 for lane in pieces]
-        tokens = [UNKNOWN_TOKEN if any(not piece.inserted for piece in lane) else None for lane in lanes]
-        pass_records.append(PassRecord(pass_number=p, phase="work", seconds=round(seconds / passes, 4),
-                                       elapsed=round(seconds * p / passes, 4), cache_tokens=0, cache_bytes=0,
-                                       tokens=tokens, pieces=lanes, flushed=[], attention=None, shares=None))
-    model = str(record.get("model") or settings.get("model") or "")
-    run_settings = {"problem": str(record.get("problem", "")), "num_workers": W, "layout": record["layout"],
-                    "max_new_tokens": max([p["budget"] for p in record["probes"]] or [budget]),
+    probe = probe_of(run, budget)
+    W = run.workers
+    if not 1 <= W <= MAX_WORKERS:
+        raise EvalError(f"problem {run.problem_id}: {W} workers is more than the page shows")
+    passes = probe.passes
+    seconds = float(probe.seconds or 0.0)
+    model = run.model or str(settings.get("model") or "")
+    run_settings = {"problem": run.problem, "num_workers": W, "layout": run.layout,
+                    "max_new_tokens": max([p.budget for p in run.probes] or [budget]),
                     "temperature": settings.get("temperature", 0.0), "top_p": EngineConfig.top_p,
-                    "seed": record["seed"], "check_interval": 0, "model": model,
+                    "seed": run.seed, "check_interval": 0, "model": model,
                     "max_answer_tokens": settings.get("max_answer_tokens", EngineConfig.max_answer_tokens)}
-    label = f"evaluation {name}: problem {record['problem_id']}, {row or _row_of(record)}, {budget} passes"
+    label = f"evaluation {name}: problem {run.problem_id}, {row or _row_of(run)}, {budget} passes"
     meta = {"settings": run_settings, "model": model, "worker_names": list(WORKER_NAMES[:W]),
             "num_layers": 1, "label": label.replace("evaluation : ", "evaluation: "), "prompt_note": NOT_RECORDED}
-    # a replay says where a trace was recorded; without this it would read as a live run's times
-    meta["machine"] = settings["machine"] if isinstance(settings.get("machine"), str) else "a machine not recorded"
+    # a replay says where a run was recorded; without this it would read as a live run's times
+    machine = run.machine or settings.get("machine")
+    meta["machine"] = machine if isinstance(machine, str) else "a machine not recorded"
     if isinstance(settings.get("date"), str):
         meta["date"] = settings["date"]
-    ended = record.get("ended_at")
-    status = "finished" if ended is not None and ended <= budget else "stopped"
-    return {"format": FORMAT, "version": VERSION, "meta": meta, "status": status, "answer": probe["answer"],
-            "elapsed": seconds, "workers": [], "blocks": [], "views": [], "last_attention_by_layer": None,
-            "steps": [pass_to_json(r) for r in pass_records]}
-
-
-def _row_of(record: dict) -> str:
-    """The run's method as a short label (when no table row names it)."""
-    if record["method"] == "single":
-        return "single"
-    if record["method"] == "independent":
-        return f"independent W={record['workers']}"
-    planned = ", planned split" if record.get("split") == "planned" else ""
-    return f"hogwild {record['layout']} W={record['workers']}{planned}"
-
-
-def write_trace_dict(trace: dict, path: str) -> str:
-    with open(path, "w", encoding="utf-8") as f:
-        json.dump(trace, f, ensure_ascii=False, separators=(",", ":"))
-    return path
-
-
-def log_of_trace(trace: dict) -> RunLog:
-    """The trace's run as the lanes draw it: every pass added, status and answer as recorded."""
-    log = log_from_trace(trace)
-    for record in trace_passes(trace):
-        log.add_pass(record)
-    log.status = trace["status"]
+    log = RunLog(meta=meta, answer=probe.answer,
+                 status="finished" if run.ended_at is not None and run.ended_at <= budget else "stopped")
+    by_pass: list[list[list[LanePiece]]] = [[[] for _ in range(W)] for _ in range(passes)]
+    for w, lane in enumerate(run.pieces):
+        for text, inserted, when in lane:
+            p = max(when, 1)                     # the opener (pass 0) goes with the first pass
+            if p <= passes:
+                by_pass[p - 1][w].append(LanePiece(text, inserted))
+    for p, lanes in enumerate(by_pass, 1):
+        tokens = [UNKNOWN_TOKEN if any(not piece.inserted for piece in lane) else None for lane in lanes]
+        log.add_pass(PassRecord(pass_number=p, phase="work", seconds=round(seconds / passes, 4),
+                                elapsed=round(seconds * p / passes, 4), cache_tokens=0, cache_bytes=0,
+                                tokens=tokens, pieces=lanes, flushed=[], attention=None, shares=None))
     return log
+
+
+def _row_of(run: EvalRun) -> str:
+    """The run's method as a short label (when no table row names it)."""
+    if run.method == "single":
+        return "single"
+    if run.method == "independent":
+        return f"independent W={run.workers}"
+    planned = ", planned split" if run.split == "planned" else ""
+    return f"hogwild {run.layout} W={run.workers}{planned}"
+
+
+def trace_name(ev: Evaluation, run: EvalRun, budget: int) -> str:
+    """The download's file name: which evaluation, problem, method and budget."""
+    name = f"eval-{ev.name}-{run.problem_id}-{run.method}-{run.layout}-W{run.workers}-budget{budget}.json"
+    return name.replace("/", "_").replace(":", "_").replace(os.sep, "_")

@@ -228,15 +228,19 @@ def compare_html(rows: list[dict]) -> str:
 
 
 def gallery_html(entry, live: bool = False) -> str:
-    """The caption of a gallery recording: what it is, where it was made, what to look for."""
+    """The caption of a gallery recording: what it is, where it was made, what to look for. Folded,
+    the box keeps its fixed height (the title and the caption's first lines); a click on it unfolds
+    the whole caption, the model, the machine and the command that made it."""
     if live:
         return ('<div class="hw-gallery hw-muted">Showing your run, live on this machine. Pick a recording above '
                 'to replay it.</div>')
     if entry is None:
         return '<div class="hw-gallery hw-muted">No recorded runs are installed (assets/gallery/index.json).</div>'
-    return (f'<div class="hw-gallery"><span class="hw-badge">recording</span> <b>{escape(entry.title)}</b> · '
-            f'{escape(entry.model)} · {escape(entry.recorded)}<div class="hw-caption">{escape(entry.caption)}</div>'
-            f'<div class="hw-muted hw-command">made with <code>{escape(entry.command)}</code></div></div>')
+    return (f'<div class="hw-gallery"><details class="hw-fold"><summary title="the whole caption">'
+            f'<span class="hw-gallery-head"><span class="hw-badge">recording</span> <b>{escape(entry.title)}</b></span>'
+            f'<span class="hw-caption">{escape(entry.caption)}</span></summary>'
+            f'<div class="hw-muted">{escape(entry.model)} · {escape(entry.recorded)}</div>'
+            f'<div class="hw-muted hw-command">made with <code>{escape(entry.command)}</code></div></details></div>')
 
 
 def layouts_svg() -> str:
@@ -277,21 +281,22 @@ def eval_line_html(text: str) -> str:
     return f'<div class="hw-eval-line">{escape(text)}</div>'
 
 
-def forced_answer_html(record: dict, probe: dict, worker_names: list[str]) -> str:
-    """An evaluation run cut at one budget: the problem, the reference, and the answers the
-    forced-answer prompt got (each answerer's; for independent workers the vote is the answer)."""
-    verdict = "right" if probe.get("correct") else "wrong"
-    if not probe.get("correct") and probe.get("any_correct"):
+def forced_answer_html(run, probe, worker_names: list[str]) -> str:
+    """An evaluation run (evaluation.records.EvalRun) cut at one budget (its Probe there): the
+    problem, the reference, and the answers the forced-answer prompt got (each answerer's; for
+    independent workers the vote is the answer)."""
+    verdict = "right" if probe.correct else "wrong"
+    if not probe.correct and probe.any_correct:
         verdict += " (some worker was right)"
-    answers = probe.get("answers") or []
+    answers = probe.answers
     names = worker_names if len(answers) == len(worker_names) else worker_names[:1]
     each = " · ".join(f"{escape(n)}: <code>{escape(str(a))}</code>" for n, a in zip(names, answers))
-    shown = escape(str(probe["answer"])) if probe.get("answer") is not None else '<span class="hw-muted">none readable</span>'
-    return (f'<div class="hw-eval-answer">Forced answer at budget {escape(str(probe.get("budget")))} '
-            f'(after {escape(str(probe.get("passes")))} passes): <b>{shown}</b>, {verdict}; reference '
-            f'<code>{escape(str(record.get("reference")))}</code>'
+    shown = escape(str(probe.answer)) if probe.answer is not None else '<span class="hw-muted">none readable</span>'
+    return (f'<div class="hw-eval-answer">Forced answer at budget {probe.budget} '
+            f'(after {probe.passes} passes): <b>{shown}</b>, {verdict}; reference '
+            f'<code>{escape(str(run.reference))}</code>'
             f'<div class="hw-muted">answers read: {each or "none"}</div>'
-            f'<details><summary>the problem</summary><div class="hw-text">{escape(str(record.get("problem", "")))}'
+            f'<details><summary>the problem</summary><div class="hw-text">{escape(run.problem)}'
             f'</div></details></div>')
 
 

@@ -18,7 +18,8 @@ from machine import machine_description
 
 from .errors import EvaluationError
 from .methods import METHOD_NAMES, build_methods
-from .store import RESULTS, SETTINGS, ResultStore, key_of, pool_settings, pooled_records, read_settings
+from .records import EvalRun, run_key
+from .store import RESULTS, SETTINGS, ResultStore, pool_settings, pooled_runs, read_settings
 from .tasks import TASK_SETS, load_tasks
 
 
@@ -121,14 +122,14 @@ def engine_overrides(pairs: list[str]) -> tuple[tuple[str, object], ...]:
     return tuple(out)
 
 
-def run(args) -> list[dict]:
+def run(args) -> list[EvalRun]:
     """Run what is missing from OUT; returns every record there."""
     import torch
     from tqdm import tqdm
 
     from hogwild_core import PromptCache, load_model
 
-    from .runner import RunSettings, run_task
+    from .probing import RunSettings, run_task
 
     try:
         methods = build_methods(args.methods, args.workers)
@@ -139,8 +140,7 @@ def run(args) -> list[dict]:
     store.check_settings(settings_of(args))
     done = store.done_keys()
     todo = [(t, m) for t in tasks for m in methods
-            if key_of({"task_set": t.task_set, "problem_id": t.id, "method": m.name, "layout": m.layout,
-                       "workers": m.num_workers, "split": m.split, "seed": args.seed}) not in done]
+            if run_key(t.task_set, t.id, m.name, m.layout, m.num_workers, m.split, args.seed) not in done]
     print(f"{len(tasks)} problems x {len(methods)} methods: {len(todo)} runs to do, "
           f"{len(tasks) * len(methods) - len(todo)} already in {store.path}", file=sys.stderr)
     if todo:
@@ -154,16 +154,13 @@ def run(args) -> list[dict]:
         with tqdm(todo, desc="runs", unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
             for task, method in bar:
                 bar.set_postfix_str(f"{task.task_set}/{task.id[:12]} {method.label}")
-                record = run_task(model, tokenizer, task, method, settings, prompt_cache)
-                record = {"task_set": task.task_set, "problem_id": task.id, "seed": args.seed,
-                          "model": args.model or "default", "problem": task.problem, "parts": task.parts,
-                          "reference": task.answer, "machine": machine_description(), **record}
-                store.append(record)
+                store.append(run_task(model, tokenizer, task, method, settings, prompt_cache,
+                                      model_name=args.model or "default", machine=machine_description()))
     wanted = {t.task_set for t in tasks}
-    return [r for r in store.load() if r["task_set"] in wanted]
+    return [r for r in store.load() if r.task_set in wanted]
 
 
-def report(records: list[dict], out: Path, budgets: list[int] | None = None) -> None:
+def report(records: list[EvalRun], out: Path, budgets: list[int] | None = None) -> None:
     """table.csv/json (every method row, on each set of problems the same methods ran on),
     paired.csv (each Hogwild! row against each baseline of its W, on the problems both ran),
     report.md (both as Markdown) and the figures (of the largest set of problems)."""
@@ -199,7 +196,7 @@ def report(records: list[dict], out: Path, budgets: list[int] | None = None) -> 
             print(paired.to_string(index=False))
 
 
-def write_pool(out: Path, folders: list[Path]) -> list[dict]:
+def write_pool(out: Path, folders: list[Path]) -> list[EvalRun]:
     """OUT/settings.json naming the folders OUT pools (checked: equal settings, side by side with OUT,
     no run in two of them); returns their records."""
     settings = pool_settings(folders)
@@ -207,7 +204,7 @@ def write_pool(out: Path, folders: list[Path]) -> list[dict]:
         raise EvaluationError(f"{out} must sit beside the folders it pools")
     if (Path(out) / RESULTS).exists():
         raise EvaluationError(f"{out} holds runs of its own: a pooled folder must not")
-    records = pooled_records([ResultStore(f).load() for f in folders], folders)   # refuses a run counted twice
+    records = pooled_runs([ResultStore(f).load() for f in folders], folders)   # refuses a run counted twice
     old = read_settings(out) or {}
     if "note" in old:
         settings["note"] = old["note"]

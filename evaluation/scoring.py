@@ -19,7 +19,8 @@ from analysis.answers import BOXED, canonical, is_correct
 from analysis.metrics import collaboration_report, split_steps
 from hogwild_core.prompts import boxed_close
 
-Piece = tuple[str, bool, int]
+from .records import TranscriptPiece as Piece
+
 
 
 def majority_vote(answers: list[str | None], num_parts: int = 1) -> str | None:

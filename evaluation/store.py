@@ -13,11 +13,10 @@ import os
 from pathlib import Path
 
 from .errors import EvaluationError
+from .records import EvalRun, RecordError, run_from_json, run_to_json
 
 RESULTS = "results.jsonl"
 SETTINGS = "settings.json"
-KEY_FIELDS = ("task_set", "problem_id", "method", "layout", "workers", "split", "seed")
-KEY_DEFAULTS = {"split": "chosen"}   # records from before the field existed
 DESCRIPTIVE = ("machine", "date", "note")    # where, when, and a reader's note: never compared
 SETTING_DEFAULTS = {"finish": "eos"}   # settings of folders from before the setting existed
 POOLED_FROM = "pooled_from"     # settings.json of a pooled folder: the sibling folders it reads
@@ -94,8 +93,21 @@ def pooled_sources(folder: Path, settings: dict | None) -> list[Path] | None:
     return out
 
 
-def key_of(record: dict) -> tuple:
-    return tuple(record[f] if f in record else KEY_DEFAULTS[f] for f in KEY_FIELDS)
+def read_runs(raw: bytes, where: str = RESULTS) -> tuple[list[EvalRun], list[str]]:
+    """The runs of a results file's bytes, and a sentence for each line that is not one. A last
+    line without its newline is a run still being written: it is left out, and not counted."""
+    lines = raw.split(b"\n")[:-1]          # the part after the last newline is cut off mid-write
+    runs, bad = [], []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            runs.append(run_from_json(json.loads(line)))
+        except RecordError as exc:
+            bad.append(f"{where} line {number}: {exc}")
+        except (ValueError, RecursionError):
+            bad.append(f"{where} line {number}: not valid JSON")
+    return runs, bad
 
 
 class ResultStore:
@@ -123,12 +135,12 @@ class ResultStore:
                 settings = {**settings, "date": f"{first} to {settings['date']}"}
         path.write_text(json.dumps(settings, indent=2) + "\n")
 
-    def load(self) -> list[dict]:
-        """Every complete record (of every source, for a pooled folder). A line cut off by an
-        interruption is dropped from the file."""
+    def load(self) -> list[EvalRun]:
+        """Every complete run (of every source, for a pooled folder). A line cut off by an
+        interruption is dropped from the file; any other line that is not a run is an error."""
         sources = pooled_sources(self.folder, read_settings(self.folder))
         if sources is not None:
-            return pooled_records([ResultStore(source).load() for source in sources], sources)
+            return pooled_runs([ResultStore(source).load() for source in sources], sources)
         if not self.path.exists():
             return []
         raw = self.path.read_bytes()
@@ -136,27 +148,29 @@ class ResultStore:
             raw = raw[:raw.rfind(b"\n") + 1]
             with open(self.path, "r+b") as f:
                 f.truncate(len(raw))
-        return [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
+        runs, bad = read_runs(raw, str(self.path))
+        if bad:
+            raise EvaluationError(bad[0] + (f" (and {len(bad) - 1} more lines)" if len(bad) > 1 else ""))
+        return runs
 
     def done_keys(self) -> set[tuple]:
-        return {key_of(r) for r in self.load()}
+        return {run.key for run in self.load()}
 
-    def append(self, record: dict) -> None:
+    def append(self, run: EvalRun) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            f.write(json.dumps(run_to_json(run), ensure_ascii=False) + "\n")
             f.flush()
             os.fsync(f.fileno())
 
 
-def pooled_records(parts: list[list[dict]], sources: list[Path]) -> list[dict]:
-    """The sources' records together; a run found in two of them is refused (it would count twice)."""
+def pooled_runs(parts: list[list[EvalRun]], sources: list[Path]) -> list[EvalRun]:
+    """The sources' runs together; a run found in two of them is refused (it would count twice)."""
     seen: dict[tuple, str] = {}
     out = []
-    for records, source in zip(parts, sources):
-        for record in records:
-            key = key_of(record)
-            if key in seen:
-                raise EvaluationError(f"the run {key} is in both {seen[key]} and {Path(source).name}")
-            seen[key] = Path(source).name
-            out.append(record)
+    for runs, source in zip(parts, sources):
+        for run in runs:
+            if run.key in seen:
+                raise EvaluationError(f"the run {run.key} is in both {seen[run.key]} and {Path(source).name}")
+            seen[run.key] = Path(source).name
+            out.append(run)
     return out

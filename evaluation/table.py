@@ -1,4 +1,4 @@
-"""Records -> tidy tables: accuracy per (task set, method row, budget), and paired comparisons.
+"""Runs (records.EvalRun) -> tidy tables: accuracy per (task set, method row, budget), and paired comparisons.
 
 Method rows. A single-worker record gives "single" at each budget B (B passes) and, for each team
 size W it was probed for, "single, Wx tokens" at B (its probe at W x B passes: the same total
@@ -22,6 +22,7 @@ import random
 import numpy as np
 import pandas as pd
 
+from .records import EvalRun, Probe
 from .scoring import mcnemar_exact, wilson_interval
 
 METRICS = ("redundancy", "impersonations", "copied_prompts", "self_repeats", "parts_started")
@@ -33,64 +34,60 @@ BOOTSTRAP_SAMPLES = 2000
 
 
 # ---- outcomes: (row, budget) -> per problem --------------------------------------------------------
-def _probe_at(record: dict, passes: int) -> dict | None:
-    return next((p for p in record["probes"] if p["budget"] == passes), None)
-
-
-def _outcomes(probe: dict, kind: str) -> tuple[bool, float | None]:
+def _outcomes(probe: Probe, kind: str) -> tuple[bool, float | None]:
     """(all parts right, share of questions right or None) of one probe for one row kind."""
-    parts = probe.get("part_correct")
+    parts = probe.part_correct
     if kind == "any":
-        worker_parts = probe.get("worker_part_correct")
+        worker_parts = probe.worker_part_correct
         share = (None if not worker_parts else
                  sum(any(w[q] for w in worker_parts) for q in range(len(worker_parts[0]))) / len(worker_parts[0]))
-        return bool(probe["any_correct"]), share
+        return probe.any_correct, share
     if kind == "mean worker":
-        verdicts = probe.get("worker_correct") or [probe["correct"]]
-        worker_parts = probe.get("worker_part_correct")
+        verdicts = probe.worker_correct or [probe.correct]
+        worker_parts = probe.worker_part_correct
         share = None if not worker_parts else sum(sum(w) / len(w) for w in worker_parts) / len(worker_parts)
         return sum(verdicts) / len(verdicts), share          # a fraction of workers: a mean, not a count
-    return bool(probe["correct"]), (sum(parts) / len(parts) if parts else None)
+    return probe.correct, (sum(parts) / len(parts) if parts else None)
 
 
-def rows_of(record: dict, budgets: list[int] | None = None):
-    """(row name, W of the comparison, budget, probe, kind) rows of one record."""
-    budgets = budgets or sorted({p["budget"] for p in record["probes"]})
-    W = record["workers"]
-    if record["method"] == "single":
-        sizes = sorted(set(record.get("team_sizes") or []))
+def rows_of(run: EvalRun, budgets: list[int] | None = None):
+    """(row name, W of the comparison, budget, probe, kind) rows of one run."""
+    budgets = budgets or sorted({p.budget for p in run.probes})
+    W = run.workers
+    if run.method == "single":
+        sizes = sorted(set(run.team_sizes))
         for b in budgets:
-            if (probe := _probe_at(record, b)) is not None:
+            if (probe := run.probe_at(b)) is not None:
                 yield "single", 1, b, probe, "answer"
             for size in sizes:
-                if (probe := _probe_at(record, size * b)) is not None:
+                if (probe := run.probe_at(size * b)) is not None:
                     yield f"single, {size}x tokens", size, b, probe, "answer"
         return
-    for probe in record["probes"]:
-        if probe["budget"] not in budgets:
+    for probe in run.probes:
+        if probe.budget not in budgets:
             continue
-        if record["method"] == "independent":
+        if run.method == "independent":
             if W >= 3:
-                yield f"independent W={W}, vote", W, probe["budget"], probe, "answer"
-            yield f"independent W={W}, any", W, probe["budget"], probe, "any"
-            yield f"independent W={W}, mean worker", W, probe["budget"], probe, "mean worker"
+                yield f"independent W={W}, vote", W, probe.budget, probe, "answer"
+            yield f"independent W={W}, any", W, probe.budget, probe, "any"
+            yield f"independent W={W}, mean worker", W, probe.budget, probe, "mean worker"
         else:
-            planned = ", planned split" if record.get("split") == "planned" else ""
-            yield f"hogwild {record['layout']} W={W}{planned}", W, probe["budget"], probe, "answer"
+            planned = ", planned split" if run.split == "planned" else ""
+            yield f"hogwild {run.layout} W={W}{planned}", W, probe.budget, probe, "answer"
 
 
-def outcomes_by_row(records: list[dict], budgets: list[int] | None = None) -> dict:
-    """(task set, row, W, budget) -> {problem id: (all parts, per question, probe)}."""
+def outcomes_by_row(records: list[EvalRun], budgets: list[int] | None = None) -> dict:
+    """(task set, row, W, budget) -> {problem id: (all parts, per question, probe, run)}."""
     table: dict = {}
-    # A single run probed for a team size (--single-also 4) that no team among these records has
+    # A single run probed for a team size (--single-also 4) that no team among these runs has
     # gives no comparison: its "single, Wx tokens" row would stand on its own, on fewer problems.
-    team_sizes = {r["workers"] for r in records if r["method"] != "single"}
-    for record in records:
-        for row, W, budget, probe, kind in rows_of(record, budgets):
-            if record["method"] == "single" and W > 1 and W not in team_sizes:
+    team_sizes = {r.workers for r in records if r.method != "single"}
+    for run in records:
+        for row, W, budget, probe, kind in rows_of(run, budgets):
+            if run.method == "single" and W > 1 and W not in team_sizes:
                 continue
-            key = (record["task_set"], row, W, budget)
-            table.setdefault(key, {})[record["problem_id"]] = (*_outcomes(probe, kind), probe, record)
+            key = (run.task_set, row, W, budget)
+            table.setdefault(key, {})[run.problem_id] = (*_outcomes(probe, kind), probe, run)
     return table
 
 
@@ -123,35 +120,33 @@ def _mean(values) -> float | None:
     return round(sum(values) / len(values), 4) if values else None
 
 
-def complete_only(records: list[dict]) -> list[dict]:
+def complete_only(records: list[EvalRun]) -> list[EvalRun]:
     """Records of the problems every method of their task set has run on: an interrupted
     evaluation must not compare methods on different problems."""
     return complete_for(records, None)
 
 
-def complete_for(records: list[dict], methods: set | None) -> list[dict]:
-    """Records of the given methods ((method, layout, workers, split) tuples; None: all there are)
-    on the problems where every one of them has run."""
-    def method_of(r):
-        return (r["method"], r["layout"], r["workers"], r.get("split", "chosen"))
-    chosen = [r for r in records if methods is None or method_of(r) in methods]
+def complete_for(records: list[EvalRun], methods: set | None) -> list[EvalRun]:
+    """Runs of the given methods ((method, layout, workers, split) tuples, EvalRun.method_key;
+    None: all there are) on the problems where every one of them has run."""
+    chosen = [r for r in records if methods is None or r.method_key in methods]
     wanted: dict[str, set] = {}
     seen: dict[tuple, set] = {}
     for r in chosen:
-        wanted.setdefault(r["task_set"], set()).add(method_of(r))
-        seen.setdefault((r["task_set"], r["problem_id"]), set()).add(method_of(r))
+        wanted.setdefault(r.task_set, set()).add(r.method_key)
+        seen.setdefault((r.task_set, r.problem_id), set()).add(r.method_key)
     if methods is not None:
         wanted = {task_set: set(methods) for task_set in wanted}
-    return [r for r in chosen if seen[(r["task_set"], r["problem_id"])] == wanted[r["task_set"]]]
+    return [r for r in chosen if seen[(r.task_set, r.problem_id)] == wanted[r.task_set]]
 
 
 # ---- the tables -----------------------------------------------------------------------------------------
-def build_table(records: list[dict], budgets: list[int] | None = None) -> pd.DataFrame:
+def build_table(records: list[EvalRun], budgets: list[int] | None = None) -> pd.DataFrame:
     rows = []
     for (task_set, row, W, budget), by_problem in sorted(outcomes_by_row(records, budgets).items()):
         items = list(by_problem.values())
         probes = [probe for _, _, probe, _ in items]
-        record = items[0][3]
+        run = items[0][3]
         n = len(items)
         correct = sum(all_right for all_right, _, _, _ in items)
         low, high = wilson_interval(round(correct), n)
@@ -159,46 +154,45 @@ def build_table(records: list[dict], budgets: list[int] | None = None) -> pd.Dat
         part_low, part_high = bootstrap_interval(shares) if shares else (None, None)
         # Whether the workers' first steps differ: a team's metric (not the single run's, whatever
         # team size its equal-compute row stands for).
-        distinct = [p["metrics"].get("distinct_first_parts") for p in probes] if record["workers"] > 1 else []
-        out = {"task_set": task_set, "method": record["method"], "layout": record["layout"], "W": W,
-               "split": record.get("split", "chosen"), "row": row, "budget": budget,
-               "passes_used": probes[0]["budget"], "n": n, "correct": round(correct, 4),
+        distinct = [p.metrics.get("distinct_first_parts") for p in probes] if run.workers > 1 else []
+        out = {"task_set": task_set, "method": run.method, "layout": run.layout, "W": W,
+               "split": run.split, "row": row, "budget": budget,
+               "passes_used": probes[0].budget, "n": n, "correct": round(correct, 4),
                "accuracy": round(correct / n, 4), "ci_low": round(low, 4), "ci_high": round(high, 4),
                "part_accuracy": _mean(shares),
                "part_ci_low": None if part_low is None else round(part_low, 4),
                "part_ci_high": None if part_high is None else round(part_high, 4),
-               "mean_tokens": _mean(p["tokens"] for p in probes),
-               "mean_seconds": _mean(p["seconds"] for p in probes),
-               "mean_wasted_tokens": _mean(p["wasted_tokens"] for p in probes),
-               "mean_passes": _mean(p["passes"] for p in probes),
+               "mean_tokens": _mean(p.tokens for p in probes),
+               "mean_seconds": _mean(p.seconds for p in probes),
+               "mean_wasted_tokens": _mean(p.wasted_tokens for p in probes),
+               "mean_passes": _mean(p.passes for p in probes),
                "distinct_first_parts": _mean(d for d in distinct if d is not None)}
         for m in METRICS:
-            out[f"mean_{m}"] = _mean(p["metrics"].get(m) for p in probes)
+            out[f"mean_{m}"] = _mean(p.metrics.get(m) for p in probes)
         rows.append(out)
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
-def problem_groups(records: list[dict]) -> list[tuple[set, set]]:
+def problem_groups(records: list[EvalRun]) -> list[tuple[set, set]]:
     """[(methods, problems)]: each set of methods that ran together on some problem, with every
     problem on which all of them ran; the most problems first (the main comparison), then the
     most methods. A set seen on one problem only, inside a larger set, is a run cut off mid-problem
     (its remaining methods not run yet): it is no group of its own."""
     methods_by_problem: dict[tuple, frozenset] = {}
     for r in records:
-        key = (r["task_set"], r["problem_id"])
-        methods_by_problem[key] = methods_by_problem.get(key, frozenset()) | {
-            (r["method"], r["layout"], r["workers"], r.get("split", "chosen"))}
+        key = (r.task_set, r.problem_id)
+        methods_by_problem[key] = methods_by_problem.get(key, frozenset()) | {r.method_key}
     seen = list(methods_by_problem.values())
     cut_off = {g for g in seen if seen.count(g) == 1 and any(g < other for other in seen)}
     out = []
     for group in set(seen) - cut_off:
-        problems = {(r["task_set"], r["problem_id"]) for r in complete_for(records, set(group))}
+        problems = {(r.task_set, r.problem_id) for r in complete_for(records, set(group))}
         if problems:
             out.append((set(group), problems))
     return sorted(out, key=lambda g: (-len(g[1]), -len(g[0]), sorted(g[0])))
 
 
-def grouped_table(records: list[dict], budgets: list[int] | None = None) -> pd.DataFrame:
+def grouped_table(records: list[EvalRun], budgets: list[int] | None = None) -> pd.DataFrame:
     """build_table once per set of problems that the same methods ran on (an ablation run on a
     subset is tabled with the baselines on that subset), largest set first; columns "group" (its
     index) and "problems" (how many problems it covers). `problem_groups` gives the sets."""
@@ -206,7 +200,7 @@ def grouped_table(records: list[dict], budgets: list[int] | None = None) -> pd.D
     for methods, _ in problem_groups(records):
         subset = complete_for(records, methods)
         table = build_table(subset, budgets)
-        problems = len({(r["task_set"], r["problem_id"]) for r in subset})
+        problems = len({(r.task_set, r.problem_id) for r in subset})
         # A single run's equal-compute probe exists only where it ran with that team size
         # (--single-also): a row on some of the group's problems would pass for all of them.
         table = table[~(table["row"].str.startswith("single, ") & (table["n"] < problems))].reset_index(drop=True)
@@ -218,7 +212,7 @@ def grouped_table(records: list[dict], budgets: list[int] | None = None) -> pd.D
     return pd.concat(tables, ignore_index=True)
 
 
-def paired_table(records: list[dict], budgets: list[int] | None = None) -> pd.DataFrame:
+def paired_table(records: list[EvalRun], budgets: list[int] | None = None) -> pd.DataFrame:
     """Each Hogwild! row against each baseline row of its W (single, single Wx tokens,
     independent vote / any / mean worker) at each budget, on the problems both have."""
     outcomes = outcomes_by_row(records, budgets)

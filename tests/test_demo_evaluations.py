@@ -12,10 +12,9 @@ from demo import callbacks, eval_callbacks
 from demo.downloads import Downloads
 from demo.eval_tab import EvalWiring
 from demo.evaluations import (NOT_RECORDED, UNKNOWN_TOKEN, EvalError, display_table, list_evaluations,
-                              load_evaluation, log_of_trace, read_records, runs_of_row, summary_line, trace_of_run,
-                              write_trace_dict)
-from demo.traces import read_trace
-from evaluation.runner import AFTER_RUN
+                              load_evaluation, log_of_run, read_records, runs_of_row, summary_line)
+from demo.traces import log_from_trace, read_trace, write_trace
+from evaluation.records import AFTER_RUN
 from evaluation.scoring import sampled_tokens
 
 SETTINGS = {"model": "default", "budgets": [2, 4], "temperature": 0.6, "max_answer_tokens": 48}
@@ -145,15 +144,16 @@ def test_bad_folders_and_names_raise_a_clear_error(root):
 @pytest.mark.parametrize("budget", [2, 4])
 def test_a_run_becomes_a_trace_with_exactly_the_pieces_up_to_its_cut(root, tmp_path, budget):
     ev = load_evaluation("small", root)
-    run = next(r for r in ev.records if r["method"] == "hogwild")
-    trace = trace_of_run(run, budget, ev.settings, ev.name)
-    checked = read_trace(write_trace_dict(trace, str(tmp_path / "run.json")))     # the page's own check
+    run = next(r for r in ev.records if r.method == "hogwild")
+    made = log_of_run(run, budget, ev.settings, ev.name)
+    checked = read_trace(write_trace(made, str(tmp_path / "run.json")))     # the page's own check
     data, passes = checked.data, checked.passes
+    assert made.passes == passes
     assert len(passes) == budget and data["answer"] == ("3" if budget == 2 else "4")
     assert passes[0].attention is None and data["meta"]["prompt_note"] == NOT_RECORDED
     assert [record.pass_number for record in passes] == list(range(1, budget + 1))
-    log = log_of_trace(data)
-    assert log.passes == passes
+    assert log_from_trace(data).meta == made.meta and log_from_trace(data).answer == made.answer
+    log = made
     for w, pieces in enumerate(HOGWILD_PIECES):
         expected = [(text, inserted) for text, inserted, when in pieces if when <= budget]
         got = [(piece.text, piece.inserted) for record in passes for piece in record.pieces[w]]
@@ -166,8 +166,8 @@ def test_a_run_becomes_a_trace_with_exactly_the_pieces_up_to_its_cut(root, tmp_p
 
 def test_the_trace_replays_in_the_main_tab_without_attention(root, tmp_path):
     ev = load_evaluation("small", root)
-    run = next(r for r in ev.records if r["method"] == "hogwild")
-    path = write_trace_dict(trace_of_run(run, 4, ev.settings, ev.name), str(tmp_path / "run.json"))
+    run = next(r for r in ev.records if r.method == "hogwild")
+    path = write_trace(log_of_run(run, 4, ev.settings, ev.name), str(tmp_path / "run.json"))
     session = callbacks.Session()
     try:
         frame = callbacks.open_recording(session, path)
@@ -191,7 +191,7 @@ def test_the_tab_opens_a_row_and_its_runs(root):
     assert list(opened.paired["baseline"]) == ["single", "single"] and list(opened.paired["budget"]) == [2, 4]
     index = next(i for i in range(len(ev.table)) if ev.table.iloc[i]["method"] == "hogwild"
                  and ev.table.iloc[i]["budget"] == 4)
-    assert [r["problem_id"] for r in runs_of_row(ev, index)] == ["p1"]
+    assert [r.problem_id for r in runs_of_row(ev, index)] == ["p1"]
     files = Downloads("hogwild-eval-")
     try:
         wiring = EvalWiring({name: name for name in EvalWiring.OPENED}, root)

@@ -4,6 +4,7 @@ really wrote), resuming, the metrics on hand-made transcripts, the table and the
 
 import json
 import math
+import re
 
 import pytest
 import torch
@@ -12,7 +13,8 @@ from evaluation import __main__ as cli
 from evaluation.errors import EvaluationError
 from evaluation.figure import accuracy_figure
 from evaluation.methods import Method, build_methods
-from evaluation.runner import PassTape, RunSettings, probe, run_task, transcript_pieces
+from evaluation.probing import PassTape, RunSettings, probe, run_task, transcript_pieces
+from evaluation.records import RecordError, run_from_json, run_to_json
 from evaluation.scoring import (collaboration, first_correct_pass, majority_vote, mcnemar_exact, sampled_tokens,
                                 wasted_tokens, wilson_interval)
 from evaluation.store import ResultStore
@@ -32,11 +34,11 @@ FAST = dict(temperature=0.8, max_answer_tokens=4)
 @pytest.mark.parametrize("method", ALL_METHODS, ids=lambda m: m.label)
 def test_every_method_gets_exactly_b_passes_before_its_forced_answer(method, tiny_models, tokenizer):
     record = run_task(tiny_models("llama", 1), tokenizer, TASK, method, RunSettings((3, 7), **FAST))
-    assert [p["passes"] for p in record["probes"]] == [3, 7]
-    assert len(record["probes"][0]["answers"]) == len(method.answerers)
+    assert [p.passes for p in record.probes] == [3, 7]
+    assert len(record.probes[0].answers) == len(method.answerers)
     # one sampled token per worker per pass: the work written before each cut
-    assert [p["tokens"] for p in record["probes"]] == [3 * method.num_workers, 7 * method.num_workers]
-    assert max(when for pieces in record["pieces"] for _, _, when in pieces) == 7
+    assert [p.tokens for p in record.probes] == [3 * method.num_workers, 7 * method.num_workers]
+    assert max(when for pieces in record.pieces for _, _, when in pieces) == 7
 
 
 def test_probing_at_budgets_does_not_change_the_main_run(tiny_models, tokenizer):
@@ -44,8 +46,8 @@ def test_probing_at_budgets_does_not_change_the_main_run(tiny_models, tokenizer)
     model = tiny_models("llama", 1)
     probed = run_task(model, tokenizer, TASK, method, RunSettings((2, 5, 9), **FAST))
     plain = run_task(model, tokenizer, TASK, method, RunSettings((9,), **FAST))
-    assert probed["pieces"] == plain["pieces"]
-    assert probed["probes"][-1]["answers"] == plain["probes"][-1]["answers"]
+    assert probed.pieces == plain.pieces
+    assert probed.probes[-1].answers == plain.probes[-1].answers
 
 
 def test_transcript_pieces_rebuild_each_workers_text_pass_by_pass(tiny_models, tokenizer):
@@ -95,14 +97,14 @@ def test_a_run_that_ends_early_answers_every_later_budget_from_its_end(tokenizer
     model.config.eos_token_id = model.generation_config.eos_token_id = 0
     record = run_task(model, tokenizer, TASK, Method("independent", "independent", 2),
                       RunSettings((4, 8), temperature=0.0, max_answer_tokens=4, finish="eos"))
-    assert record["ended_at"] == 1
-    assert [p["passes"] for p in record["probes"]] == [1, 1]
-    assert record["probes"][0]["answers"] == record["probes"][1]["answers"]
+    assert record.ended_at == 1
+    assert [p.passes for p in record.probes] == [1, 1]
+    assert record.probes[0].answers == record.probes[1].answers
     # The paper's rule (the default): no end of text while reasoning, so the run reaches every budget.
     record = run_task(model, tokenizer, TASK, Method("independent", "independent", 2),
                       RunSettings((4, 8), temperature=0.0, max_answer_tokens=4))
-    assert record["ended_at"] is None
-    assert [p["passes"] for p in record["probes"]] == [4, 8]
+    assert record.ended_at is None
+    assert [p.passes for p in record.probes] == [4, 8]
 
 
 def test_a_run_whose_context_fills_up_answers_later_budgets_as_the_engine_did(tokenizer):
@@ -114,11 +116,11 @@ def test_a_run_whose_context_fills_up_answers_later_budgets_as_the_engine_did(to
     model = AutoModelForCausalLM.from_config(config).eval()
     record = run_task(model, tokenizer, TASK, Method("independent", "independent", 2),
                       RunSettings((10, 1000), temperature=0.8, max_answer_tokens=4))
-    full = record["context_full_at"]
+    full = record.context_full_at
     assert full is not None and 10 < full < 1000
-    assert [p["passes"] for p in record["probes"]] == [10, full]
-    assert record["probes"][1]["answers"][0] is not None and record["probes"][1]["answers"][1] is None
-    assert record["probes"][1]["tokens"] == 2 * full
+    assert [p.passes for p in record.probes] == [10, full]
+    assert record.probes[1].answers[0] is not None and record.probes[1].answers[1] is None
+    assert record.probes[1].tokens == 2 * full
 
 
 def test_budgets_must_increase():
@@ -290,15 +292,19 @@ def test_wilson_interval():
     assert wilson_interval(0, 0) == (0.0, 1.0)
 
 
-def _record(method, layout, W, correct, any_correct=None, problem="0", budgets=(8, 16), team_sizes=(), workers=None):
+def _record(method, layout, W, correct, any_correct=None, problem="0", budgets=(8, 16), team_sizes=(), workers=None,
+            part_correct=None, distinct=None):
+    """A run as results.jsonl holds it, read back as the tables get it; part_correct: per probe."""
     probes = [{"budget": b, "passes": b, "seconds": 1.0, "answers": ["7"], "answer": "7", "correct": c,
                "any_correct": c if any_correct is None else any_correct[i],
                "worker_correct": workers[i] if workers else [c] * W, "tokens": b * W, "wasted_tokens": 0,
                "metrics": {"redundancy": 0.5, "impersonations": 1, "copied_prompts": 0, "self_repeats": 0,
-                           "parts_started": None, "distinct_first_parts": None}}
+                           "parts_started": None, "distinct_first_parts": distinct},
+               **({"part_correct": part_correct[i]} if part_correct else {})}
               for i, (b, c) in enumerate(zip(budgets, correct))]
-    return {"task_set": "toy", "problem_id": problem, "seed": 0, "method": method, "layout": layout,
-            "workers": W, "split": "chosen", "team_sizes": list(team_sizes), "probes": probes, "pieces": []}
+    return run_from_json({"task_set": "toy", "problem_id": problem, "seed": 0, "method": method, "layout": layout,
+                          "workers": W, "split": "chosen", "team_sizes": list(team_sizes), "probes": probes,
+                          "pieces": [[] for _ in range(W)]})
 
 
 def test_no_equal_compute_row_for_a_team_size_no_team_ran():
@@ -328,9 +334,7 @@ def test_no_equal_compute_row_on_part_of_a_groups_problems():
 
 def test_table_rows_baselines_and_figure():
     records = [_record("single", "contiguous", 1, [False, True, True], problem=p, budgets=(8, 16, 32),
-                       team_sizes=(2,)) for p in "01"]
-    for probe in records[0]["probes"] + records[1]["probes"]:
-        probe["metrics"]["distinct_first_parts"] = True        # as metrics says of one worker's run
+                       team_sizes=(2,), distinct=True) for p in "01"]      # as metrics says of one worker's run
     records += [_record("independent", "independent", 2, [False, False], any_correct=[True, True],
                         workers=[[True, False], [False, True]])]
     records += [_record("independent", "independent", 3, [True, False])]
@@ -359,9 +363,7 @@ def test_table_rows_baselines_and_figure():
 
 
 def test_part_accuracy_of_multi_part_problems():
-    record = _record("single", "contiguous", 1, [False, True])
-    record["probes"][0]["part_correct"] = [True, False]
-    record["probes"][1]["part_correct"] = [True, True]
+    record = _record("single", "contiguous", 1, [False, True], part_correct=[[True, False], [True, True]])
     table = build_table([record])
     assert table.part_accuracy.tolist() == [0.5, 1.0]
     assert (table.part_ci_low <= table.part_accuracy).all()
@@ -374,10 +376,8 @@ def test_paired_table_counts_discordant_problems_and_bootstraps_the_question_dif
     # 10 problems: hogwild right on 6, single right on 2 of those and on one more
     for i in range(10):
         hog, single = i < 6, i in (0, 1, 7)
-        h = _record("hogwild", "combined", 2, [hog], problem=str(i), budgets=(8,))
-        s = _record("single", "contiguous", 1, [single], problem=str(i), budgets=(8,))
-        h["probes"][0]["part_correct"] = [hog, True]
-        s["probes"][0]["part_correct"] = [single, False]
+        h = _record("hogwild", "combined", 2, [hog], problem=str(i), budgets=(8,), part_correct=[[hog, True]])
+        s = _record("single", "contiguous", 1, [single], problem=str(i), budgets=(8,), part_correct=[[single, False]])
         records += [h, s]
     paired = paired_table(records, budgets=[8])
     row = paired[(paired.hogwild == "hogwild combined W=2") & (paired.baseline == "single")].iloc[0]
@@ -412,9 +412,9 @@ def test_independent_workers_never_write_the_single_run_again(tokenizer, tiny_mo
     single = run_task(model, tokenizer, TASK, Method("single", "contiguous", 1), RunSettings((12,), temperature=0.8))
     team = run_task(model, tokenizer, TASK, Method("independent", "independent", 2),
                     RunSettings((12,), temperature=0.8))
-    alone = "".join(p[0] for p in single["pieces"][0])
-    assert all("".join(p[0] for p in worker) != alone for worker in team["pieces"])
-    assert single["engine_seed"] != team["engine_seed"]
+    alone = "".join(p[0] for p in single.pieces[0])
+    assert all("".join(p[0] for p in worker) != alone for worker in team.pieces)
+    assert single.engine_seed != team.engine_seed
 
 
 def test_gsm8k_times_five_evaluation_and_development_sets_share_no_question():
@@ -433,12 +433,50 @@ def test_only_problems_every_method_ran_on_are_compared():
     records = [_record("single", "contiguous", 1, [True, True], problem=p) for p in "01"]
     records += [_record("hogwild", "combined", 2, [False, False], problem="0")]
     kept = complete_only(records)
-    assert {(r["method"], r["problem_id"]) for r in kept} == {("single", "0"), ("hogwild", "0")}
+    assert {(r.method, r.problem_id) for r in kept} == {("single", "0"), ("hogwild", "0")}
+
+
+def test_a_run_goes_to_json_and_back_unchanged(tiny_models, tokenizer):
+    run = run_task(tiny_models("llama", 1), tokenizer, TASK, ALL_METHODS[-1], RunSettings((2, 4), **FAST),
+                   model_name="tiny", machine="box A")
+    line = json.dumps(run_to_json(run))
+    again = run_from_json(json.loads(line))
+    assert again == run and again.model == "tiny" and again.machine == "box A"
+    assert again.probe_at(4).passes == 4 and again.probe_at(3) is None
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"workers": 0}, "workers"), ({"workers": "2"}, "workers"), ({"problem_id": 3}, "problem_id"),
+    ({"pieces": [[["x", "no", 1]]]}, "pieces[0]"), ({"pieces": []}, "pieces"),
+    ({"probes": [{"budget": 8, "passes": 8, "correct": "yes", "any_correct": True}]}, "probes[0].correct"),
+    ({"probes": [{"budget": 8, "passes": -1, "correct": True, "any_correct": True}]}, "probes[0].passes"),
+    ({"probes": "none"}, "probes"), ({"ended_at": 1.5}, "ended_at"), ({"team_sizes": ["2"]}, "team_sizes"),
+])
+def test_a_record_with_a_bad_field_is_refused_naming_the_field(change, field):
+    good = run_to_json(_record("single", "contiguous", 1, [True]))
+    with pytest.raises(RecordError, match=re.escape(field)):
+        run_from_json({**good, **change})
+    with pytest.raises(RecordError, match="JSON object"):
+        run_from_json([good])
+
+
+def test_a_bad_line_in_the_middle_of_a_results_file_is_an_error_a_cut_off_last_line_is_not(tmp_path):
+    store = ResultStore(tmp_path)
+    store.append(_record("single", "contiguous", 1, [True], problem="0"))
+    with open(store.path, "a") as f:
+        f.write('{"task_set": "toy", "problem_id": "1", "seed": 0}\n')
+    store.append(_record("single", "contiguous", 1, [True], problem="2"))
+    with pytest.raises(EvaluationError, match="line 2: workers: missing"):
+        store.load()
+    lines = store.path.read_text().splitlines(keepends=True)
+    store.path.write_text(lines[0] + lines[2] + lines[2][:20])
+    assert [r.problem_id for r in store.load()] == ["0", "2"]
+    assert store.path.read_text() == lines[0] + lines[2]          # the cut-off line is dropped from the file
 
 
 def test_an_interrupted_run_continues_where_it_stopped(tmp_path, tokenizer, tiny_models, monkeypatch):
     import hogwild_core
-    import evaluation.runner as runner
+    import evaluation.probing as runner
 
     monkeypatch.setattr(hogwild_core, "load_model", lambda *a, **k: (tiny_models("llama", 1), tokenizer))
     argv = ["--tasks", "arith", "--limit", "2", "--budgets", "2,4", "--workers", "2", "--methods",
@@ -462,9 +500,9 @@ def test_an_interrupted_run_continues_where_it_stopped(tmp_path, tokenizer, tiny
     assert cli.main(argv) == 0
     assert len(calls) == 3                                  # only the runs not yet done
     records = ResultStore(tmp_path).load()
-    keys = {(r["problem_id"], r["method"], r["workers"]) for r in records}
+    keys = {(r.problem_id, r.method, r.workers) for r in records}
     assert len(records) == 6 == len(keys)
-    assert all(r["machine"] == machine_description() for r in records)    # each run says where it ran
+    assert all(r.machine == machine_description() for r in records)    # each run says where it ran
     assert (tmp_path / "table.csv").exists() and (tmp_path / "accuracy.html").exists()
     with pytest.raises(SystemExit, match="other settings"):
         cli.main(argv[:-2] + ["--temperature", "0.2", "--out", str(tmp_path)])
@@ -474,7 +512,7 @@ def test_settings_record_machine_and_dates_but_compare_only_what_changes_results
     store = ResultStore(tmp_path)
     base = {"model": "default", "budgets": [2], "temperature": 0.6, "max_answer_tokens": 3}
     store.check_settings({**base, "machine": "box A", "date": "2026-11-28"})
-    store.append({"task_set": "t", "problem_id": "0", "method": "single", "layout": "contiguous", "workers": 1, "seed": 0})
+    store.append(_record("single", "contiguous", 1, [True]))
     store.check_settings({**base, "machine": "box B", "date": "2026-11-29"})     # resumed elsewhere, later
     saved = json.loads((tmp_path / "settings.json").read_text())
     assert saved["machine"] == "box B" and saved["date"] == "2026-11-28 to 2026-11-29"
@@ -489,7 +527,7 @@ def test_a_folder_from_before_the_finish_setting_resumes_only_under_its_rule(tmp
     store = ResultStore(tmp_path)
     old = {"model": "default", "budgets": [2], "temperature": 0.6, "max_answer_tokens": 3, "note": "superseded"}
     (tmp_path / "settings.json").write_text(json.dumps(old))
-    store.append({"task_set": "t", "problem_id": "0", "method": "single", "layout": "contiguous", "workers": 1, "seed": 0})
+    store.append(_record("single", "contiguous", 1, [True]))
     settings = {k: v for k, v in old.items() if k != "note"}
     with pytest.raises(EvaluationError, match="finish"):
         store.check_settings({**settings, "finish": "boxed"})
@@ -506,8 +544,8 @@ def test_the_whole_pipeline_on_the_default_model(tmp_path):
     records = ResultStore(tmp_path).load()
     assert len(records) == 6
     for r in records:          # the single worker is also probed at 2 x each budget (the equal-compute line)
-        assert [p["passes"] for p in r["probes"]] == ([8, 16, 32] if r["method"] == "single" else [8, 16]) \
-            or r["ended_at"]
+        assert [p.passes for p in r.probes] == ([8, 16, 32] if r.method == "single" else [8, 16]) \
+            or r.ended_at
     table = json.loads((tmp_path / "table.json").read_text())
     assert {row["budget"] for row in table} == {8, 16} and all(row["n"] == 3 for row in table)
 
@@ -557,7 +595,7 @@ def test_skip_leaves_out_the_first_problems_so_two_processes_can_share_a_run(tmp
     common = ["--tasks", "arith", "--limit", "2", "--budgets", "2", "--methods", "single", "--max-answer-tokens", "2"]
     assert cli.main(common + ["--out", str(tmp_path / "a"), "--limit", "1"]) == 0
     assert cli.main(common + ["--out", str(tmp_path / "b"), "--skip", "1"]) == 0
-    ids = [[r["problem_id"] for r in ResultStore(tmp_path / part).load()] for part in ("a", "b")]
+    ids = [[r.problem_id for r in ResultStore(tmp_path / part).load()] for part in ("a", "b")]
     expected = [t.id for t in load_tasks("arith", 2, 0)]
     assert ids[0] + ids[1] == expected
     with pytest.raises(SystemExit):

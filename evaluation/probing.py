@@ -9,7 +9,7 @@ reasoning; finish="eos": every worker ended its text), the run is probed once at
 remaining budgets reuse that answer. If the context fills up first, the engine
 moves to Alice's final answer by itself; that answer serves the remaining budgets.
 
-Only the engine's public API is used: start, run_pass, num_passes, reasoning_over, fork, finish, done,
+The run comes back as a records.EvalRun. Only the engine's public API is used: start, run_pass, num_passes, reasoning_over, fork, finish, done,
 answers, transcript, codec (to decode a transcript token by token), and the PassEvent's tokens / pieces / phase.
 """
 
@@ -22,6 +22,7 @@ from hogwild_core.text import Detokenizer
 
 from . import scoring
 from .methods import Method
+from .records import AFTER_RUN, EvalRun, Probe, TranscriptPiece
 from .tasks import Task
 
 
@@ -40,8 +41,6 @@ class RunSettings:
             raise ValueError("budgets must be distinct positive pass counts in increasing order")
 
 
-AFTER_RUN = 1 << 30
-
 
 class PassTape:
     """Which pass wrote each token of each worker's transcript, from the pass events."""
@@ -57,7 +56,7 @@ class PassTape:
             self.passes[w] += [when] * sum(len(piece.token_ids) for piece in pieces[first:])
 
 
-def transcript_pieces(engine: HogwildEngine, tape: PassTape) -> list[list[scoring.Piece]]:
+def transcript_pieces(engine: HogwildEngine, tape: PassTape) -> list[list[TranscriptPiece]]:
     """Each worker's transcript as (text, inserted, pass) pieces; tokens written before the first
     pass (the opener) count as pass 0."""
     pieces_by_worker = []
@@ -73,7 +72,7 @@ def transcript_pieces(engine: HogwildEngine, tape: PassTape) -> list[list[scorin
         head = spans[0][1] if spans and spans[0][0] == 0 else 0
         recorded = tape.passes[w][:len(ids) - head]
         passes = [0] * head + recorded + [AFTER_RUN] * (len(ids) - head - len(recorded))
-        pieces: list[scoring.Piece] = []
+        pieces: list[TranscriptPiece] = []
         detokenizer = Detokenizer(engine.codec)     # a character split across tokens goes with its last token
         for i, token in enumerate(ids):
             text = detokenizer.add([token])
@@ -112,22 +111,25 @@ def _num_parts(task: Task) -> int:
 
 
 def judge(method: Method, task: Task, answers: list[str | None]) -> dict:
-    """The method's answer (an independent team's: the majority vote) and its verdicts; for
-    independent workers also each worker's own verdicts (any-correct, mean per-worker accuracy)."""
+    """The method's answer (an independent team's: the majority vote) and its verdicts, as Probe
+    fields; for independent workers also each worker's own verdicts (any-correct, mean per-worker
+    accuracy)."""
     num_parts = _num_parts(task)
     chosen = scoring.majority_vote(answers, num_parts) if method.name == "independent" else answers[0]
     verdicts = [is_correct(a, task.answer) for a in answers]
-    result = {"answers": answers, "answer": chosen, "correct": is_correct(chosen, task.answer),
-              "any_correct": any(verdicts), "worker_correct": verdicts}
+    result = {"answers": tuple(answers), "answer": chosen, "correct": is_correct(chosen, task.answer),
+              "any_correct": any(verdicts), "worker_correct": tuple(verdicts)}
     if num_parts > 1:
-        result["part_correct"] = part_correct(chosen, task.answer)
-        result["worker_part_correct"] = [part_correct(a, task.answer) for a in answers]
+        result["part_correct"] = tuple(part_correct(chosen, task.answer))
+        result["worker_part_correct"] = tuple(tuple(part_correct(a, task.answer)) for a in answers)
     return result
 
 
-def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings, prompt_cache=None) -> dict:
-    """Run `method` on `task` once, probing at each budget; returns the JSON-ready record.
-    prompt_cache: a PromptCache of this model (runs with the same rules share their prompt prefix)."""
+def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings, prompt_cache=None, *,
+             model_name: str = "default", machine: str | None = None) -> EvalRun:
+    """Run `method` on `task` once, probing at each budget. prompt_cache: a PromptCache of this
+    model (runs with the same rules share their prompt prefix); model_name and machine are what
+    the record says ran it."""
     budgets = method.budgets(settings.budgets, settings.team_sizes)
     config = EngineConfig(num_workers=method.num_workers, layout=method.layout, split=method.split,
                           max_new_tokens=max(budgets), temperature=settings.temperature,
@@ -142,7 +144,7 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
     tape = PassTape(W)
     ended_at = None                      # pass after which the reasoning was over (or the context was full)
     context_full_at = None
-    probes, cached, seconds_total = [], None, 0.0
+    cuts, cached, seconds_total = [], None, 0.0
     for budget in budgets:
         while ended_at is None and engine.num_passes < budget:
             began = time.perf_counter()
@@ -158,19 +160,22 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
             answer_now = own_answer if context_full_at is not None else probe
             cached = (engine.num_passes, *answer_now(engine, method.answerers))
             seconds_total += cached[2]
-        _, answers, probe_seconds = cached
+        passes, answers, probe_seconds = cached
         # seconds: what a run cut at this budget takes (its passes, then its forced answer)
-        probes.append({"budget": budget, "passes": engine.num_passes, "seconds": round(run_seconds + probe_seconds, 3),
-                       **judge(method, task, answers)})
+        cuts.append((budget, passes, round(run_seconds + probe_seconds, 3), answers))
     seconds_total += run_seconds
     pieces = transcript_pieces(engine, tape)
-    for entry in probes:
-        last = entry["passes"]
-        entry["tokens"] = scoring.sampled_tokens(pieces, last_pass=last)
-        entry["wasted_tokens"] = scoring.wasted_tokens(pieces, task.answer, last)
-        entry["metrics"] = scoring.collaboration(pieces, last, task.parts, entry["correct"])
-    return {"method": method.name, "layout": method.layout, "workers": W, "split": method.split,
-            "engine_seed": config.seed, "team_sizes": list(settings.team_sizes) if method.name == "single" else [],
-            "seconds_total": round(seconds_total, 3),
-            "ended_at": ended_at, "context_full_at": context_full_at, "first_correct_pass": scoring.first_correct_pass(pieces, task.answer),
-            "probes": probes, "pieces": pieces}
+    probes = []
+    for budget, passes, seconds, answers in cuts:
+        verdicts = judge(method, task, answers)
+        probes.append(Probe(budget=budget, passes=passes, seconds=seconds, **verdicts,
+                            tokens=scoring.sampled_tokens(pieces, last_pass=passes),
+                            wasted_tokens=scoring.wasted_tokens(pieces, task.answer, passes),
+                            metrics=scoring.collaboration(pieces, passes, task.parts, verdicts["correct"])))
+    return EvalRun(task_set=task.task_set, problem_id=task.id, seed=settings.seed, model=model_name,
+                   problem=task.problem, parts=tuple(task.parts or ()), reference=task.answer, machine=machine,
+                   method=method.name, layout=method.layout, workers=W, split=method.split,
+                   engine_seed=config.seed, team_sizes=tuple(settings.team_sizes) if method.name == "single" else (),
+                   seconds_total=round(seconds_total, 3), ended_at=ended_at, context_full_at=context_full_at,
+                   first_correct_pass=scoring.first_correct_pass(pieces, task.answer),
+                   probes=tuple(probes), pieces=tuple(tuple(lane) for lane in pieces))
