@@ -29,6 +29,7 @@ from .records import LanePiece, PassRecord, RunLog
 EVAL_ROOT = Path(__file__).resolve().parent.parent / "docs" / "eval"
 FEATURED = "qwen1.5b-gsm8k-x5-0-31"     # opened first when present: the largest run of the paper's protocol
 UNKNOWN_TOKEN = -1      # the log says "a token was sampled here"; evaluations keep text, not ids
+MACHINE_CHARS = 100    # the summary line's share for the machine; settings.json holds the whole description
 NOT_RECORDED = ("converted from an evaluation record, which keeps each worker's text per pass but no token ids, "
                 "attention, cache blocks or sizes, per-pass times or the forced answer's text: the attention "
                 "charts, cache view and shared history are empty, token ids are -1, the KV cache size reads 0, "
@@ -127,7 +128,7 @@ def summary_line(ev: Evaluation) -> str:
     model = s.get("model", "not recorded")
     model = "default (embedded SmolLM2-135M-Instruct)" if model == "default" else str(model)
     budgets = ", ".join(str(b) for b in s.get("budgets", [])) or "not recorded"
-    parts = [f"model {model}", f"machine {s.get('machine') or 'not recorded'}", f"budgets {budgets} passes",
+    parts = [f"model {model}", f"machine {_short(str(s.get('machine') or 'not recorded'))}", f"budgets {budgets} passes",
              f"temperature {s.get('temperature', '?')}", f"forced answer at most {s.get('max_answer_tokens', '?')} tokens",
              f"n = {ev.num_problems} problems{_task_sets(ev)} ({len(ev.records)} runs)"]
     notes = [str(s["note"])] if s.get("note") else []     # e.g. that an older protocol is superseded
@@ -138,6 +139,15 @@ def summary_line(ev: Evaluation) -> str:
     if ev.num_skipped_lines:
         notes.append(f"{ev.num_skipped_lines} unreadable or cut-off line(s) skipped (a run may still be writing)")
     return " · ".join(parts) + ("; " + "; ".join(notes) if notes else "")
+
+
+def _short(text: str, limit: int = MACHINE_CHARS) -> str:
+    """A machine description cut at a word to about `limit` characters: pooled folders describe
+    each source's machines at length, and settings.json keeps the whole text."""
+    text = text.replace("; ", " | ")        # "; " starts the line's notes
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0].rstrip(",;:(") + " … (settings.json has the rest)"
 
 
 def _task_sets(ev: Evaluation) -> str:

@@ -21,6 +21,7 @@ from .gallery import GALLERY, GalleryEntry, load_gallery
 from .gpu import on_gpu
 from .lifecycle import SessionBusy
 from .settings import DEFAULT_MODEL, PageSettings, parse_settings
+from .static_chart import heatmap_svg
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PAPER = "https://arxiv.org/abs/2504.06261"
@@ -134,8 +135,12 @@ def build_ui(store, *, default_model: str = DEFAULT_MODEL, cadence: Cadence = Ca
                                                  step=1, label="Heatmap pass (once a run ends)",
                                                  interactive=bool(opening.num_passes), elem_id="heatmap-pass",
                                                  min_width=200)
-                    heatmap = gr.Plot(opening.heatmap or charts.attention_heatmap(None, [], []), elem_id="heatmap",
-                                      show_label=False)
+                    with gr.Column(elem_id="heatmap-box"):
+                        heatmap = gr.Plot(opening.heatmap or charts.attention_heatmap(None, [], []), elem_id="heatmap",
+                                          show_label=False)
+                        # the opening heatmap as SVG in the page itself, shown until plotly.js has drawn
+                        gr.HTML(heatmap_svg(opening.heatmap, charts.HEATMAP_HEIGHT - 12) if opening.heatmap else "",
+                                elem_id="heatmap-first", padding=False, js_on_load=None)
                 with gr.Column(min_width=360):
                     timeline = gr.Plot(opening.timeline or charts.attention_timeline([], []), elem_id="timeline",
                                        show_label=False)

@@ -100,3 +100,23 @@ def test_timeline_thins_long_runs_but_keeps_the_last_pass():
 def test_timeline_without_data_says_so():
     fig = attention_timeline([pass_record(1)], ["Alice"])
     assert not fig.data and any("no attention" in a.text for a in fig.layout.annotations)
+
+
+def test_the_first_screens_heatmap_svg_draws_the_figures_cells_and_labels_as_safe_svg():
+    import xml.etree.ElementTree as ET
+
+    from demo.static_chart import heatmap_svg
+    names = ["Alice", "<img src=x onerror=alert(1)>", "Carol"]
+    matrix = [[0.7, 0.2, 0.0], [0.0, 0.0, 0.0], [0.5, 0.25, 0.25]]
+    svg = heatmap_svg(attention_heatmap(matrix, BLOCKS, names, title="pass 7 & 8"), 300)
+    root = ET.fromstring(svg)                       # well-formed: a stray "<" would not parse
+    ns = "{http://www.w3.org/2000/svg}" if root.tag.startswith("{") else ""
+    rects = root.findall(f"{ns}rect")
+    assert len(rects) == 6                          # the worker that did not run has no cells
+    fills = [r.get("fill") for r in rects]
+    assert fills[0] == "rgb(253, 231, 37)" and fills[2] == "rgb(68, 1, 84)"    # Viridis' top and bottom
+    texts = ["".join(t.itertext()) for t in root.iter(f"{ns}text")]
+    assert "pass 7 & 8" in texts and "<img src=x onerror=alert(1)>" in texts     # shown as text, not markup
+    assert "<img" not in svg and {"prompt", "<1", "A1…"} <= set(texts)     # "<1": the name's initial
+    assert root.get("height") == "300"
+    assert heatmap_svg(attention_heatmap(None, [], []), 300) == ""

@@ -125,6 +125,17 @@ def test_a_note_in_the_settings_leads_the_summary(root):
     assert notes.startswith("SUPERSEDED: an older protocol")
 
 
+def test_a_long_machine_description_is_cut_short_in_the_summary(root):
+    path = root / "small" / "settings.json"
+    long = "small: an AMD EPYC with AVX2 (problems 1-3); other: " + "an Intel Xeon with AMX, " * 12
+    path.write_text(json.dumps({**SETTINGS, "machine": long, "note": "a note"}))
+    line = summary_line(load_evaluation("small", root))
+    machine = line.split(" · ")[1]
+    assert machine.startswith("machine small: an AMD EPYC with AVX2 (problems 1-3) | other:")
+    assert len(machine) < 150 and machine.endswith("(settings.json has the rest)")
+    assert line.split("; ", 1)[1].startswith("a note")
+
+
 def test_the_published_superseded_evaluations_say_so():
     from demo.evaluations import EVAL_ROOT
     for name in list_evaluations(EVAL_ROOT):

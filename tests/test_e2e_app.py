@@ -29,10 +29,21 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 PROBLEM = 'What is 17 * 24 + 5? ${6*7} {{value}} <img src=x onerror="window.__injected=1"><script>window.__injected=2</script>'
 LANE_SECONDS, STOP_SECONDS = 90, 20
-OPEN_SECONDS, PRESS_SECONDS, STOPPED_SECONDS = 2.0, 0.5, 1.0
+OPEN_SECONDS, CHART_SECONDS, PRESS_SECONDS, STOPPED_SECONDS = 2.0, 1.5, 0.5, 1.0
 FOOTER_MARGIN = 40       # px below the footer in a page that fits its iframe (16 measured)
 SHOTS = ROOT / "artifacts" / "e2e"
 MEASURED: dict = {}
+# ms from navigation start to the first frame with a heatmap visible (the SVG stand-in or plotly's)
+# and to plotly's own drawing
+FIRST_CHART_CLOCK = """window.__firstChart = {};
+(function tick() {
+  const seen = s => [...document.querySelectorAll(s)].some(e => { const r = e.getBoundingClientRect();
+    return r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== 'hidden'; });
+  const c = window.__firstChart, now = performance.now();
+  if (c.chart === undefined && seen('#heatmap-first svg rect, #heatmap .heatmaplayer')) c.chart = now;
+  if (c.plotly === undefined && document.querySelector('#heatmap .heatmaplayer')) c.plotly = now;
+  if (c.plotly === undefined) requestAnimationFrame(tick);
+})();"""
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +112,7 @@ def wait_for_text(page, selector: str, text: str, seconds: float) -> float:
 
 def test_opens_on_the_recording_and_eight_lanes_and_ticks_fit(browser, server, tmp_path):
     page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page.add_init_script(FIRST_CHART_CLOCK)
     started = time.monotonic()
     page.goto(server)
     page.wait_for_function("""() => (document.querySelector('#stats')?.innerText || '').includes('Recording')
@@ -108,8 +120,15 @@ def test_opens_on_the_recording_and_eight_lanes_and_ticks_fit(browser, server, t
                            timeout=30000, polling=20)
     MEASURED["open_s"] = round(time.monotonic() - started, 2)
     assert MEASURED["open_s"] < budget(OPEN_SECONDS), MEASURED
-    page.wait_for_selector("#heatmap .heatmaplayer", timeout=30000)     # plotly.js loads after the page
-    MEASURED["charts_s"] = round(time.monotonic() - started, 2)
+    # the first chart: the opening heatmap drawn as SVG in the page's HTML, until plotly.js
+    # (loaded after the page, 2-3 s to evaluate and draw here) has drawn the interactive one over it.
+    # Timed in the page, at the frame it is first visible (from navigation start): plotly's
+    # evaluation then blocks the page's thread for seconds, and a check from here would wait it out.
+    page.wait_for_selector("#heatmap .heatmaplayer", timeout=30000)
+    clock = page.evaluate("window.__firstChart")
+    MEASURED["charts_s"], MEASURED["plotly_s"] = round(clock["chart"] / 1000, 2), round(clock["plotly"] / 1000, 2)
+    assert MEASURED["charts_s"] < budget(CHART_SECONDS), MEASURED
+    assert not page.locator("#heatmap-first").is_visible()       # the stand-in is gone, nothing overlaps
     assert "recorded on" in page.inner_text("#stats") and "RECORDING" in page.inner_text("#gallery-caption").upper()
     assert page.locator(".hw-diagram").is_visible()
     # nothing raw: step labels are labels, chat markers are tags, the prompt is folded
