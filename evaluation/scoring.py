@@ -19,7 +19,7 @@ from analysis.answers import BOXED, canonical, is_correct
 from analysis.metrics import collaboration_report, split_steps
 from hogwild_core.prompts import boxed_close
 
-from .records import TranscriptPiece as Piece
+from .records import TranscriptPiece
 
 
 
@@ -55,18 +55,18 @@ def mcnemar_exact(only_first: int, only_second: int) -> float:
     return min(1.0, 2 * tail)
 
 
-def upto(pieces: list[Piece], last_pass: int) -> list[Piece]:
+def upto(pieces: list[TranscriptPiece], last_pass: int) -> list[TranscriptPiece]:
     return [p for p in pieces if p[2] <= last_pass]
 
 
-def sampled_tokens(pieces_by_worker: list[list[Piece]], after: int = 0, last_pass: int | None = None) -> int:
+def sampled_tokens(pieces_by_worker: list[list[TranscriptPiece]], after: int = 0, last_pass: int | None = None) -> int:
     """Sampled tokens in passes (after, last_pass]. A worker samples at most one token per pass,
     so this is the number of its sampled pieces in that range."""
     return sum(1 for pieces in pieces_by_worker for text, inserted, when in pieces
                if not inserted and after < when and (last_pass is None or when <= last_pass))
 
 
-def first_correct_pass(pieces_by_worker: list[list[Piece]], reference) -> int | None:
+def first_correct_pass(pieces_by_worker: list[list[TranscriptPiece]], reference) -> int | None:
     """The pass whose token closed the first correct \\boxed{...} in any worker's sampled text."""
     best = None
     for pieces in pieces_by_worker:
@@ -93,14 +93,14 @@ def _boxed_with_ends(text: str):
         start = text.find(BOXED, opened)
 
 
-def wasted_tokens(pieces_by_worker: list[list[Piece]], reference, last_pass: int) -> int:
+def wasted_tokens(pieces_by_worker: list[list[TranscriptPiece]], reference, last_pass: int) -> int:
     found = first_correct_pass(pieces_by_worker, reference)
     if found is None or found > last_pass:
         return 0
     return sampled_tokens(pieces_by_worker, after=found, last_pass=last_pass)
 
 
-def collaboration(pieces_by_worker: list[list[Piece]], last_pass: int, parts: list[str] | None = None,
+def collaboration(pieces_by_worker: list[list[TranscriptPiece]], last_pass: int, parts: list[str] | None = None,
                   correct: bool | None = None) -> dict:
     """analysis.metrics' collaboration report on what was written up to `last_pass`."""
     steps, prompts = [], []
