@@ -39,6 +39,10 @@ class EngineConfig:
                                        # short looped steps escape the repeat_ngram ban (docs/evaluation.md)
     bare_labels: bool = False          # ban a colon after a bold capitalised word too ("**Alice:**", "** Bob:**"):
                                        # labels without a step number, which the bracket ban lets through
+    dry_multiplier: float = 0.0        # DRY repeat penalty (sampling.repeat_penalties): a token that would extend a
+                                       # repeat of L >= dry_allowed tokens of a text the worker reads loses
+    dry_base: float = 1.75             # dry_multiplier * dry_base ** (L - dry_allowed) of its logit (0 = off;
+    dry_allowed: int = 2               # llama.cpp's values when on: 0.8, 1.75, 2)
     wait_for_plan: int = 0             # in a team, the others start once Alice's first step (her proposal of a
                                        # split) is in the cache, waiting at most this many passes (0 = all at once,
                                        # as in the paper)
@@ -83,6 +87,9 @@ class EngineConfig:
         if self.max_context is not None:
             _check_int("max_context", self.max_context, 64, 1 << 24)
         _check_float("temperature", self.temperature, 0.0, 10.0)
+        _check_float("dry_multiplier", self.dry_multiplier, 0.0, 1e6)
+        _check_float("dry_base", self.dry_base, 1.0, 16.0)
+        _check_int("dry_allowed", self.dry_allowed, 1, 1024)
         _check_float("top_p", self.top_p, 0.0, 1.0, low_open=True)
         for name in ("collect_attention", "collect_logits", "redundancy_check", "repeat_steps", "bare_labels"):
             if not isinstance(getattr(self, name), bool):

@@ -41,8 +41,8 @@ from .events import PassEvent
 from .prompt_cache import PromptCache
 from .rope import check_model_supported, inv_freq_of
 from .runner import Runner
-from .sampling import (ban_tokens, copy_continuations, extend_table, ngram_table, sample,
-                       worker_generators)
+from .sampling import (ban_tokens, copy_continuations, extend_table, ngram_table, penalize, repeat_penalties,
+                       sample, worker_generators)
 from .similarity import near_duplicate
 from .text import (Detokenizer, TextCodec, bracket_tokens, colon_tokens, control_ids, eos_ids, heading_tokens,
                    name_labels, newline_tokens, paragraphs)
@@ -443,6 +443,8 @@ class HogwildEngine:
             temperature = self.config.temperature if self.phase == WORK else 0.0   # answers: greedy
             rows = logits[torch.tensor([r for r, _ in samplers], device=logits.device)]
             rows = ban_tokens(rows, [self._banned(w) if self.phase == WORK else [] for _, w in samplers])
+            if self.config.dry_multiplier and self.phase == WORK:
+                rows = penalize(rows, [self._repeat_penalties(w) for _, w in samplers])
             ids = sample(rows, temperature, self.config.top_p,
                          [self.generators[w.index] for _, w in samplers]).tolist()
             for (_, worker), token in zip(samplers, ids):
@@ -562,6 +564,14 @@ class HogwildEngine:
         if cfg.repeat_steps and self._repeats_a_step(worker):
             banned += self._newline_ids
         return banned
+
+    def _repeat_penalties(self, worker: Worker) -> dict[int, float]:
+        """dry_multiplier: the DRY penalty on the worker's next token, against every text it reads
+        (its own; in a shared layout the others' too), the same rule for every method and W."""
+        cfg = self.config
+        seen = [worker] if cfg.layout == "independent" else self.workers
+        return repeat_penalties(worker.transcript, [source.transcript for source in seen],
+                                cfg.dry_multiplier, cfg.dry_base, cfg.dry_allowed)
 
     def _repeats_a_step(self, worker: Worker) -> bool:
         """repeat_steps: is the step in progress, so far, word for word a finished step the worker

@@ -6,6 +6,7 @@ see identical views still write different text at temperature > 0. Sampling is b
 logits' device (the Gumbel-max trick: argmax(logits / T + Gumbel noise) is a draw from
 softmax(logits / T)); only the chosen ids ever go to the host."""
 
+import numpy as np
 import torch
 
 _STREAM_STRIDE = 1_000_003   # a prime: streams (seed, w) never collide for w < 8 and distinct seeds
@@ -37,6 +38,53 @@ def copy_continuations(table: dict[tuple, set[int]], ids: list[int], n: int) -> 
     if n < 2 or len(ids) < n - 1:
         return set()
     return table.get(tuple(ids[len(ids) - n + 1:]), set())
+
+
+def repeat_penalties(own: list[int], sources: list[list[int]], multiplier: float, base: float,
+                     allowed: int, longest: int = 48) -> dict[int, float]:
+    """The DRY penalty ("don't repeat yourself", p-e-w's sampler, as in llama.cpp) on the next token
+    of a worker whose text so far is `own`, reading `sources` (its own text among them): wherever a
+    source holds the last L >= allowed tokens of `own` followed by token t, writing t would repeat
+    L + 1 tokens, and t's logit is lowered by multiplier * base ** (L - allowed) (the largest such
+    penalty). Unlike the n-gram ban it is soft and grows with the repeat, so a near-copy that
+    changes one word pays again a few tokens later. L counts at most `longest` tokens.
+    -> {token id: penalty}"""
+    if not own or multiplier <= 0:
+        return {}
+    tail = np.asarray(own[-longest:], dtype=np.int64)                 # [K]
+    penalties: dict[int, float] = {}
+    for source in sources:
+        s = np.asarray(source, dtype=np.int64)                         # [N]
+        if len(s) < 2:
+            continue
+        ends = np.flatnonzero(s[:-1] == tail[-1])                      # [M] places a next token follows
+        lengths = np.zeros(len(ends), dtype=np.int64)                  # [M] matched tokens so far
+        alive = np.ones(len(ends), dtype=bool)
+        for k in range(len(tail)):
+            at = ends - k
+            alive &= at >= 0
+            alive[alive] = s[at[alive]] == tail[-1 - k]
+            lengths += alive
+            if not alive.any():
+                break
+        for end, length in zip(ends[lengths >= allowed].tolist(), lengths[lengths >= allowed].tolist()):
+            token, penalty = int(s[end + 1]), multiplier * base ** (length - allowed)
+            if penalty > penalties.get(token, 0.0):
+                penalties[token] = penalty
+    return penalties
+
+
+def penalize(logits: torch.Tensor, penalties: list[dict[int, float]]) -> torch.Tensor:
+    """logits: [R, V]; penalties[r]: {id: amount} -> logits with each amount subtracted."""
+    rows = [r for r, table in enumerate(penalties) for _ in table]
+    if not rows:
+        return logits
+    cols = [i for table in penalties for i in table]
+    amounts = torch.tensor([a for table in penalties for a in table.values()], dtype=logits.dtype,
+                           device=logits.device)
+    logits = logits.clone()
+    logits[torch.tensor(rows, device=logits.device), torch.tensor(cols, device=logits.device)] -= amounts
+    return logits
 
 
 def ban_tokens(logits: torch.Tensor, banned: list[list[int]]) -> torch.Tensor:
