@@ -553,8 +553,7 @@ class HogwildEngine:
         if cfg.finish == "boxed":       # the paper: no end of text (nor other control token) while reasoning
             banned += self._control_ids
         if cfg.repeat_ngram:
-            seen = [worker] if cfg.layout == "independent" else self.workers     # whose text it can read
-            for source in seen:
+            for source in self._readable(worker):
                 banned += copy_continuations(source.own_grams, worker.transcript, cfg.repeat_ngram)
         banned += self._heading_ids
         others = [label for w, labels in self._name_labels.items() if w != worker.index for label in labels]
@@ -565,12 +564,15 @@ class HogwildEngine:
             banned += self._newline_ids
         return banned
 
+    def _readable(self, worker: Worker) -> list[Worker]:
+        """The workers whose text this worker can read: itself, and in a shared layout everyone."""
+        return [worker] if self.config.layout == "independent" else self.workers
+
     def _repeat_penalties(self, worker: Worker) -> dict[int, float]:
         """dry_multiplier: the DRY penalty on the worker's next token, against every text it reads
         (its own; in a shared layout the others' too), the same rule for every method and W."""
         cfg = self.config
-        seen = [worker] if cfg.layout == "independent" else self.workers
-        return repeat_penalties(worker.transcript, [source.transcript for source in seen],
+        return repeat_penalties(worker.transcript, [source.transcript for source in self._readable(worker)],
                                 cfg.dry_multiplier, cfg.dry_base, cfg.dry_allowed)
 
     def _repeats_a_step(self, worker: Worker) -> bool:
@@ -579,8 +581,7 @@ class HogwildEngine:
         current = _normal_step(self.decode(worker.step_sampled))
         if not current:
             return False
-        seen = [worker] if self.config.layout == "independent" else self.workers
-        return any(current in self._finished_steps(source) for source in seen)
+        return any(current in self._finished_steps(source) for source in self._readable(worker))
 
     def _finished_steps(self, worker: Worker) -> set[str]:
         """The normalised texts of the worker's finished steps (grown as it finishes more)."""
