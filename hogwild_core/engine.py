@@ -572,7 +572,8 @@ class HogwildEngine:
         """dry_multiplier: the DRY penalty on the worker's next token, against every text it reads
         (its own; in a shared layout the others' too), the same rule for every method and W."""
         cfg = self.config
-        return repeat_penalties(worker.transcript, [source.transcript for source in self._readable(worker)],
+        return repeat_penalties(worker.transcript_array(),
+                                [source.transcript_array() for source in self._readable(worker)],
                                 cfg.dry_multiplier, cfg.dry_base, cfg.dry_allowed)
 
     def _repeats_a_step(self, worker: Worker) -> bool:

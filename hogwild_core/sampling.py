@@ -40,7 +40,7 @@ def copy_continuations(table: dict[tuple, set[int]], ids: list[int], n: int) -> 
     return table.get(tuple(ids[len(ids) - n + 1:]), set())
 
 
-def repeat_penalties(own: list[int], sources: list[list[int]], multiplier: float, base: float,
+def repeat_penalties(own: list[int] | np.ndarray, sources: list[list[int] | np.ndarray], multiplier: float, base: float,
                      allowed: int, longest: int = 48) -> dict[int, float]:
     """The DRY penalty ("don't repeat yourself", p-e-w's sampler, as in llama.cpp) on the next token
     of a worker whose text so far is `own`, reading `sources` (its own text among them): wherever a
@@ -49,7 +49,7 @@ def repeat_penalties(own: list[int], sources: list[list[int]], multiplier: float
     penalty). Unlike the n-gram ban it is soft and grows with the repeat, so a near-copy that
     changes one word pays again a few tokens later. L counts at most `longest` tokens.
     -> {token id: penalty}"""
-    if not own or multiplier <= 0:
+    if len(own) == 0 or multiplier <= 0:
         return {}
     tail = np.asarray(own[-longest:], dtype=np.int64)                 # [K]
     penalties: dict[int, float] = {}

@@ -11,6 +11,8 @@ the same transcript, step ends and pieces, but nothing is ever sampled for it.""
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+import numpy as np
+
 from . import prompts
 from .text import Detokenizer
 
@@ -46,6 +48,7 @@ class Worker:
     pieces: list[Piece] = field(default_factory=list)   # since the last event
     external: bool = False          # its text comes from outside (HogwildEngine.write); never sampled
     label_due: bool = True          # external: its next text opens a reasoning step, so it gets a label
+    _array: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64), repr=False)
 
     @property
     def pending(self) -> list[int]:
@@ -55,6 +58,14 @@ class Worker:
     @property
     def num_pending(self) -> int:
         return len(self.transcript) - self.num_written
+
+    def transcript_array(self) -> np.ndarray:
+        """The transcript as int64 [len(transcript)] (for the DRY penalty, read by every worker
+        each pass): only the tokens added since the last call are converted."""
+        if len(self._array) < len(self.transcript):
+            tail = np.asarray(self.transcript[len(self._array):], dtype=np.int64)
+            self._array = np.concatenate([self._array, tail])
+        return self._array
 
     def insert(self, ids: list[int]) -> None:
         """Append engine-written tokens (a prompt, not sampled)."""

@@ -1,6 +1,7 @@
 """Engine behaviour on tiny random models: bad input, unsupported models, the cache holding
 each token once, determinism, the answer phase and running out of context."""
 
+import numpy as np
 import pytest
 import torch
 from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, MistralConfig, Qwen2Config
@@ -503,11 +504,36 @@ def test_dry_penalties_equal_the_rule_read_literally():
         own = [rng.randrange(4) for _ in range(rng.randrange(0, 30))]
         other = [rng.randrange(4) for _ in range(rng.randrange(0, 30))]
         allowed = rng.randrange(1, 4)
-        got = repeat_penalties(own, [own, other], 0.8, 1.75, allowed)
+        as_given = (lambda ids: np.asarray(ids, dtype=np.int64)) if rng.random() < 0.5 else list
+        got = repeat_penalties(as_given(own), [as_given(own), as_given(other)], 0.8, 1.75, allowed)
         want = _dry_by_brute_force(own, [own, other], 0.8, 1.75, allowed)
         assert got.keys() == want.keys() and all(abs(got[t] - want[t]) < 1e-9 for t in want)
     assert repeat_penalties([1, 2, 3, 1, 2], [[1, 2, 3, 1, 2]], 1.0, 2.0, 2) == {3: 1.0}
     assert repeat_penalties([1, 2], [[1, 2, 3]], 0.0, 2.0, 1) == {}
+
+
+def test_a_workers_transcript_array_follows_its_transcript():
+    """The array the DRY penalty reads is converted piecewise as the transcript grows: after any
+    mix of inserted and sampled tokens it equals the transcript."""
+    import random
+    from hogwild_core.text import Detokenizer
+    from hogwild_core.workers import Worker
+
+    class Letters:                                     # the detokenizer only needs decode()
+        def decode(self, ids, **_):
+            return "".join(chr(97 + i % 26) for i in ids)
+
+    rng = random.Random(1)
+    worker = Worker(0, "Alice", "alice", Detokenizer(Letters()))
+    assert worker.transcript_array().tolist() == []
+    for _ in range(60):
+        if rng.random() < 0.3:
+            worker.insert([rng.randrange(1000) for _ in range(rng.randrange(1, 5))])
+        else:
+            worker.take(rng.randrange(1000))
+        if rng.random() < 0.5:
+            array = worker.transcript_array()
+            assert array.dtype == np.int64 and array.tolist() == worker.transcript
 
 
 def test_dry_penalty_lowers_the_logits_of_repeats_only():
