@@ -19,7 +19,7 @@ from machine import machine_description
 from .errors import EvaluationError
 from .methods import METHOD_NAMES, build_methods
 from .records import EvalRun, run_key
-from .store import RESULTS, SETTINGS, ResultStore, pool_settings, pooled_runs, read_settings
+from .store import RESULTS, SETTINGS, ResultStore, changed_settings, pool_settings, pooled_runs, read_settings
 from .tasks import TASK_SETS, load_tasks
 
 
@@ -76,7 +76,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--pool", default=None, metavar="FOLDER,FOLDER",
                    help="with --report-only: make OUT a pooled folder that reads these folders' runs together "
                         "(siblings of OUT, run with equal settings); later --report-only on OUT reads them again")
+    p.add_argument("--against", type=Path, default=None, metavar="FOLDER",
+                   help="with --report-only: also pair OUT's runs with FOLDER's on the problems both ran "
+                        "(the same methods under other settings, e.g. an engine option off): OUT/against.csv "
+                        "and a section of OUT/report.md")
     args = p.parse_args(argv)
+    if args.against is not None and not args.report_only:
+        p.error("--against goes with --report-only")
     if args.pool is not None and not args.report_only:
         p.error("--pool goes with --report-only (a pooled folder holds no runs of its own)")
     if args.pool is not None:
@@ -160,13 +166,15 @@ def run(args) -> list[EvalRun]:
     return [r for r in store.load() if r.task_set in wanted]
 
 
-def report(records: list[EvalRun], out: Path, budgets: list[int] | None = None) -> None:
+def report(records: list[EvalRun], out: Path, budgets: list[int] | None = None,
+           against: Path | None = None) -> None:
     """table.csv/json (every method row, on each set of problems the same methods ran on),
     paired.csv (each Hogwild! row against each baseline of its W, on the problems both ran),
-    report.md (both as Markdown) and the figures (of the largest set of problems)."""
+    report.md (both as Markdown) and the figures (of the largest set of problems); with `against`,
+    against.csv and a report section pairing these runs with that folder's (`settings_table`)."""
     from .figure import accuracy_figure
-    from .markdown import report_markdown
-    from .table import grouped_table, paired_table
+    from .markdown import against_markdown, report_markdown
+    from .table import build_table, grouped_table, paired_table, settings_table
 
     table = grouped_table(records, budgets)
     if table.empty:
@@ -176,7 +184,19 @@ def report(records: list[EvalRun], out: Path, budgets: list[int] | None = None) 
     table.to_json(out / "table.json", orient="records", indent=1)
     paired = paired_table(records, budgets)
     paired.to_csv(out / "paired.csv", index=False)
-    (out / "report.md").write_text(report_markdown(table, paired), encoding="utf-8")
+    text = report_markdown(table, paired)
+    if against is not None:
+        theirs = ResultStore(against).load()
+        pairs = settings_table(records, theirs, budgets)
+        if pairs.empty:
+            raise EvaluationError(f"{against} has no run of these methods on these problems")
+        pairs.to_csv(out / "against.csv", index=False)
+        mine_keys = {(r.task_set, r.problem_id, r.method_key) for r in records}
+        shared = [r for r in theirs if (r.task_set, r.problem_id, r.method_key) in mine_keys]
+        differences = changed_settings(read_settings(against) or {}, read_settings(out) or {})
+        text += "\n" + against_markdown(pairs, build_table(shared, budgets), against.name, differences)
+        print(pairs.to_string(index=False))
+    (out / "report.md").write_text(text, encoding="utf-8")
     main_table = table[table["problems"] == table["problems"].iloc[0]]
     figures = {"accuracy": accuracy_figure(main_table, "All parts right vs. budget")}
     if main_table["part_accuracy"].notna().any():
@@ -223,7 +243,10 @@ def main(argv=None) -> int:
             records = ResultStore(args.out).load() if args.report_only else run(args)
     except EvaluationError as exc:
         raise SystemExit(f"python -m evaluation: {exc}") from None
-    report(records, args.out, args.budgets)
+    try:
+        report(records, args.out, args.budgets, args.against)
+    except EvaluationError as exc:
+        raise SystemExit(f"python -m evaluation: {exc}") from None
     print(f"{len(records)} runs in {args.out} ({time.perf_counter() - began:.0f} s, "
           f"{platform.machine()}, python {platform.python_version()})", file=sys.stderr)
     return 0

@@ -45,19 +45,36 @@ def metrics_markdown(table: pd.DataFrame, budget: int) -> str:
     return "\n".join(lines)
 
 
-def paired_markdown(paired: pd.DataFrame) -> str:
+def paired_markdown(paired: pd.DataFrame, names: tuple[str, str] = ("hogwild", "baseline"),
+                    headers: tuple[str, str] = ("Hogwild! row", "baseline")) -> str:
     """Each Hogwild! row against each baseline, per budget: questions right (difference and its
-    paired bootstrap interval) and all parts right (discordant pairs and exact McNemar p)."""
-    lines = ["| budget | Hogwild! row | baseline | n | questions right: difference [95% CI] | "
-             "all right: only Hogwild! / only baseline | McNemar p |",
+    paired bootstrap interval) and all parts right (discordant pairs and exact McNemar p). `names`:
+    the table's column prefixes (`table.settings_table` has "mine"/"theirs"); `headers`: theirs here."""
+    first, second = names
+    lines = [f"| budget | {headers[0]} | {headers[1]} | n | questions right: difference [95% CI] | "
+             f"all right: only {headers[0]} / only {headers[1]} | McNemar p |",
              "|---|---|---|---|---|---|---|"]
-    for _, r in paired.sort_values(["budget", "hogwild", "baseline"]).iterrows():
+    for _, r in paired.sort_values(["budget", first, second]).iterrows():
         diff = "-" if r["per_question_diff"] is None or pd.isna(r["per_question_diff"]) else \
             f"{r['per_question_diff']:+.2f} [{r['diff_ci_low']:+.2f}, {r['diff_ci_high']:+.2f}]"
-        discordant = "-" if pd.isna(r["only_hogwild_right"]) else f"{int(r['only_hogwild_right'])} / {int(r['only_baseline_right'])}"
+        discordant = "-" if pd.isna(r[f"only_{first}_right"]) else \
+            f"{int(r[f'only_{first}_right'])} / {int(r[f'only_{second}_right'])}"
         p = "-" if pd.isna(r["mcnemar_p"]) else f"{r['mcnemar_p']:.2f}"
-        lines.append(f"| {r['budget']} | {r['hogwild']} | {r['baseline']} | {r['n']} | {diff} | {discordant} | {p} |")
+        lines.append(f"| {r['budget']} | {r[first]} | {r[second]} | {r['n']} | {diff} | {discordant} | {p} |")
     return "\n".join(lines)
+
+
+def against_markdown(pairs: pd.DataFrame, theirs: pd.DataFrame, name: str, differences: list[str]) -> str:
+    """The same problems under two settings: `pairs` (`table.settings_table`), `theirs` (a
+    `build_table` of the other folder's runs on those problems, for its metrics), the other
+    folder's name and the settings that differ."""
+    budget = theirs["budget"].max()
+    return "\n".join([
+        f"### Against {name} (the same problems; settings that differ: {', '.join(differences) or 'none'})", "",
+        f"Each row here against the same row there, and each Hogwild! row here against the baselines there; "
+        f"questions right, here minus there:", "",
+        paired_markdown(pairs, ("mine", "theirs"), ("here", "there")), "",
+        f"There, on these problems, at {budget} passes, per run:", "", metrics_markdown(theirs, budget), ""])
 
 
 def report_markdown(table: pd.DataFrame, paired: pd.DataFrame) -> str:

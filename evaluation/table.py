@@ -225,26 +225,54 @@ def paired_table(records: list[EvalRun], budgets: list[int] | None = None) -> pd
                 continue
             if not (base == "single" or base_W == W):
                 continue
-            common = sorted(set(mine) & set(theirs))
-            if not common:
+            if (stats := _pair_stats(mine, theirs)) is not None:
+                rows.append({"task_set": task_set, "budget": budget, "hogwild": row, "baseline": base, **stats})
+    return pd.DataFrame(rows)
+
+
+def _pair_stats(mine: dict, theirs: dict, names: tuple[str, str] = ("hogwild", "baseline")) -> dict | None:
+    """Two rows' outcomes ({problem: (all parts, per question, ...)}) on the problems both have:
+    all-parts shares and the exact McNemar test, the mean per-question difference (mine minus
+    theirs) with its paired bootstrap interval; None if they share no problem. `names` prefix
+    the share and count columns."""
+    common = sorted(set(mine) & set(theirs))
+    if not common:
+        return None
+    a = [bool(mine[p][0]) for p in common]
+    b = [theirs[p][0] for p in common]
+    only_mine = sum(x and not y for x, y in zip(a, b) if isinstance(y, bool))
+    only_theirs = sum(y and not x for x, y in zip(a, b) if isinstance(y, bool))
+    exact = all(isinstance(y, bool) for y in b)
+    diffs = [mine[p][1] - theirs[p][1] for p in common if mine[p][1] is not None and theirs[p][1] is not None]
+    low, high = bootstrap_interval(diffs) if diffs else (None, None)
+    first, second = names
+    return {"n": len(common),
+            f"{first}_all_parts": round(sum(a) / len(a), 4),
+            f"{second}_all_parts": round(sum(float(y) for y in b) / len(b), 4),
+            f"only_{first}_right": only_mine if exact else None,
+            f"only_{second}_right": only_theirs if exact else None,
+            "mcnemar_p": round(mcnemar_exact(only_mine, only_theirs), 4) if exact else None,
+            "per_question_diff": _mean(diffs),
+            "diff_ci_low": None if low is None else round(low, 4),
+            "diff_ci_high": None if high is None else round(high, 4)}
+
+
+def settings_table(mine: list[EvalRun], theirs: list[EvalRun], budgets: list[int] | None = None) -> pd.DataFrame:
+    """The same problems run under two settings (e.g. an engine option on and off): at each budget,
+    each row of `mine` against the same row of `theirs`, and each Hogwild! row of `mine` against
+    each baseline row of `theirs` of its W (a method with the option against the baselines without
+    it), paired on the problems both ran. Columns as `paired_table`'s, with "mine" and "theirs"
+    where it has "hogwild" and "baseline"."""
+    a, b = outcomes_by_row(mine, budgets), outcomes_by_row(theirs, budgets)
+    rows = []
+    for (task_set, row, W, budget), here in sorted(a.items()):
+        for (other_set, base, base_W, base_budget), there in sorted(b.items()):
+            if other_set != task_set or base_budget != budget:
                 continue
-            a = [bool(mine[p][0]) for p in common]
-            b = [theirs[p][0] for p in common]
-            only_mine = sum(x and not y for x, y in zip(a, b) if isinstance(y, bool))
-            only_theirs = sum(y and not x for x, y in zip(a, b) if isinstance(y, bool))
-            exact = all(isinstance(y, bool) for y in b)
-            diffs = [mine[p][1] - theirs[p][1] for p in common
-                     if mine[p][1] is not None and theirs[p][1] is not None]
-            low, high = bootstrap_interval(diffs) if diffs else (None, None)
-            rows.append({"task_set": task_set, "budget": budget, "hogwild": row, "baseline": base, "n": len(common),
-                         "hogwild_all_parts": round(sum(a) / len(a), 4),
-                         "baseline_all_parts": round(sum(float(y) for y in b) / len(b), 4),
-                         "only_hogwild_right": only_mine if exact else None,
-                         "only_baseline_right": only_theirs if exact else None,
-                         "mcnemar_p": round(mcnemar_exact(only_mine, only_theirs), 4) if exact else None,
-                         "per_question_diff": _mean(diffs),
-                         "diff_ci_low": None if low is None else round(low, 4),
-                         "diff_ci_high": None if high is None else round(high, 4)})
+            same = base == row
+            across = row.startswith("hogwild") and not base.startswith("hogwild") and (base == "single" or base_W == W)
+            if (same or across) and (stats := _pair_stats(here, there, ("mine", "theirs"))) is not None:
+                rows.append({"task_set": task_set, "budget": budget, "mine": row, "theirs": base, **stats})
     return pd.DataFrame(rows)
 
 

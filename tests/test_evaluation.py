@@ -6,6 +6,7 @@ import json
 import math
 import re
 
+import pandas as pd
 import pytest
 import torch
 
@@ -660,6 +661,42 @@ def test_pooling_refuses_other_settings_a_run_counted_twice_and_names_outside(tm
     elsewhere = _folder(tmp_path / "deeper" / "c", [_record("single", "contiguous", 1, [True, True], problem="1")])
     with pytest.raises(SystemExit, match="side by side"):
         cli.main(["--report-only", "--out", str(tmp_path / "p"), "--pool", f"{a},{elsewhere}"])
+
+
+def test_against_pairs_the_same_problems_under_other_settings(tmp_path, capsys):
+    """--against: an engine option on (here) and off (there), problems 0-2 in both (3 only there).
+    At 16 passes, questions right per problem, worked out by hand: the team here 1, 1/2, 0; there
+    1/2, 0, 0 (so +1/3, and problem 0's all-right is here's only discordant pair); the single
+    worker there 1, 1/2, 1/2 (so the team here against it: -1/6)."""
+    def runs(team, single):
+        out = []
+        for p, (t, s) in enumerate(zip(team, single)):
+            t, s = [bool(x) for x in t], [bool(x) for x in s]
+            out.append(_record("hogwild", "combined", 2, [False, all(t)], problem=str(p),
+                               part_correct=[[False, False], t]))
+            out.append(_record("single", "contiguous", 1, [False, all(s)], problem=str(p), team_sizes=(2,),
+                               part_correct=[[False, False], s]))
+        return out
+    on = _folder(tmp_path / "on", runs([[1, 1], [1, 0], [0, 0]], [[1, 0], [0, 0], [0, 0]]),
+                 engine={"dry_multiplier": 0.8})
+    off = _folder(tmp_path / "off", runs([[1, 0], [0, 0], [0, 0], [1, 1]], [[1, 1], [1, 0], [0, 1], [1, 1]]))
+    assert cli.main(["--report-only", "--out", str(on), "--against", str(off), "--budgets", "16"]) == 0
+    pairs = pd.read_csv(on / "against.csv")
+    at16 = pairs[pairs.budget == 16].set_index(["mine", "theirs"])
+    same = at16.loc[("hogwild combined W=2", "hogwild combined W=2")]
+    assert same.n == 3 and same.per_question_diff == pytest.approx(1 / 3, abs=1e-4)
+    assert (same.only_mine_right, same.only_theirs_right) == (1, 0)
+    across = at16.loc[("hogwild combined W=2", "single")]
+    assert across.per_question_diff == pytest.approx(-1 / 6, abs=1e-4) and across.n == 3
+    assert ("single", "hogwild combined W=2") not in at16.index         # baselines are not paired with teams
+    report = (on / "report.md").read_text()
+    assert "### Against off (the same problems; settings that differ: engine)" in report
+    elsewhere = _folder(tmp_path / "elsewhere", [_record("single", "contiguous", 1, [True, True], problem="9")])
+    with pytest.raises(SystemExit, match="has no run of these methods on these problems"):
+        cli.main(["--report-only", "--out", str(on), "--against", str(elsewhere)])
+    with pytest.raises(SystemExit):
+        cli.main(["--out", str(on), "--against", str(off)])
+    assert "--against goes with --report-only" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("values", [[0.2, 0.4, 0.0, 1.0, 0.6, 0.2, 0.8], [0.0], [1, 0, 1, 1], [-0.2, 0.4, 0.0] * 11])
