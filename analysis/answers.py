@@ -226,6 +226,12 @@ def split_parts(text: str | None, num_parts: int) -> list[str | None]:
     return (pieces + [None] * num_parts)[:num_parts]
 
 
+def parts_given(predicted: str | None, num_parts: int) -> int:
+    """How many of a multi-part problem's answers `predicted` gives at all (right or wrong): "26"
+    for five questions gives 1, "2, 64, 36, 30" gives 4."""
+    return sum(piece is not None for piece in split_parts(extract_answer(predicted), num_parts))
+
+
 # ---- checking --------------------------------------------------------------------------------
 def _is_list(reference) -> bool:
     return isinstance(reference, (list, tuple))

@@ -34,25 +34,27 @@ def accuracy_markdown(table: pd.DataFrame, y: str = "part_accuracy") -> str:
 def metrics_markdown(table: pd.DataFrame, budget: int) -> str:
     """Tokens and collaboration metrics of each method row at one budget."""
     at = table[table["budget"] == budget]
-    lines = ["| method | tokens | redundancy | self-repeats | impersonations | questions started | different first questions | wasted tokens |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| method | tokens | redundancy | self-repeats | impersonations | questions started | different first questions | wasted tokens | answers leaving questions out |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in sorted(at["row"].unique(), key=_row_order):
         r = at[at["row"] == row].iloc[0]
         lines.append(f"| {row} | {_number(r['mean_tokens'], 0)} | {_number(r['mean_redundancy'])} | "
                      f"{_number(r['mean_self_repeats'], 1)} | {_number(r['mean_impersonations'], 1)} | "
                      f"{_number(r['mean_parts_started'], 1)} | {_number(r['distinct_first_parts'])} | "
-                     f"{_number(r['mean_wasted_tokens'], 0)} |")
+                     f"{_number(r['mean_wasted_tokens'], 0)} | {_number(r['short_answers'])} |")
     return "\n".join(lines)
 
 
 def paired_markdown(paired: pd.DataFrame, names: tuple[str, str] = ("hogwild", "baseline"),
-                    headers: tuple[str, str] = ("Hogwild! row", "baseline")) -> str:
+                    headers: tuple[str, str] = ("Hogwild! row", "baseline"),
+                    short: tuple[str, str] = ("Hogwild!", "baseline")) -> str:
     """Each Hogwild! row against each baseline, per budget: questions right (difference and its
     paired bootstrap interval) and all parts right (discordant pairs and exact McNemar p). `names`:
-    the table's column prefixes (`table.settings_table` has "mine"/"theirs"); `headers`: theirs here."""
+    the table's column prefixes (`table.settings_table` has "mine"/"theirs"); `headers` and `short`:
+    what the columns call the two rows."""
     first, second = names
     lines = [f"| budget | {headers[0]} | {headers[1]} | n | questions right: difference [95% CI] | "
-             f"all right: only {headers[0]} / only {headers[1]} | McNemar p |",
+             f"all right: only {short[0]} / only {short[1]} | McNemar p |",
              "|---|---|---|---|---|---|---|"]
     for _, r in paired.sort_values(["budget", first, second]).iterrows():
         diff = "-" if r["per_question_diff"] is None or pd.isna(r["per_question_diff"]) else \
@@ -73,7 +75,7 @@ def against_markdown(pairs: pd.DataFrame, theirs: pd.DataFrame, name: str, diffe
         f"### Against {name} (the same problems; settings that differ: {', '.join(differences) or 'none'})", "",
         f"Each row here against the same row there, and each Hogwild! row here against the baselines there; "
         f"questions right, here minus there:", "",
-        paired_markdown(pairs, ("mine", "theirs"), ("here", "there")), "",
+        paired_markdown(pairs, ("mine", "theirs"), ("here", "there"), ("here", "there")), "",
         f"There, on these problems, at {budget} passes, per run:", "", metrics_markdown(theirs, budget), ""])
 
 

@@ -22,6 +22,8 @@ import random
 import numpy as np
 import pandas as pd
 
+from analysis.answers import parts_given
+
 from .records import EvalRun, Probe
 from .scoring import mcnemar_exact, wilson_interval
 
@@ -29,7 +31,7 @@ METRICS = ("redundancy", "impersonations", "copied_prompts", "self_repeats", "pa
 COLUMNS = ("task_set", "method", "layout", "W", "split", "row", "budget", "passes_used", "n", "correct",
            "accuracy", "ci_low", "ci_high", "part_accuracy", "part_ci_low", "part_ci_high",
            "mean_tokens", "mean_seconds", "mean_wasted_tokens", "mean_passes",
-           *(f"mean_{m}" for m in METRICS), "distinct_first_parts")
+           *(f"mean_{m}" for m in METRICS), "distinct_first_parts", "short_answers")
 BOOTSTRAP_SAMPLES = 2000
 
 
@@ -166,7 +168,10 @@ def build_table(records: list[EvalRun], budgets: list[int] | None = None) -> pd.
                "mean_seconds": _mean(p.seconds for p in probes),
                "mean_wasted_tokens": _mean(p.wasted_tokens for p in probes),
                "mean_passes": _mean(p.passes for p in probes),
-               "distinct_first_parts": _mean(d for d in distinct if d is not None)}
+               "distinct_first_parts": _mean(d for d in distinct if d is not None),
+               # answers that leave some question out ("26" for five): None for one-answer problems
+               "short_answers": (_mean(parts_given(p.answer, len(run.parts)) < len(run.parts) for p in probes)
+                                 if len(run.parts) > 1 else None)}
         for m in METRICS:
             out[f"mean_{m}"] = _mean(p.metrics.get(m) for p in probes)
         rows.append(out)

@@ -294,9 +294,11 @@ def test_wilson_interval():
 
 
 def _record(method, layout, W, correct, any_correct=None, problem="0", budgets=(8, 16), team_sizes=(), workers=None,
-            part_correct=None, distinct=None):
-    """A run as results.jsonl holds it, read back as the tables get it; part_correct: per probe."""
-    probes = [{"budget": b, "passes": b, "seconds": 1.0, "answers": ["7"], "answer": "7", "correct": c,
+            part_correct=None, distinct=None, answer_texts=None, parts=()):
+    """A run as results.jsonl holds it, read back as the tables get it; part_correct and
+    answer_texts: per probe."""
+    probes = [{"budget": b, "passes": b, "seconds": 1.0, "answers": [answer_texts[i] if answer_texts else "7"],
+               "answer": answer_texts[i] if answer_texts else "7", "correct": c,
                "any_correct": c if any_correct is None else any_correct[i],
                "worker_correct": workers[i] if workers else [c] * W, "tokens": b * W, "wasted_tokens": 0,
                "metrics": {"redundancy": 0.5, "impersonations": 1, "copied_prompts": 0, "self_repeats": 0,
@@ -305,7 +307,30 @@ def _record(method, layout, W, correct, any_correct=None, problem="0", budgets=(
               for i, (b, c) in enumerate(zip(budgets, correct))]
     return run_from_json({"task_set": "toy", "problem_id": problem, "seed": 0, "method": method, "layout": layout,
                           "workers": W, "split": "chosen", "team_sizes": list(team_sizes), "probes": probes,
+                          "parts": list(parts),
                           "pieces": [[] for _ in range(W)]})
+
+
+def test_parts_given_counts_the_answers_a_forced_answer_holds():
+    """Real forced answers of five-question problems (docs/eval): the team's "26" and "15" name one
+    question, the single worker's "2, 64, 36, 30" four."""
+    from analysis.answers import parts_given
+    assert [parts_given(a, 5) for a in ("26", "15", "2, 64, 36, 30", "2, 64, 36, 30, 22",
+                                         "26, 3.33, 4, 2, 5", None, "")] == [1, 1, 4, 5, 5, 0, 0]
+    assert parts_given("(a) 3 (b) 5", 2) == 2 and parts_given("(b) 5", 2) == 1
+
+
+def test_the_table_counts_answers_that_leave_questions_out():
+    """Two problems of three questions: at 8 passes one answer names all three and one only one
+    (half short), at 16 both name all three; a one-answer problem has no such share."""
+    three = ("q1", "q2", "q3")
+    records = [_record("single", "contiguous", 1, [False, False], problem="0", parts=three,
+                       answer_texts=["4", "4, 5, 6"], part_correct=[[False] * 3, [False] * 3]),
+               _record("single", "contiguous", 1, [False, False], problem="1", parts=three,
+                       answer_texts=["1, 2, 3", "1 and 2 and 3"], part_correct=[[False] * 3, [False] * 3])]
+    table = build_table(records).set_index("budget")
+    assert table.loc[8, "short_answers"] == 0.5 and table.loc[16, "short_answers"] == 0.0
+    assert build_table([_record("single", "contiguous", 1, [True, True])])["short_answers"].isna().all()
 
 
 def test_no_equal_compute_row_for_a_team_size_no_team_ran():
