@@ -243,19 +243,19 @@ def _pair_stats(mine: dict, theirs: dict, names: tuple[str, str] = ("hogwild", "
     common = sorted(set(mine) & set(theirs))
     if not common:
         return None
-    a = [bool(mine[p][0]) for p in common]
+    a = [mine[p][0] for p in common]          # bool, or a fraction of workers ("mean worker")
     b = [theirs[p][0] for p in common]
-    only_mine = sum(x and not y for x, y in zip(a, b) if isinstance(y, bool))
-    only_theirs = sum(y and not x for x, y in zip(a, b) if isinstance(y, bool))
-    exact = all(isinstance(y, bool) for y in b)
+    exact = all(isinstance(x, bool) for x in a + b)      # McNemar needs right/wrong on both sides
+    only_mine = sum(x and not y for x, y in zip(a, b)) if exact else None
+    only_theirs = sum(y and not x for x, y in zip(a, b)) if exact else None
     diffs = [mine[p][1] - theirs[p][1] for p in common if mine[p][1] is not None and theirs[p][1] is not None]
     low, high = bootstrap_interval(diffs) if diffs else (None, None)
     first, second = names
     return {"n": len(common),
-            f"{first}_all_parts": round(sum(a) / len(a), 4),
+            f"{first}_all_parts": round(sum(float(x) for x in a) / len(a), 4),
             f"{second}_all_parts": round(sum(float(y) for y in b) / len(b), 4),
-            f"only_{first}_right": only_mine if exact else None,
-            f"only_{second}_right": only_theirs if exact else None,
+            f"only_{first}_right": only_mine,
+            f"only_{second}_right": only_theirs,
             "mcnemar_p": round(mcnemar_exact(only_mine, only_theirs), 4) if exact else None,
             "per_question_diff": _mean(diffs),
             "diff_ci_low": None if low is None else round(low, 4),

@@ -716,6 +716,12 @@ def test_against_pairs_the_same_problems_under_other_settings(tmp_path, capsys):
     assert ("single", "hogwild combined W=2") not in at16.index         # baselines are not paired with teams
     report = (on / "report.md").read_text()
     assert "### Against off (the same problems; settings that differ: engine)" in report
+    from evaluation.table import settings_table
+    half = [_record("independent", "independent", 2, [False, False], problem="0", workers=[[True, False]] * 2)]
+    none = [_record("independent", "independent", 2, [False, False], problem="0", workers=[[False, False]] * 2)]
+    worker_row = settings_table(half, none).set_index(["budget", "mine"]).loc[(16, "independent W=2, mean worker")]
+    assert worker_row.mine_all_parts == 0.5 and worker_row.theirs_all_parts == 0.0   # a fraction of workers, not a bool
+    assert pd.isna(worker_row.mcnemar_p) and pd.isna(worker_row.only_mine_right)
     elsewhere = _folder(tmp_path / "elsewhere", [_record("single", "contiguous", 1, [True, True], problem="9")])
     with pytest.raises(SystemExit, match="has no run of these methods on these problems"):
         cli.main(["--report-only", "--out", str(on), "--against", str(elsewhere)])
