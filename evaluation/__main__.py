@@ -174,7 +174,7 @@ def report(records: list[EvalRun], out: Path, budgets: list[int] | None = None,
     against.csv and a report section pairing these runs with that folder's (`settings_table`)."""
     from .figure import accuracy_figure
     from .markdown import against_markdown, report_markdown
-    from .table import build_table, grouped_table, paired_table, settings_table
+    from .table import build_table, complete_only, grouped_table, paired_table, settings_table
 
     table = grouped_table(records, budgets)
     if table.empty:
@@ -187,11 +187,12 @@ def report(records: list[EvalRun], out: Path, budgets: list[int] | None = None,
     text = report_markdown(table, paired)
     if against is not None:
         theirs = ResultStore(against).load()
-        pairs = settings_table(records, theirs, budgets)
+        mine = complete_only(records)          # a problem cut off mid-way is no pair of its own
+        pairs = settings_table(mine, theirs, budgets)
         if pairs.empty:
             raise EvaluationError(f"{against} has no run of these methods on these problems")
         pairs.to_csv(out / "against.csv", index=False)
-        mine_keys = {(r.task_set, r.problem_id, r.method_key) for r in records}
+        mine_keys = {(r.task_set, r.problem_id, r.method_key) for r in mine}
         shared = [r for r in theirs if (r.task_set, r.problem_id, r.method_key) in mine_keys]
         differences = changed_settings(read_settings(against) or {}, read_settings(out) or {})
         text += "\n" + against_markdown(pairs, build_table(shared, budgets), against.name, differences)

@@ -705,6 +705,8 @@ def test_against_pairs_the_same_problems_under_other_settings(tmp_path, capsys):
     on = _folder(tmp_path / "on", runs([[1, 1], [1, 0], [0, 0]], [[1, 0], [0, 0], [0, 0]]),
                  engine={"dry_multiplier": 0.8})
     off = _folder(tmp_path / "off", runs([[1, 0], [0, 0], [0, 0], [1, 1]], [[1, 1], [1, 0], [0, 1], [1, 1]]))
+    ResultStore(on).append(_record("single", "contiguous", 1, [False, True], problem="3", team_sizes=(2,),
+                                   part_correct=[[False, False], [True, True]]))   # cut off before its team ran
     assert cli.main(["--report-only", "--out", str(on), "--against", str(off), "--budgets", "16"]) == 0
     pairs = pd.read_csv(on / "against.csv")
     at16 = pairs[pairs.budget == 16].set_index(["mine", "theirs"])
@@ -714,6 +716,7 @@ def test_against_pairs_the_same_problems_under_other_settings(tmp_path, capsys):
     across = at16.loc[("hogwild combined W=2", "single")]
     assert across.per_question_diff == pytest.approx(-1 / 6, abs=1e-4) and across.n == 3
     assert ("single", "hogwild combined W=2") not in at16.index         # baselines are not paired with teams
+    assert at16.loc[("single", "single")].n == 3                         # problem 3 here is incomplete
     report = (on / "report.md").read_text()
     assert "### Against off (the same problems; settings that differ: engine)" in report
     from evaluation.table import settings_table
