@@ -223,16 +223,18 @@ def paired_table(records: list[EvalRun], budgets: list[int] | None = None) -> pd
     outcomes = outcomes_by_row(records, budgets)
     rows = []
     for (task_set, row, W, budget), mine in sorted(outcomes.items()):
-        if not row.startswith("hogwild"):
-            continue
         for (other_set, base, base_W, base_budget), theirs in sorted(outcomes.items()):
-            if other_set != task_set or base_budget != budget or base.startswith("hogwild"):
-                continue
-            if not (base == "single" or base_W == W):
+            if other_set != task_set or base_budget != budget or not _is_baseline_of(row, W, base, base_W):
                 continue
             if (stats := _pair_stats(mine, theirs)) is not None:
                 rows.append({"task_set": task_set, "budget": budget, "hogwild": row, "baseline": base, **stats})
     return pd.DataFrame(rows)
+
+
+def _is_baseline_of(row: str, W: int, base: str, base_W: int) -> bool:
+    """Whether row `base` (of team size base_W) is a baseline the Hogwild! row `row` (of W) is
+    paired with: one worker at any W, the other baselines at the same W."""
+    return row.startswith("hogwild") and not base.startswith("hogwild") and (base == "single" or base_W == W)
 
 
 def _pair_stats(mine: dict, theirs: dict, names: tuple[str, str] = ("hogwild", "baseline")) -> dict | None:
@@ -274,9 +276,7 @@ def settings_table(mine: list[EvalRun], theirs: list[EvalRun], budgets: list[int
         for (other_set, base, base_W, base_budget), there in sorted(b.items()):
             if other_set != task_set or base_budget != budget:
                 continue
-            same = base == row
-            across = row.startswith("hogwild") and not base.startswith("hogwild") and (base == "single" or base_W == W)
-            if (same or across) and (stats := _pair_stats(here, there, ("mine", "theirs"))) is not None:
+            if (base == row or _is_baseline_of(row, W, base, base_W)) and (stats := _pair_stats(here, there, ("mine", "theirs"))) is not None:
                 rows.append({"task_set": task_set, "budget": budget, "mine": row, "theirs": base, **stats})
     return pd.DataFrame(rows)
 
