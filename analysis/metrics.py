@@ -19,7 +19,7 @@ redundancy check with it on token ids; here it runs on words."""
 import re
 from dataclasses import dataclass
 
-from hogwild_core.prompts import FINAL_ANSWER_TEXT, WORKER_NAMES, is_step_end
+from hogwild_core.prompts import WORKER_NAMES, is_final_answer_text, is_step_end
 from hogwild_core.similarity import MIN_WORDS, near_duplicate
 
 
@@ -59,7 +59,7 @@ def split_steps(worker: int, pieces: list[tuple[str, bool, int]]) -> list[Step]:
     answer is not a step."""
     steps, current = [], _Open()
     for text, inserted, when in pieces:
-        if inserted and FINAL_ANSWER_TEXT.strip() in text:
+        if inserted and is_final_answer_text(text):
             break
         if inserted:
             if current.text.strip():

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from hogwild_core.config import FINISH_RULES
+from hogwild_core.prompts import ANSWER_PROMPTS
 from machine import machine_description
 
 from .errors import EvaluationError
@@ -68,6 +69,10 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="how reasoning may end before a budget: boxed (the paper's rule, every method: no end "
                         "of text while reasoning; a final \\boxed{} with every question's answer ends it, for the "
                         "whole team) or eos (a worker's end of text stops it; the protocol before 2026-12-01)")
+    p.add_argument("--answer-prompts", default="plain", metavar="NAME,NAME",
+                   help=f"how the forced answers are asked for ({', '.join(ANSWER_PROMPTS)}): each cut of a run is "
+                        "probed with each, so they are compared on the same transcripts (rows of the others end "
+                        "in ', <name> answer'; OUT/prompts.csv pairs them with the first)")
     p.add_argument("--engine", action="append", default=[], metavar="FIELD=VALUE",
                    help="another EngineConfig field for every run, e.g. redundancy_check=false (repeatable)")
     p.add_argument("--out", type=Path, default=Path("eval-results"))
@@ -98,6 +103,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--budgets needs positive pass counts")
     args.methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     args.tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    args.answer_prompts = [a.strip() for a in args.answer_prompts.split(",") if a.strip()]
+    unknown = [a for a in args.answer_prompts if a not in ANSWER_PROMPTS]
+    if not args.answer_prompts or unknown or len(set(args.answer_prompts)) != len(args.answer_prompts):
+        p.error(f"--answer-prompts takes distinct names among {', '.join(ANSWER_PROMPTS)}")
+    if args.answer_prompts[0] != "plain":
+        p.error("--answer-prompts must start with plain (the protocol's prompt; the others are paired with it)")
     return args
 
 
@@ -107,6 +118,8 @@ def settings_of(args) -> dict:
                 "date": time.strftime("%Y-%m-%d")}
     if args.engine:
         settings["engine"] = dict(engine_overrides(args.engine))
+    if args.answer_prompts != ["plain"]:
+        settings["answer_prompts"] = args.answer_prompts
     return settings
 
 
@@ -135,7 +148,7 @@ def run(args) -> list[EvalRun]:
 
     from hogwild_core import PromptCache, load_model
 
-    from .probing import RunSettings, run_task
+    from .probing import RunSettings, run_task_prompts
 
     try:
         methods = build_methods(args.methods, args.workers)
@@ -155,13 +168,14 @@ def run(args) -> list[EvalRun]:
         model, tokenizer = load_model(args.model, device=args.device, device_map=args.device_map)
         team_sizes = tuple(sorted({m.num_workers for m in methods if m.num_workers > 1} | set(args.single_also)))
         settings = RunSettings(tuple(args.budgets), args.temperature, args.seed, args.max_answer_tokens, team_sizes,
-                               engine_overrides(args.engine), args.finish)
+                               engine_overrides(args.engine), args.finish, tuple(args.answer_prompts))
         prompt_cache = PromptCache()
         with tqdm(todo, desc="runs", unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
             for task, method in bar:
                 bar.set_postfix_str(f"{task.task_set}/{task.id[:12]} {method.label}")
-                store.append(run_task(model, tokenizer, task, method, settings, prompt_cache,
-                                      model_name=args.model or "default", machine=machine_description()))
+                for record in run_task_prompts(model, tokenizer, task, method, settings, prompt_cache,
+                                               model_name=args.model or "default", machine=machine_description()):
+                    store.append(record)
     wanted = {t.task_set for t in tasks}
     return [r for r in store.load() if r.task_set in wanted]
 
@@ -173,8 +187,8 @@ def report(records: list[EvalRun], out: Path, budgets: list[int] | None = None,
     report.md (both as Markdown) and the figures (of the largest set of problems); with `against`,
     against.csv and a report section pairing these runs with that folder's (`settings_table`)."""
     from .figure import accuracy_figure
-    from .markdown import against_markdown, report_markdown
-    from .table import build_table, complete_only, grouped_table, paired_table, settings_table
+    from .markdown import against_markdown, prompts_markdown, report_markdown
+    from .table import build_table, complete_only, grouped_table, paired_table, prompt_table, settings_table
 
     table = grouped_table(records, budgets)
     if table.empty:
@@ -185,6 +199,10 @@ def report(records: list[EvalRun], out: Path, budgets: list[int] | None = None,
     paired = paired_table(records, budgets)
     paired.to_csv(out / "paired.csv", index=False)
     text = report_markdown(table, paired)
+    by_prompt = prompt_table(complete_only(records), budgets)
+    if len(by_prompt):
+        by_prompt.to_csv(out / "prompts.csv", index=False)
+        text += "\n" + prompts_markdown(by_prompt)
     if against is not None:
         theirs = ResultStore(against).load()
         mine = complete_only(records)          # a problem cut off mid-way is no pair of its own

@@ -79,6 +79,16 @@ def against_markdown(pairs: pd.DataFrame, theirs: pd.DataFrame, name: str, diffe
         f"There, on these problems, at {budget} passes, per run:", "", metrics_markdown(theirs, budget), ""])
 
 
+def prompts_markdown(pairs: pd.DataFrame) -> str:
+    """`table.prompt_table`: each row answered with another prompt against the plain answer of the
+    same runs."""
+    return "\n".join([
+        "### Answer prompts (the same runs, the forced answer asked for another way)", "",
+        "Each row answered with another prompt against the same runs answered with the plain one; questions "
+        "right, other minus plain:", "",
+        paired_markdown(pairs, ("mine", "theirs"), ("answered so", "plain answer"), ("so", "plain")), ""])
+
+
 def report_markdown(table: pd.DataFrame, paired: pd.DataFrame) -> str:
     """Every group of a grouped table: questions right, all right, and the metrics at the largest
     budget; then the paired comparisons."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from hogwild_core import EngineConfig, HogwildEngine
 from analysis.answers import is_correct, part_correct
+from hogwild_core.prompts import ANSWER_PROMPTS
 from hogwild_core.text import Detokenizer
 
 from . import scoring
@@ -35,10 +36,16 @@ class RunSettings:
     team_sizes: tuple[int, ...] = ()     # W of the team methods: the single run is also probed at W x budget
     engine_overrides: tuple[tuple[str, object], ...] = ()   # other EngineConfig fields, for ablations
     finish: str = "boxed"                # how reasoning ends before the budget (EngineConfig.finish)
+    # How the forced answers are asked for (prompts.ANSWER_PROMPTS): every cut of the one run is
+    # probed with each, on its own fork, so the prompts are compared on the very same transcripts.
+    answer_prompts: tuple[str, ...] = ("plain",)
 
     def __post_init__(self):
         if not self.budgets or any(b < 1 for b in self.budgets) or sorted(set(self.budgets)) != list(self.budgets):
             raise ValueError("budgets must be distinct positive pass counts in increasing order")
+        if not self.answer_prompts or len(set(self.answer_prompts)) != len(self.answer_prompts) \
+                or any(p not in ANSWER_PROMPTS for p in self.answer_prompts):
+            raise ValueError(f"answer_prompts must be distinct names among {', '.join(ANSWER_PROMPTS)}")
 
 
 
@@ -84,11 +91,13 @@ def transcript_pieces(engine: HogwildEngine, tape: PassTape) -> list[list[Transc
     return pieces_by_worker
 
 
-def probe(engine: HogwildEngine, answerers: list[int]) -> tuple[list[str | None], float]:
-    """The forced answers if the run were cut now (on a fork: the run itself is not changed)."""
+def probe(engine: HogwildEngine, answerers: list[int], answer_prompt: str | None = None
+          ) -> tuple[list[str | None], float]:
+    """The forced answers if the run were cut now (on a fork: the run itself is not changed),
+    asked for with `answer_prompt` (default: the engine's)."""
     began = time.perf_counter()
     branch = engine.fork()
-    branch.finish(answerers)
+    branch.finish(answerers, answer_prompt)
     while not branch.done:
         branch.run_pass()
     answers = branch.answers
@@ -127,17 +136,27 @@ def judge(method: Method, task: Task, answers: list[str | None]) -> dict:
 
 def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings, prompt_cache=None, *,
              model_name: str = "default", machine: str | None = None) -> EvalRun:
-    """Run `method` on `task` once, probing at each budget. prompt_cache: a PromptCache of this
+    """The run of `run_task_prompts` answered with the first of settings.answer_prompts."""
+    return run_task_prompts(model, tokenizer, task, method, settings, prompt_cache,
+                            model_name=model_name, machine=machine)[0]
+
+
+def run_task_prompts(model, tokenizer, task: Task, method: Method, settings: RunSettings, prompt_cache=None, *,
+                     model_name: str = "default", machine: str | None = None) -> list[EvalRun]:
+    """Run `method` on `task` once, probing at each budget with each of settings.answer_prompts:
+    one EvalRun per answer prompt, with the same transcript. prompt_cache: a PromptCache of this
     model (runs with the same rules share their prompt prefix); model_name and machine are what
-    the record says ran it."""
+    the record says ran it. Where the context filled up, the engine's own answer (the first
+    prompt's) serves every prompt."""
     budgets = method.budgets(settings.budgets, settings.team_sizes)
     config = EngineConfig(num_workers=method.num_workers, layout=method.layout, split=method.split,
                           max_new_tokens=max(budgets), temperature=settings.temperature,
                           seed=method.seed(settings.seed), max_answer_tokens=settings.max_answer_tokens,
                           finish=settings.finish, answer_parts=_num_parts(task),
-                          **dict(settings.engine_overrides))
+                          answer_prompt=settings.answer_prompts[0], **dict(settings.engine_overrides))
     engine = HogwildEngine(model, tokenizer, config, prompt_cache=prompt_cache)
     W = method.num_workers
+    prompts_asked = settings.answer_prompts
     began = time.perf_counter()
     engine.start(task.problem)
     run_seconds = time.perf_counter() - began
@@ -157,25 +176,35 @@ def run_task(model, tokenizer, task: Task, method: Method, settings: RunSettings
             if engine.reasoning_over:
                 ended_at = engine.num_passes
         if cached is None or cached[0] != engine.num_passes:      # a new cut (not a run that ended)
-            answer_now = own_answer if context_full_at is not None else probe
-            cached = (engine.num_passes, *answer_now(engine, method.answerers))
-            seconds_total += cached[2]
-        passes, answers, probe_seconds = cached
+            if context_full_at is not None:
+                answers, seconds = own_answer(engine, method.answerers)
+                by_prompt = {name: (answers, seconds) for name in prompts_asked}
+            else:
+                by_prompt = {name: probe(engine, method.answerers, name) for name in prompts_asked}
+            cached = (engine.num_passes, by_prompt)
+            seconds_total += sum(seconds for _, seconds in by_prompt.values())
         # seconds: what a run cut at this budget takes (its passes, then its forced answer)
-        cuts.append((budget, passes, round(run_seconds + probe_seconds, 3), answers))
+        cuts.append((budget, cached[0], run_seconds, cached[1]))
     seconds_total += run_seconds
     pieces = transcript_pieces(engine, tape)
-    probes = []
-    for budget, passes, seconds, answers in cuts:
-        verdicts = judge(method, task, answers)
-        probes.append(Probe(budget=budget, passes=passes, seconds=seconds, **verdicts,
-                            tokens=scoring.sampled_tokens(pieces, last_pass=passes),
-                            wasted_tokens=scoring.wasted_tokens(pieces, task.answer, passes),
-                            metrics=scoring.collaboration(pieces, passes, task.parts, verdicts["correct"])))
-    return EvalRun(task_set=task.task_set, problem_id=task.id, seed=settings.seed, model=model_name,
-                   problem=task.problem, parts=tuple(task.parts or ()), reference=task.answer, machine=machine,
-                   method=method.name, layout=method.layout, workers=W, split=method.split,
-                   engine_seed=config.seed, team_sizes=tuple(settings.team_sizes) if method.name == "single" else (),
-                   seconds_total=round(seconds_total, 3), ended_at=ended_at, context_full_at=context_full_at,
-                   first_correct_pass=scoring.first_correct_pass(pieces, task.answer),
-                   probes=tuple(probes), pieces=tuple(tuple(lane) for lane in pieces))
+    runs = []
+    for name in prompts_asked:
+        probes = []
+        for budget, passes, seconds, by_prompt in cuts:
+            answers, probe_seconds = by_prompt[name]
+            verdicts = judge(method, task, answers)
+            probes.append(Probe(budget=budget, passes=passes, seconds=round(seconds + probe_seconds, 3), **verdicts,
+                                tokens=scoring.sampled_tokens(pieces, last_pass=passes),
+                                wasted_tokens=scoring.wasted_tokens(pieces, task.answer, passes),
+                                metrics=scoring.collaboration(pieces, passes, task.parts, verdicts["correct"])))
+        runs.append(EvalRun(task_set=task.task_set, problem_id=task.id, seed=settings.seed, model=model_name,
+                            problem=task.problem, parts=tuple(task.parts or ()), reference=task.answer,
+                            machine=machine, method=method.name, layout=method.layout, workers=W,
+                            split=method.split, engine_seed=config.seed,
+                            team_sizes=tuple(settings.team_sizes) if method.name == "single" else (),
+                            seconds_total=round(seconds_total, 3), ended_at=ended_at,
+                            context_full_at=context_full_at,
+                            first_correct_pass=scoring.first_correct_pass(pieces, task.answer),
+                            probes=tuple(probes), pieces=tuple(tuple(lane) for lane in pieces),
+                            answer_prompt=name))
+    return runs

@@ -12,6 +12,8 @@ and back (`run_from_json`, `run_to_json`), and it checks every field it reads, s
 is a `RecordError` that says which field, never a KeyError later in a table."""
 
 from dataclasses import asdict, dataclass, fields
+from hogwild_core.prompts import ANSWER_PROMPTS
+
 from .errors import EvaluationError
 
 AFTER_RUN = 1 << 30     # the pass of text written after the recorded passes (an answer the engine wrote itself)
@@ -67,22 +69,28 @@ class EvalRun:
     engine_seed: int | None = None
     team_sizes: tuple = ()          # a single run's: the team sizes it was also probed for (W x budget)
     machine: str | None = None      # which machine ran it (runs of one folder may differ)
+    answer_prompt: str = "plain"    # how its forced answers were asked for (prompts.ANSWER_PROMPTS); runs
+                                    # that differ only in it share one transcript (probing.run_task_prompts)
 
     @property
     def key(self) -> tuple:
         """What identifies a run in a folder: a folder holds each key once."""
-        return run_key(self.task_set, self.problem_id, self.method, self.layout, self.workers, self.split, self.seed)
+        return run_key(self.task_set, self.problem_id, self.method, self.layout, self.workers, self.split, self.seed,
+                       self.answer_prompt)
 
     @property
     def method_key(self) -> tuple:
-        return (self.method, self.layout, self.workers, self.split)
+        """What the tables compare: the method, and the answer prompt where it is not the plain one."""
+        base = (self.method, self.layout, self.workers, self.split)
+        return base if self.answer_prompt == "plain" else (*base, self.answer_prompt)
 
     def probe_at(self, budget: int) -> Probe | None:
         return next((p for p in self.probes if p.budget == budget), None)
 
 
-def run_key(task_set: str, problem_id: str, method: str, layout: str, workers: int, split: str, seed: int) -> tuple:
-    return (task_set, problem_id, method, layout, workers, split, seed)
+def run_key(task_set: str, problem_id: str, method: str, layout: str, workers: int, split: str, seed: int,
+            answer_prompt: str = "plain") -> tuple:
+    return (task_set, problem_id, method, layout, workers, split, seed, answer_prompt)
 
 
 # ---- JSON -> records, every field checked --------------------------------------------------------------
@@ -105,7 +113,13 @@ def run_from_json(obj) -> EvalRun:
         context_full_at=get.optional_whole("context_full_at"), first_correct_pass=get.optional_whole("first_correct_pass"),
         split=get.text("split", default="chosen"), engine_seed=get.optional_whole("engine_seed"),
         team_sizes=tuple(get.items("team_sizes", default=[], item=int)),
-        machine=get.text("machine", default=None))
+        machine=get.text("machine", default=None), answer_prompt=_answer_prompt(get.text("answer_prompt", default="plain")))
+
+
+def _answer_prompt(name: str) -> str:
+    if name not in ANSWER_PROMPTS:
+        raise RecordError(f"answer_prompt: must be one of {', '.join(ANSWER_PROMPTS)}")
+    return name
 
 
 def _probe(obj: dict, where: str) -> Probe:

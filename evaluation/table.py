@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.answers import parts_given
+from hogwild_core.prompts import ANSWER_PROMPTS
 
 from .records import EvalRun, Probe
 from .scoring import mcnemar_exact, wilson_interval
@@ -53,7 +54,23 @@ def _outcomes(probe: Probe, kind: str) -> tuple[bool, float | None]:
 
 
 def rows_of(run: EvalRun, budgets: list[int] | None = None):
-    """(row name, W of the comparison, budget, probe, kind) rows of one run."""
+    """(row name, W of the comparison, budget, probe, kind) rows of one run; a run answered with
+    another prompt than the plain one has it at the end of its row names ("single, listed answer")."""
+    suffix = answer_suffix(run.answer_prompt)
+    for row, W, budget, probe, kind in _plain_rows(run, budgets):
+        yield row + suffix, W, budget, probe, kind
+
+
+def answer_suffix(answer_prompt: str) -> str:
+    return "" if answer_prompt == "plain" else f", {answer_prompt} answer"
+
+
+def _prompt_of(row: str) -> str:
+    """The answer prompt a row name ends with ("plain" for none)."""
+    return next((p for p in ANSWER_PROMPTS if p != "plain" and row.endswith(answer_suffix(p))), "plain")
+
+
+def _plain_rows(run: EvalRun, budgets: list[int] | None):
     budgets = budgets or sorted({p.budget for p in run.probes})
     W = run.workers
     if run.method == "single":
@@ -233,8 +250,28 @@ def paired_table(records: list[EvalRun], budgets: list[int] | None = None) -> pd
 
 def _is_baseline_of(row: str, W: int, base: str, base_W: int) -> bool:
     """Whether row `base` (of team size base_W) is a baseline the Hogwild! row `row` (of W) is
-    paired with: one worker at any W, the other baselines at the same W."""
-    return row.startswith("hogwild") and not base.startswith("hogwild") and (base == "single" or base_W == W)
+    paired with: one worker at any W, the other baselines at the same W, answered with the same prompt."""
+    prompt = _prompt_of(row)
+    if not row.startswith("hogwild") or base.startswith("hogwild") or _prompt_of(base) != prompt:
+        return False
+    return base == "single" + answer_suffix(prompt) or base_W == W
+
+
+def prompt_table(records: list[EvalRun], budgets: list[int] | None = None) -> pd.DataFrame:
+    """Each row answered with another prompt against the same row answered with the plain one, at
+    each budget: the same runs (one transcript, two forced answers), so the difference is the
+    answer prompt's alone. Columns as `settings_table`'s ("mine": the other prompt, "theirs": plain)."""
+    outcomes = outcomes_by_row(records, budgets)
+    rows = []
+    for (task_set, row, W, budget), here in sorted(outcomes.items()):
+        prompt = _prompt_of(row)
+        if prompt == "plain":
+            continue
+        there = outcomes.get((task_set, row[:-len(answer_suffix(prompt))], W, budget))
+        if there is not None and (stats := _pair_stats(here, there, ("mine", "theirs"))) is not None:
+            rows.append({"task_set": task_set, "budget": budget, "mine": row,
+                         "theirs": row[:-len(answer_suffix(prompt))], **stats})
+    return pd.DataFrame(rows)
 
 
 def _pair_stats(mine: dict, theirs: dict, names: tuple[str, str] = ("hogwild", "baseline")) -> dict | None:

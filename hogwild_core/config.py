@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from .errors import ConfigError
-from .prompts import SPLITS, WORKER_NAMES
+from .prompts import ANSWER_PROMPTS, SPLITS, WORKER_NAMES
 
 LAYOUTS = ("contiguous", "interleaved", "combined")        # the paper's layouts
 BASELINE_LAYOUTS = ("independent",)                        # W workers that share only the prompt
@@ -47,6 +47,8 @@ class EngineConfig:
                                        # split) is in the cache, waiting at most this many passes (0 = all at once,
                                        # as in the paper)
     max_answer_tokens: int = 48        # budget for the forced \boxed{...} answer
+    answer_prompt: str = "plain"       # how the forced answer is asked for (prompts.ANSWER_PROMPTS): "listed"
+                                       # restates a multi-question format (answer_parts answers, in order)
     finish: str = "eos"                # how reasoning ends before the budget: "eos" (a worker stops at its end of
                                        # text) or "boxed" (after the paper: no end of text or other control token
                                        # while reasoning; it ends once a worker closes a \boxed{} that holds
@@ -72,6 +74,8 @@ class EngineConfig:
             raise ConfigError(f"attention must be 'fast' or 'reference'; got {_shown(self.attention)}")
         _check_int("max_new_tokens", self.max_new_tokens, 1, MAX_NEW_TOKENS)
         _check_int("max_answer_tokens", self.max_answer_tokens, 1, 1024)
+        if self.answer_prompt not in ANSWER_PROMPTS:
+            raise ConfigError(f"answer_prompt must be one of {', '.join(ANSWER_PROMPTS)}; got {_shown(self.answer_prompt)}")
         if self.finish not in FINISH_RULES:
             raise ConfigError(f"finish must be 'eos' or 'boxed'; got {_shown(self.finish)}")
         _check_int("answer_parts", self.answer_parts, 1, 64)

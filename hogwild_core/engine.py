@@ -105,7 +105,8 @@ class HogwildEngine:
         self.codec = TextCodec(tokenizer)
         self.prompt_note = None if self.codec.has_chat_template else (
             "the tokenizer has no chat template; a plain 'System:/User:/Assistant:' template is used")
-        self._final_tokens = self.codec.encode(prompts.FINAL_ANSWER_TEXT)
+        self._final_tokens = self._answer_tokens(self.config.answer_prompt)
+        self._longest_final = max(len(self._answer_tokens(style)) for style in prompts.ANSWER_PROMPTS)
         with self.codec.lock:
             self._name_labels = name_labels(tokenizer)
             self._heading_ids = heading_tokens(tokenizer)
@@ -213,9 +214,10 @@ class HogwildEngine:
         while not self.done:
             yield self.run_pass()
 
-    def finish(self, answerers: list[int] | None = None) -> None:
+    def finish(self, answerers: list[int] | None = None, answer_prompt: str | None = None) -> None:
         """End the work phase now: the next passes write the forced final answer, greedily, for
-        each worker in `answerers` (default: Alice alone)."""
+        each worker in `answerers` (default: Alice alone), asked for with `answer_prompt`
+        (prompts.ANSWER_PROMPTS; default: the config's)."""
         if self._cache is None or self.phase != WORK:
             raise EngineStateError("finish() needs a run in its work phase")
         answerers = [ANSWERER] if answerers is None else sorted(set(answerers))
@@ -223,7 +225,10 @@ class HogwildEngine:
             raise ConfigError(f"answerers must be worker indices in [0, {len(self.workers)})")
         if any(self.workers[w].external for w in answerers):
             raise ConfigError("an external worker never writes the final answer; answerers must be model workers")
-        self._enter_answer_phase(answerers)
+        if answer_prompt is not None and answer_prompt not in prompts.ANSWER_PROMPTS:
+            raise ConfigError(f"answer_prompt must be one of {', '.join(prompts.ANSWER_PROMPTS)}; got {answer_prompt!r}")
+        tokens = self._final_tokens if answer_prompt is None else self._answer_tokens(answer_prompt)
+        self._enter_answer_phase(answerers, tokens)
 
     def fork(self) -> "HogwildEngine":
         """An independent copy of the run so far: same model and tokenizer, its own cache,
@@ -339,7 +344,10 @@ class HogwildEngine:
     # ---- setup ------------------------------------------------------------------------
     def _reserve(self) -> int:
         """Room kept free in every view for the final answer and one inserted prompt."""
-        return len(self._final_tokens) + self.config.max_answer_tokens + 32
+        return self._longest_final + self.config.max_answer_tokens + 32
+
+    def _answer_tokens(self, style: str) -> list[int]:
+        return self.codec.encode(prompts.final_answer_text(style, self.config.answer_parts))
 
     def _write_setup(self) -> None:
         """Write the prompt and the shared headers, each in its writer's own view: a header is
@@ -420,16 +428,16 @@ class HogwildEngine:
         out_of_room = any(self._view_length(w) + self._reserve() > self.max_context for w in generating)
         if generating and self.num_passes < self.config.max_new_tokens and not out_of_room:
             return
-        self._enter_answer_phase([ANSWERER])
+        self._enter_answer_phase([ANSWERER], self._final_tokens)
 
-    def _enter_answer_phase(self, answerers: list[int]) -> None:
+    def _enter_answer_phase(self, answerers: list[int], final_tokens: list[int]) -> None:
         self.phase = ANSWER
         for worker in self.workers:
             worker.status = STOPPING if worker.num_pending else STOPPED
         for w in answerers:
             worker = self.workers[w]
             worker.status = GENERATING
-            worker.insert(self._final_tokens)
+            worker.insert(final_tokens)
             self.answer_from[w] = len(worker.transcript)
 
     def _take_tokens(self, writers: list[Worker], logits, force) -> list[int | None]:

@@ -7,8 +7,28 @@ WORKER_NAMES = ("Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi
 
 CHECK_TEXT = "Quick check: am I doing redundant work? (yes/no):"
 FINAL_ANSWER_TEXT = "\n\nTime is up. Putting our work together, the final answer is \\boxed{"
+# How the forced answer is asked for: "plain" (the text above, for every problem) or "listed" (for
+# a problem of k > 1 questions it restates the problem's format: k answers, in order, by commas, in
+# one box; for one question it is the plain text). docs/evaluation.md, "The answer prompt".
+ANSWER_PROMPTS = ("plain", "listed")
 HEADER_OTHERS_TEXT = "\n\n### Steps the others are writing right now\n\n"
 HEADER_OWN_TEXT = "\n\n### My own current step\n\n"
+
+
+def final_answer_text(style: str = "plain", num_answers: int = 1) -> str:
+    """The forced-answer text appended to the answerer's transcript (ANSWER_PROMPTS)."""
+    if style not in ANSWER_PROMPTS:
+        raise ValueError(f"answer prompt must be one of {', '.join(ANSWER_PROMPTS)}; got {style!r}")
+    if style == "plain" or num_answers < 2:
+        return FINAL_ANSWER_TEXT
+    return (f"\n\nTime is up. Putting our work together, the final answers to the {num_answers} questions, "
+            "in order, separated by commas, are \\boxed{")
+
+
+def is_final_answer_text(text: str) -> bool:
+    """Whether inserted text holds a forced-answer prompt (of any style)."""
+    return "Time is up. Putting our work together, the final answer" in text
+
 
 _LAYOUT_NOTES = {
     "contiguous": "Each of you writes in your own area; you see the other assistants' areas above "

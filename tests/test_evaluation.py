@@ -507,7 +507,7 @@ def test_an_interrupted_run_continues_where_it_stopped(tmp_path, tokenizer, tiny
     monkeypatch.setattr(hogwild_core, "load_model", lambda *a, **k: (tiny_models("llama", 1), tokenizer))
     argv = ["--tasks", "arith", "--limit", "2", "--budgets", "2,4", "--workers", "2", "--methods",
             "single,independent,combined", "--max-answer-tokens", "3", "--out", str(tmp_path)]
-    real, calls = runner.run_task, []
+    real, calls = runner.run_task_prompts, []
 
     def interrupted(*args, **kwargs):
         calls.append(args[2:4])
@@ -515,14 +515,14 @@ def test_an_interrupted_run_continues_where_it_stopped(tmp_path, tokenizer, tiny
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(runner, "run_task", interrupted)
+    monkeypatch.setattr(runner, "run_task_prompts", interrupted)
     with pytest.raises(KeyboardInterrupt):
         cli.main(argv)
     assert len(ResultStore(tmp_path).load()) == 3
     with open(tmp_path / "results.jsonl", "a") as f:      # a line cut off mid-write
         f.write('{"task_set": "arith", "probl')
     calls.clear()
-    monkeypatch.setattr(runner, "run_task", lambda *a, **k: calls.append(a[2:4]) or real(*a, **k))
+    monkeypatch.setattr(runner, "run_task_prompts", lambda *a, **k: calls.append(a[2:4]) or real(*a, **k))
     assert cli.main(argv) == 0
     assert len(calls) == 3                                  # only the runs not yet done
     records = ResultStore(tmp_path).load()
