@@ -21,7 +21,7 @@ import pandas as pd
 from evaluation.errors import EvaluationError
 from evaluation.records import EvalRun, Probe
 from evaluation.store import RESULTS, SETTINGS, pooled_runs, pooled_sources, read_runs, read_settings
-from evaluation.table import grouped_table, line_label, paired_table, problem_groups
+from evaluation.table import answer_prompt_of, answer_suffix, grouped_table, line_label, paired_table, problem_groups
 from hogwild_core import MAX_WORKERS, WORKER_NAMES, EngineConfig
 
 from .records import LanePiece, PassRecord, RunLog
@@ -204,6 +204,7 @@ def runs_of_row(ev: Evaluation, i: int) -> list[EvalRun]:
     runs = [r for r in ev.records if r.task_set == row["task_set"] and r.method == row["method"]
             and r.layout == row["layout"] and r.split == row["split"]
             and (r.workers == row["W"] or r.method == "single")
+            and r.answer_prompt == answer_prompt_of(row["row"])
             and (r.task_set, r.problem_id) in problems]
     return sorted(runs, key=lambda r: (r.problem_id, r.seed))
 
@@ -271,15 +272,17 @@ def log_of_run(run: EvalRun, budget: int, settings: dict | None = None, name: st
 
 def _row_of(run: EvalRun) -> str:
     """The run's method as a short label (when no table row names it)."""
+    suffix = answer_suffix(run.answer_prompt)
     if run.method == "single":
-        return "single"
+        return "single" + suffix
     if run.method == "independent":
-        return f"independent W={run.workers}"
+        return f"independent W={run.workers}{suffix}"
     planned = ", planned split" if run.split == "planned" else ""
-    return f"hogwild {run.layout} W={run.workers}{planned}"
+    return f"hogwild {run.layout} W={run.workers}{planned}{suffix}"
 
 
 def trace_name(ev: Evaluation, run: EvalRun, budget: int) -> str:
     """The download's file name: which evaluation, problem, method and budget."""
-    name = f"eval-{ev.name}-{run.problem_id}-{run.method}-{run.layout}-W{run.workers}-budget{budget}.json"
+    answer = "" if run.answer_prompt == "plain" else f"-{run.answer_prompt}-answer"
+    name = f"eval-{ev.name}-{run.problem_id}-{run.method}-{run.layout}-W{run.workers}{answer}-budget{budget}.json"
     return name.replace("/", "_").replace(":", "_").replace(os.sep, "_")

@@ -1,7 +1,8 @@
 """table -> plotly Figure: accuracy against budget, one line per method row, the 95% interval as
 a band, one panel per task set, in the shape of the paper's Figure 3: the single worker at the
 same passes, and in black the single worker given W x the tokens (the same compute as a team of
-W), dashed per W; upper bounds (independent, any) dotted.
+W), dashed per W; upper bounds (independent, any) dotted; a row answered with another prompt
+than the plain one (", listed answer") like its plain row, thinner, with diamond markers.
 
 Lines are nudged sideways a little (the hover shows the true budget) so that methods with the
 same accuracy stay visible instead of hiding each other."""
@@ -9,7 +10,7 @@ same accuracy stay visible instead of hiding each other."""
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .table import line_label
+from .table import answer_prompt_of, answer_suffix, line_label
 
 # Okabe-Ito, colour-blind safe; the same order as the demo's workers.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
@@ -25,6 +26,8 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 def _style(label: str, i: int) -> tuple[str, str]:
     """(colour, dash) of a line: the equal-compute single worker black and dashed, upper bounds dotted."""
+    suffix = answer_suffix(answer_prompt_of(label))
+    label = label[:len(label) - len(suffix)]
     if label.startswith("single, "):
         size = int(label.split(", ")[1].split("x")[0])
         return "#000000", DASHES[(size - 2) % len(DASHES)]
@@ -48,6 +51,7 @@ def accuracy_figure(table, title: str = "Accuracy vs. budget", y: str = "accurac
             if line.empty:
                 continue
             colour, dash = _style(label, i)
+            other_prompt = answer_prompt_of(label) != "plain"
             budgets = list(line["budget"])
             x = [b * (1 + NUDGE * (i - (len(labels) - 1) / 2)) for b in budgets]
             figure.add_trace(go.Scatter(
@@ -56,7 +60,8 @@ def accuracy_figure(table, title: str = "Accuracy vs. budget", y: str = "accurac
                 legendgroup=label), row=1, col=col)
             figure.add_trace(go.Scatter(
                 x=x, y=list(line[y]), mode="lines+markers", name=label, legendgroup=label,
-                showlegend=col == 1, line={"color": colour, "dash": dash},
+                showlegend=col == 1, line={"color": colour, "dash": dash, "width": 1 if other_prompt else 2},
+                marker={"symbol": "diamond" if other_prompt else "circle"},
                 customdata=list(zip(budgets, line["n"], line[low], line[high])),
                 hovertemplate=f"{label}<br>budget %{{customdata[0]}}<br>{y} %{{y:.2f}} "
                               "[%{customdata[2]:.2f}, %{customdata[3]:.2f}], n=%{customdata[1]}<extra></extra>"),

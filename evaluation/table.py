@@ -65,7 +65,7 @@ def answer_suffix(answer_prompt: str) -> str:
     return "" if answer_prompt == "plain" else f", {answer_prompt} answer"
 
 
-def _prompt_of(row: str) -> str:
+def answer_prompt_of(row: str) -> str:
     """The answer prompt a row name ends with ("plain" for none)."""
     return next((p for p in ANSWER_PROMPTS if p != "plain" and row.endswith(answer_suffix(p))), "plain")
 
@@ -251,8 +251,8 @@ def paired_table(records: list[EvalRun], budgets: list[int] | None = None) -> pd
 def _is_baseline_of(row: str, W: int, base: str, base_W: int) -> bool:
     """Whether row `base` (of team size base_W) is a baseline the Hogwild! row `row` (of W) is
     paired with: one worker at any W, the other baselines at the same W, answered with the same prompt."""
-    prompt = _prompt_of(row)
-    if not row.startswith("hogwild") or base.startswith("hogwild") or _prompt_of(base) != prompt:
+    prompt = answer_prompt_of(row)
+    if not row.startswith("hogwild") or base.startswith("hogwild") or answer_prompt_of(base) != prompt:
         return False
     return base == "single" + answer_suffix(prompt) or base_W == W
 
@@ -264,7 +264,7 @@ def prompt_table(records: list[EvalRun], budgets: list[int] | None = None) -> pd
     outcomes = outcomes_by_row(records, budgets)
     rows = []
     for (task_set, row, W, budget), here in sorted(outcomes.items()):
-        prompt = _prompt_of(row)
+        prompt = answer_prompt_of(row)
         if prompt == "plain":
             continue
         there = outcomes.get((task_set, row[:-len(answer_suffix(prompt))], W, budget))

@@ -95,6 +95,18 @@ def test_prompts_name_every_worker_and_the_rules():
     assert prompts.FINAL_ANSWER_TEXT.endswith("\\boxed{")
 
 
+def test_the_listed_answer_prompt_restates_a_multi_question_format():
+    listed = prompts.final_answer_text("listed", 5)
+    assert "the final answers to the 5 questions, in order, separated by commas, are \\boxed{" in listed
+    assert prompts.final_answer_text("listed", 1) == prompts.final_answer_text("plain", 5) == prompts.FINAL_ANSWER_TEXT
+    assert all(prompts.is_final_answer_text(prompts.final_answer_text(s, 3)) for s in prompts.ANSWER_PROMPTS)
+    assert not prompts.is_final_answer_text("\n\n**Alice [2]:**")
+    with pytest.raises(ValueError, match="answer prompt must be one of plain, listed"):
+        prompts.final_answer_text("terse", 5)
+    with pytest.raises(ConfigError, match="answer_prompt must be one of plain, listed"):
+        EngineConfig(answer_prompt="terse")
+
+
 @pytest.mark.parametrize("problem, parts", [
     ("Compute (a) 17 x 24, (b) the sum 1..30, (c) 2^10. What is (a) + (b) + (c)?",
      ["17 x 24,", "the sum 1..30,", "2^10. What is"]),

@@ -225,6 +225,22 @@ def test_the_tab_opens_a_row_and_its_runs(root):
     assert not os.path.exists(folder)
 
 
+def test_a_row_answered_with_another_prompt_opens_its_own_runs(root):
+    """p1's runs answered a second way ("listed"): that row opens those runs, the plain row its own."""
+    folder = root / "small"
+    listed = [dict(r, answer_prompt="listed") for r in (single_run("p1"), hogwild_run("p1"))]
+    listed[1]["probes"] = [probe(2, 2, "4", True, tokens=3), probe(4, 4, "4", True, tokens=6)]
+    with open(folder / "results.jsonl", "w") as f:
+        f.write("\n".join(json.dumps(r) for r in (single_run("p1"), hogwild_run("p1"), *listed)) + "\n")
+    ev = load_evaluation("small", root)
+    rows = list(ev.table["row"])
+    other = rows.index("hogwild combined W=2, listed answer")
+    plain = next(i for i, r in enumerate(rows) if r == "hogwild combined W=2")
+    assert [r.answer_prompt for r in runs_of_row(ev, other)] == ["listed"]
+    assert [r.answer_prompt for r in runs_of_row(ev, plain)] == ["plain"]
+    assert log_of_run(runs_of_row(ev, other)[0], 2).answer == "4" != log_of_run(runs_of_row(ev, plain)[0], 2).answer
+
+
 def test_the_tab_says_what_is_wrong_instead_of_raising(root, tmp_path):
     (root / "small" / "results.jsonl").write_text("not json\n")
     empty = eval_callbacks.open_evaluation("small", root)

@@ -1,6 +1,8 @@
 """Engine behaviour on tiny random models: bad input, unsupported models, the cache holding
 each token once, determinism, the answer phase and running out of context."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -8,6 +10,7 @@ from transformers import AutoModelForCausalLM, GPT2Config, LlamaConfig, MistralC
 
 from hogwild_core import (ConfigError, EngineConfig, EngineStateError, HogwildEngine, ModelLoadError,
                           PromptError, UnsupportedModelError, load_model)
+from hogwild_core import prompts
 from tests.drive import run_lockstep, script_ids
 
 PROBLEM = "Find the sum of the first ten odd numbers."
@@ -142,6 +145,27 @@ def test_running_out_of_context_ends_cleanly_with_the_answer_prompt(layout, tiny
     assert any(ev.phase == "answer" for ev in events)
     assert max(len(engine.view_token_ids(w)) for w in range(3)) <= limit
     assert "Time is up" in engine.worker_text(0)
+
+
+def test_finish_asks_for_the_answer_with_the_prompt_named(tiny_models, tokenizer):
+    """The config's prompt by default; finish(answer_prompt=) another one for this cut only."""
+    config = EngineConfig(num_workers=2, layout="combined", max_new_tokens=50, answer_parts=3, temperature=0.8)
+    engine = HogwildEngine(tiny_models("llama", 1), tokenizer, config)
+    engine.start("Add 2 and 3. Then 4 and 5. Then 6 and 7.")
+    for _ in range(3):
+        engine.run_pass()
+    listed, plain = engine.fork(), engine.fork()
+    listed.finish([0], answer_prompt="listed")
+    plain.finish([0])
+    assert "the final answers to the 3 questions, in order" in listed.worker_text(0)
+    assert plain.worker_text(0).endswith(prompts.FINAL_ANSWER_TEXT)
+    with pytest.raises(ConfigError, match="answer_prompt must be one of"):
+        engine.finish([0], answer_prompt="terse")
+    assert engine.phase == "work"                 # a refused finish leaves the run as it was
+    own = HogwildEngine(tiny_models("llama", 1), tokenizer, dataclasses.replace(config, answer_prompt="listed"))
+    own.start("Add 2 and 3. Then 4 and 5. Then 6 and 7.")
+    own.finish()
+    assert "the final answers to the 3 questions" in own.worker_text(0)
 
 
 def test_local_model_folder_loads_through_transformers(tmp_path, tiny_models, tokenizer):

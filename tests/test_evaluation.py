@@ -2,6 +2,7 @@
 passes, probing never changes the run, voting, the answer checker (on outputs SmolLM2-135M
 really wrote), resuming, the metrics on hand-made transcripts, the table and the figure."""
 
+import dataclasses
 import json
 import math
 import re
@@ -14,12 +15,12 @@ from evaluation import __main__ as cli
 from evaluation.errors import EvaluationError
 from evaluation.figure import accuracy_figure
 from evaluation.methods import Method, build_methods
-from evaluation.probing import PassTape, RunSettings, probe, run_task, transcript_pieces
+from evaluation.probing import PassTape, RunSettings, probe, run_task, run_task_prompts, transcript_pieces
 from evaluation.records import RecordError, run_from_json, run_to_json
 from evaluation.scoring import (collaboration, first_correct_pass, majority_vote, mcnemar_exact, sampled_tokens,
                                 wasted_tokens, wilson_interval)
 from evaluation.store import ResultStore
-from evaluation.table import build_table, complete_only, grouped_table, paired_table
+from evaluation.table import build_table, complete_only, grouped_table, paired_table, prompt_table
 from evaluation.tasks import Task, load_tasks, multipart_problem
 from hogwild_core import EngineConfig, HogwildEngine
 from analysis.answers import canonical, extract_answer, is_correct, part_correct
@@ -49,6 +50,38 @@ def test_probing_at_budgets_does_not_change_the_main_run(tiny_models, tokenizer)
     plain = run_task(model, tokenizer, TASK, method, RunSettings((9,), **FAST))
     assert probed.pieces == plain.pieces
     assert probed.probes[-1].answers == plain.probes[-1].answers
+
+
+def test_each_answer_prompt_probes_the_same_run(tiny_models, tokenizer):
+    """Two answer prompts: two records with one transcript; the plain one is what a run with the
+    plain prompt alone gives (probing with another prompt changes nothing), and the listed
+    answers are their own (asked with another text, on a two-question problem)."""
+    task = Task("toy", "0", "Question 1: 3 + 4? Question 2: 5 + 6?", ["7", "11"], parts=("3 + 4?", "5 + 6?"))
+    method = Method("hogwild", "combined", 2)
+    model = tiny_models("llama", 1)
+    both = run_task_prompts(model, tokenizer, task, method, RunSettings((3, 6), answer_prompts=("plain", "listed"), **FAST))
+    alone = run_task(model, tokenizer, task, method, RunSettings((3, 6), **FAST))
+    plain, listed = both
+    assert (plain.answer_prompt, listed.answer_prompt) == ("plain", "listed")
+    assert plain.pieces == listed.pieces == alone.pieces
+    assert [p.answers for p in plain.probes] == [p.answers for p in alone.probes]
+    assert plain.key != listed.key and plain.method_key + ("listed",) == listed.method_key
+    forks = []
+    real_probe = probe
+    import evaluation.probing as probing
+    def spying(engine, answerers, answer_prompt=None):
+        forks.append(answer_prompt)
+        return real_probe(engine, answerers, answer_prompt)
+    probing.probe, saved = spying, probing.probe
+    try:
+        run_task_prompts(model, tokenizer, task, method, RunSettings((3, 6), answer_prompts=("plain", "listed"), **FAST))
+    finally:
+        probing.probe = saved
+    assert forks == ["plain", "listed", "plain", "listed"]           # each cut asked both ways
+    with pytest.raises(ValueError, match="answer_prompts"):
+        RunSettings((3,), answer_prompts=("plain", "plain"))
+    with pytest.raises(ValueError, match="answer_prompts"):
+        RunSettings((3,), answer_prompts=("terse",))
 
 
 def test_transcript_pieces_rebuild_each_workers_text_pass_by_pass(tiny_models, tokenizer):
@@ -411,6 +444,50 @@ def test_paired_table_counts_discordant_problems_and_bootstraps_the_question_dif
     assert row.mcnemar_p == pytest.approx(mcnemar_exact(4, 1)) and row.mcnemar_p == pytest.approx(0.375)
     assert row.per_question_diff == pytest.approx((0.6 + 1.0) / 2 - (0.3 + 0.0) / 2)
     assert row.diff_ci_low < row.per_question_diff < row.diff_ci_high
+
+
+def test_rows_of_another_answer_prompt_are_paired_with_their_own_baselines_and_their_plain_answers(tmp_path, capsys):
+    """Three problems, each run answered two ways. By hand, at 16 passes (questions right): the
+    team plain 0, 0, 1/2 and listed 1, 1/2, 1/2 (listed minus plain +1/2); one worker plain 1, 1, 1
+    and listed 1, 1, 1/2 (-1/6); the listed team against the listed single -1/6."""
+    def one(method, layout, W, p, shares, prompt):
+        rec = _record(method, layout, W, [False, shares == [1, 1]], problem=str(p), team_sizes=(2,) if W == 1 else (),
+                      part_correct=[[False, False], [bool(x) for x in shares]])
+        return dataclasses.replace(rec, answer_prompt=prompt)
+    team = {"plain": [[0, 0], [0, 0], [1, 0]], "listed": [[1, 1], [1, 0], [0, 1]]}
+    single = {"plain": [[1, 1]] * 3, "listed": [[1, 1], [1, 1], [1, 0]]}
+    records = [one("hogwild", "combined", 2, p, team[k][p], k) for k in team for p in range(3)]
+    records += [one("single", "contiguous", 1, p, single[k][p], k) for k in single for p in range(3)]
+    rows = set(build_table(records).row)
+    assert {"hogwild combined W=2, listed answer", "single, listed answer", "single, 2x tokens, listed answer"} < rows
+    paired = paired_table(records, budgets=[16]).set_index(["hogwild", "baseline"])
+    assert ("hogwild combined W=2, listed answer", "single") not in paired.index      # never across prompts
+    assert ("hogwild combined W=2", "single, listed answer") not in paired.index
+    across = paired.loc[("hogwild combined W=2, listed answer", "single, listed answer")]
+    assert across.per_question_diff == pytest.approx(-1 / 6, abs=1e-4)
+    at8 = paired_table(records, budgets=[8])       # the single runs' probes at 16 are the 2x row at 8
+    assert set(zip(at8.hogwild, at8.baseline)) >= {("hogwild combined W=2, listed answer", "single, 2x tokens, listed answer"),
+                                                   ("hogwild combined W=2", "single, 2x tokens")}
+    by_prompt = prompt_table(records, budgets=[16]).set_index("mine")
+    assert set(by_prompt.index) == {"hogwild combined W=2, listed answer", "single, listed answer"}
+    assert by_prompt.loc["hogwild combined W=2, listed answer", "theirs"] == "hogwild combined W=2"
+    assert by_prompt.loc["hogwild combined W=2, listed answer", "per_question_diff"] == pytest.approx(0.5, abs=1e-4)
+    assert by_prompt.loc["single, listed answer", "per_question_diff"] == pytest.approx(-1 / 6, abs=1e-4)
+    assert by_prompt.loc["hogwild combined W=2, listed answer", "only_mine_right"] == 1
+    folder = _folder(tmp_path / "prompts", records, answer_prompts=["plain", "listed"])
+    assert cli.main(["--report-only", "--out", str(folder), "--budgets", "16"]) == 0
+    assert len(pd.read_csv(folder / "prompts.csv")) == 2
+    assert "### Answer prompts (the same runs" in (folder / "report.md").read_text()
+    capsys.readouterr()
+    for bad, says in (("plain,terse", "distinct names among plain, listed"), ("plain,plain", "distinct names"),
+                      ("listed,plain", "must start with plain")):
+        with pytest.raises(SystemExit):
+            cli.parse_args(["--answer-prompts", bad])
+        assert says in capsys.readouterr().err
+    back = run_from_json(json.loads(json.dumps(run_to_json(records[3]))))
+    assert back == records[3] and back.answer_prompt == "listed"
+    with pytest.raises(RecordError, match="answer_prompt"):
+        run_from_json({**run_to_json(records[3]), "answer_prompt": "terse"})
 
 
 def test_mcnemar_exact():
