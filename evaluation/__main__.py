@@ -109,7 +109,38 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error(f"--answer-prompts takes distinct names among {', '.join(ANSWER_PROMPTS)}")
     if args.answer_prompts[0] != "plain":
         p.error("--answer-prompts must start with plain (the protocol's prompt; the others are paired with it)")
+    if (problem := engine_problem(args.engine)) is not None:
+        p.error(problem)
     return args
+
+
+# EngineConfig fields the evaluation sets from its own options (--engine may not set them)
+SET_BY_EVALUATION = {"num_workers": "--workers", "layout": "--methods", "split": "--methods",
+                     "max_new_tokens": "--budgets", "temperature": "--temperature", "seed": "--seed",
+                     "max_answer_tokens": "--max-answer-tokens", "finish": "--finish",
+                     "answer_parts": "the task set", "answer_prompt": "--answer-prompts"}
+
+
+def engine_problem(pairs: list[str]) -> str | None:
+    """What is wrong with --engine FIELD=VALUE pairs (None: nothing), checked before any model loads."""
+    from dataclasses import fields
+
+    from hogwild_core import ConfigError, EngineConfig
+
+    known = {f.name for f in fields(EngineConfig)}
+    for pair in pairs:
+        field = pair.partition("=")[0].strip()
+        if "=" not in pair or not field:
+            return f"--engine takes FIELD=VALUE; got {pair!r}"
+        if field in SET_BY_EVALUATION:
+            return f"--engine {field}: set by {SET_BY_EVALUATION[field]}, not by --engine"
+        if field not in known:
+            return f"--engine {field}: no such EngineConfig field"
+    try:
+        EngineConfig(**dict(engine_overrides(pairs)))
+    except ConfigError as exc:
+        return f"--engine: {exc}"
+    return None
 
 
 def settings_of(args) -> dict:

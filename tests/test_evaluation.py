@@ -484,6 +484,12 @@ def test_rows_of_another_answer_prompt_are_paired_with_their_own_baselines_and_t
         with pytest.raises(SystemExit):
             cli.parse_args(["--answer-prompts", bad])
         assert says in capsys.readouterr().err
+    for bad, says in (("nonsense=3", "no such EngineConfig field"), ("answer_prompt=listed", "set by --answer-prompts"),
+                      ("dry_multiplier=-1", "dry_multiplier"), ("repeat_ngram", "takes FIELD=VALUE")):
+        with pytest.raises(SystemExit):
+            cli.parse_args(["--engine", bad])
+        assert says in capsys.readouterr().err
+    assert cli.parse_args(["--engine", "dry_multiplier=0.8"]).engine == ["dry_multiplier=0.8"]
     back = run_from_json(json.loads(json.dumps(run_to_json(records[3]))))
     assert back == records[3] and back.answer_prompt == "listed"
     with pytest.raises(RecordError, match="answer_prompt"):
