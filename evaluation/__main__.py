@@ -230,7 +230,7 @@ def report(records: list[EvalRun], out: Path, budgets: list[int] | None = None,
     paired = paired_table(records, budgets)
     paired.to_csv(out / "paired.csv", index=False)
     text = report_markdown(table, paired)
-    by_prompt = prompt_table(complete_only(records), budgets)
+    by_prompt = prompt_table(records, budgets)       # each row with its own plain answers: the same runs
     if len(by_prompt):
         by_prompt.to_csv(out / "prompts.csv", index=False)
         text += "\n" + prompts_markdown(by_prompt)
