@@ -10,7 +10,7 @@ same accuracy stay visible instead of hiding each other."""
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .table import answer_prompt_of, answer_suffix, line_label
+from .table import answer_prompt_of, line_label, plain_row_of
 
 # Okabe-Ito, colour-blind safe; the same order as the demo's workers.
 COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999")
@@ -26,8 +26,7 @@ def _rgba(hex_colour: str, alpha: float) -> str:
 
 def _style(label: str, i: int) -> tuple[str, str]:
     """(colour, dash) of a line: the equal-compute single worker black and dashed, upper bounds dotted."""
-    suffix = answer_suffix(answer_prompt_of(label))
-    label = label[:len(label) - len(suffix)]
+    label = plain_row_of(label)
     if label.startswith("single, "):
         size = int(label.split(", ")[1].split("x")[0])
         return "#000000", DASHES[(size - 2) % len(DASHES)]

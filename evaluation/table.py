@@ -70,6 +70,11 @@ def answer_prompt_of(row: str) -> str:
     return next((p for p in ANSWER_PROMPTS if p != "plain" and row.endswith(answer_suffix(p))), "plain")
 
 
+def plain_row_of(row: str) -> str:
+    """The row name without its answer prompt: the same runs answered with the plain one."""
+    return row[:len(row) - len(answer_suffix(answer_prompt_of(row)))]
+
+
 def _plain_rows(run: EvalRun, budgets: list[int] | None):
     budgets = budgets or sorted({p.budget for p in run.probes})
     W = run.workers
@@ -264,13 +269,12 @@ def prompt_table(records: list[EvalRun], budgets: list[int] | None = None) -> pd
     outcomes = outcomes_by_row(records, budgets)
     rows = []
     for (task_set, row, W, budget), here in sorted(outcomes.items()):
-        prompt = answer_prompt_of(row)
-        if prompt == "plain":
+        plain = plain_row_of(row)
+        if plain == row:
             continue
-        there = outcomes.get((task_set, row[:-len(answer_suffix(prompt))], W, budget))
+        there = outcomes.get((task_set, plain, W, budget))
         if there is not None and (stats := _pair_stats(here, there, ("mine", "theirs"))) is not None:
-            rows.append({"task_set": task_set, "budget": budget, "mine": row,
-                         "theirs": row[:-len(answer_suffix(prompt))], **stats})
+            rows.append({"task_set": task_set, "budget": budget, "mine": row, "theirs": plain, **stats})
     return pd.DataFrame(rows)
 
 
