@@ -14,7 +14,7 @@ answers, transcript, codec (to decode a transcript token by token), and the Pass
 """
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hogwild_core import EngineConfig, HogwildEngine
 from analysis.answers import is_correct, part_correct
@@ -22,6 +22,7 @@ from hogwild_core.prompts import ANSWER_PROMPTS
 from hogwild_core.text import Detokenizer
 
 from . import scoring
+from .errors import EvaluationError
 from .methods import Method
 from .records import AFTER_RUN, EvalRun, Probe, TranscriptPiece
 from .tasks import Task
@@ -208,3 +209,27 @@ def run_task_prompts(model, tokenizer, task: Task, method: Method, settings: Run
                             probes=tuple(probes), pieces=tuple(tuple(lane) for lane in pieces),
                             answer_prompt=name))
     return runs
+
+
+def extend_single(run: EvalRun, budgets: tuple[int, ...], team_sizes: tuple[int, ...]) -> EvalRun:
+    """A single run probed also for more team sizes (W x each of `budgets`), without running it
+    again. That is exact only past the run's end: a run whose reasoning ended (or whose context
+    filled up) at pass P is probed once there, and every budget at or beyond P gets that probe
+    (`run_task_prompts`), whatever the cap; a larger cap changes nothing before P, since the
+    engine reads it only to stop. A new budget before P, or beyond the budget of a run that never
+    ended, needs the run made again: EvaluationError."""
+    if run.method != "single":
+        raise EvaluationError(f"{run.problem_id}: only a single worker's run is probed for team sizes, not {run.method}")
+    sizes = tuple(sorted(set(run.team_sizes) | set(team_sizes)))
+    wanted = Method("single", run.layout, 1).budgets(tuple(budgets), sizes)
+    have = {p.budget: p for p in run.probes}
+    missing = [b for b in wanted if b not in have]
+    if not missing:
+        return run
+    end = run.ended_at if run.ended_at is not None else run.context_full_at
+    if end is None or min(missing) < end:
+        where = "it ran to its last budget" if end is None else f"it ended at pass {end}"
+        raise EvaluationError(f"{run.problem_id}: no probe at {min(missing)} passes and {where}: run it again")
+    last = next(p for p in run.probes if p.passes == end)          # the probe every later budget shares
+    probes = sorted([*run.probes, *(replace(last, budget=b) for b in missing)], key=lambda p: p.budget)
+    return replace(run, probes=tuple(probes), team_sizes=sizes)

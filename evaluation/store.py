@@ -158,9 +158,23 @@ class ResultStore:
 
     def append(self, run: EvalRun) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(run_to_json(run), ensure_ascii=False) + "\n")
+            f.write(_line(run))
             f.flush()
             os.fsync(f.fileno())
+
+    def rewrite(self, runs: list[EvalRun]) -> None:
+        """Replace the folder's runs with `runs`, through a temporary file: an interruption leaves
+        the old file or the new one, never half of it."""
+        temporary = self.path.with_name(RESULTS + ".new")
+        with open(temporary, "w", encoding="utf-8") as f:
+            f.writelines(_line(run) for run in runs)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, self.path)
+
+
+def _line(run: EvalRun) -> str:
+    return json.dumps(run_to_json(run), ensure_ascii=False) + "\n"
 
 
 def pooled_runs(parts: list[list[EvalRun]], sources: list[Path]) -> list[EvalRun]:

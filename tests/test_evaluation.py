@@ -157,6 +157,88 @@ def test_a_run_whose_context_fills_up_answers_later_budgets_as_the_engine_did(to
     assert record.probes[1].tokens == 2 * full
 
 
+def _without_timing(run):
+    """A run less its clock readings (two runs of the same seeds differ only there)."""
+    return dataclasses.replace(run, seconds_total=0.0,
+                               probes=tuple(dataclasses.replace(p, seconds=0.0) for p in run.probes))
+
+
+def _ending_model(tokenizer):
+    """All logits equal: greedy picks token 0, which this model calls end-of-sequence."""
+    model = make_tiny_model("llama", len(tokenizer), 1, seed=1)
+    torch.nn.init.zeros_(model.lm_head.weight)
+    model.config.eos_token_id = model.generation_config.eos_token_id = 0
+    return model
+
+
+def test_a_single_run_that_ended_is_probed_for_a_larger_team_as_if_run_again(tokenizer):
+    """The oracle is the run made again with the larger team size: extend_single must give it,
+    field for field (the clock aside), for a run that ended and for one whose context filled."""
+    from transformers import AutoModelForCausalLM
+
+    from evaluation.probing import extend_single
+
+    single = Method("single", "contiguous", 1)
+    ending = _ending_model(tokenizer)
+    config = tiny_config("llama", len(tokenizer), 1)
+    config.max_position_embeddings = 420
+    torch.manual_seed(0)
+    filling = AutoModelForCausalLM.from_config(config).eval()
+    cases = [(ending, dict(budgets=(4, 8), temperature=0.0, finish="eos"), "ended_at"),
+             (filling, dict(budgets=(200,), temperature=0.8), "context_full_at")]
+    for model, settings, end in cases:
+        kept = dict(max_answer_tokens=4, **settings)
+        made = run_task(model, tokenizer, TASK, single, RunSettings(team_sizes=(2,), **kept))
+        again = run_task(model, tokenizer, TASK, single, RunSettings(team_sizes=(2, 3), **kept))
+        assert getattr(made, end) is not None and getattr(made, end) <= 2 * max(settings["budgets"])
+        assert len(again.probes) > len(made.probes)
+        extended = extend_single(made, settings["budgets"], (3,))
+        assert extended.team_sizes == (2, 3)
+        assert _without_timing(extended) == _without_timing(again)
+        assert extend_single(extended, settings["budgets"], (3,)) is extended      # nothing left to add
+
+
+def test_a_single_run_is_not_extended_where_it_would_have_to_run(tokenizer, tiny_models):
+    from evaluation.probing import extend_single
+
+    single = Method("single", "contiguous", 1)
+    # never ended (the default finish: a tiny random model writes no \boxed{}): 16 is past its cap
+    record = run_task(tiny_models("llama", 1), tokenizer, TASK, single, RunSettings((4,), team_sizes=(2,), **FAST))
+    assert record.ended_at is None
+    with pytest.raises(EvaluationError, match="no probe at 16 passes and it ran to its last budget"):
+        extend_single(record, (4,), (4,))
+    # a run that (say) ended at pass 10 of its cap of 16: a budget of 8 would need a cut it never made
+    capped = run_task(tiny_models("llama", 1), tokenizer, TASK, single, RunSettings((4,), team_sizes=(4,), **FAST))
+    with pytest.raises(EvaluationError, match="no probe at 8 passes and it ended at pass 10"):
+        extend_single(dataclasses.replace(capped, ended_at=10), (4,), (2,))
+    with pytest.raises(EvaluationError, match="only a single worker"):
+        extend_single(dataclasses.replace(record, method="independent"), (4,), (4,))
+
+
+def test_extending_a_folder_rewrites_only_the_single_runs_it_can(tmp_path, tokenizer, capsys):
+    from evaluation import extend
+
+    single, team = Method("single", "contiguous", 1), Method("hogwild", "combined", 2)
+    settings = RunSettings((4, 8), temperature=0.0, max_answer_tokens=4, finish="eos", team_sizes=(2,))
+    model = _ending_model(tokenizer)
+    runs = [run_task(model, tokenizer, TASK, m, settings) for m in (single, team)]
+    folder = _folder(tmp_path / "f", runs, budgets=[4, 8])
+    before = (folder / "results.jsonl").read_bytes()
+    assert extend.main([str(folder), "--single-also", "4"]) == 0
+    assert "1 runs extended, 0 need a rerun" in capsys.readouterr().err
+    after = ResultStore(folder).load()
+    assert after[1] == runs[1] and after[0].team_sizes == (2, 4)
+    assert [p.budget for p in after[0].probes] == [4, 8, 16, 32]
+    assert (folder / "results.jsonl").read_bytes() != before
+    assert not list(folder.glob("*.new"))
+    assert extend.main([str(folder), "--single-also", "4"]) == 0          # again: nothing to add
+    assert "0 runs extended" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        extend.main([str(folder), "--single-also", "1"])
+    with pytest.raises(SystemExit, match="has no settings.json"):
+        extend.main([str(tmp_path / "nowhere"), "--single-also", "4"])
+
+
 def test_budgets_must_increase():
     with pytest.raises(ValueError):
         RunSettings((64, 32))
