@@ -6,7 +6,7 @@ A single run is probed at W x each budget for every team size W it was run for (
 tokens", the equal-compute line). A run whose reasoning ended at pass P has one answer for every
 budget at or beyond P, so a new team size whose budgets all lie there needs no pass: the run gets
 those probes (`probing.extend_single`). The other runs are named, and left as they are: they must
-be made again. results.jsonl is rewritten in place (through a temporary file), runs in their order."""
+be made again. In results.jsonl only the extended runs' lines change (through a temporary file)."""
 
 import argparse
 import sys
@@ -20,24 +20,22 @@ from .store import RESULTS, ResultStore, pooled_sources, read_settings
 
 def extend_runs(runs: list[EvalRun], budgets: tuple[int, ...], team_sizes: tuple[int, ...]
                 ) -> tuple[list[EvalRun], list[str], list[str]]:
-    """(the runs, extended where possible; a line per run extended; a line per run that needs a rerun)."""
-    out, extended, refused = [], [], []
+    """(the single runs that gained probes; a line per run extended; a line per run that needs a rerun)."""
+    changed, extended, refused = [], [], []
     for run in runs:
         if run.method != "single":
-            out.append(run)
             continue
         try:
             new = extend_single(run, budgets, team_sizes)
         except EvaluationError as exc:
             refused.append(f"{run.task_set} ({run.answer_prompt} answer): {exc}")
-            out.append(run)
             continue
         if new is not run:
             added = sorted({p.budget for p in new.probes} - {p.budget for p in run.probes})
             extended.append(f"{run.task_set}/{run.problem_id[:12]} ({run.answer_prompt} answer): probes at "
                             f"{', '.join(map(str, added))} passes, from its end at pass {new.probe_at(added[0]).passes}")
-        out.append(new)
-    return out, extended, refused
+            changed.append(new)
+    return changed, extended, refused
 
 
 def extend_folder(folder: Path, team_sizes: tuple[int, ...]) -> tuple[list[str], list[str]]:
@@ -51,9 +49,9 @@ def extend_folder(folder: Path, team_sizes: tuple[int, ...]) -> tuple[list[str],
     if not (isinstance(budgets, list) and budgets and all(isinstance(b, int) and b > 0 for b in budgets)):
         raise EvaluationError(f"{folder}/settings.json has no budgets")
     store = ResultStore(folder)
-    runs, extended, refused = extend_runs(store.load(), tuple(budgets), team_sizes)
-    if extended:
-        store.rewrite(runs)
+    changed, extended, refused = extend_runs(store.load(), tuple(budgets), team_sizes)
+    if changed:
+        store.replace(changed)
     return extended, refused
 
 

@@ -162,14 +162,27 @@ class ResultStore:
             f.flush()
             os.fsync(f.fileno())
 
-    def rewrite(self, runs: list[EvalRun]) -> None:
-        """Replace the folder's runs with `runs`, through a temporary file: an interruption leaves
-        the old file or the new one, never half of it."""
+    def replace(self, runs: list[EvalRun]) -> None:
+        """Put `runs` in place of the folder's runs with their keys, each on its line; every other
+        line is kept byte for byte. Through a temporary file: an interruption leaves the old file
+        or the new one, never half of it."""
+        by_key = {run.key: run for run in runs}
+        lines = self.path.read_bytes().split(b"\n")[:-1]
+        found = set()
         temporary = self.path.with_name(RESULTS + ".new")
-        with open(temporary, "w", encoding="utf-8") as f:
-            f.writelines(_line(run) for run in runs)
+        with open(temporary, "wb") as f:
+            for line in lines:
+                key = run_from_json(json.loads(line)).key if line.strip() else None
+                if key in by_key:
+                    found.add(key)
+                    f.write(_line(by_key[key]).encode("utf-8"))
+                else:
+                    f.write(line + b"\n")
             f.flush()
             os.fsync(f.fileno())
+        if found != set(by_key):
+            temporary.unlink()
+            raise EvaluationError(f"{self.path}: no run {sorted(set(by_key) - found)[0]} to replace")
         os.replace(temporary, self.path)
 
 
