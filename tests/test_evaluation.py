@@ -240,6 +240,36 @@ def test_extending_a_folder_rewrites_only_the_single_runs_it_can(tmp_path, token
         extend.main([str(tmp_path / "nowhere"), "--single-also", "4"])
 
 
+def test_a_run_made_again_takes_the_recorded_ones_place_only_if_it_continues_it(tmp_path, tokenizer, tiny_models, capsys):
+    from evaluation import extend
+
+    model, single = tiny_models("llama", 1), Method("single", "contiguous", 1)
+    recorded = run_task(model, tokenizer, TASK, single, RunSettings((4, 8), team_sizes=(2,), **FAST))
+    again = run_task(model, tokenizer, TASK, single, RunSettings((4, 8), team_sizes=(4,), **FAST))
+    assert recorded.ended_at is None and extend.continues(recorded, again)
+    lane = again.pieces[0]
+    altered = dataclasses.replace(again, pieces=(((lane[0][0] + "!",) + tuple(lane[0][1:]),) + tuple(lane[1:]),))
+    assert not extend.continues(recorded, altered)
+    other = dataclasses.replace(again, probes=tuple(dataclasses.replace(p, answer="0") if p.budget == 8 else p
+                                                    for p in again.probes))
+    assert not extend.continues(recorded, other)
+
+    folder = _folder(tmp_path / "f", [recorded], budgets=[4, 8])
+    _folder(tmp_path / "bad", [altered], budgets=[4, 8])
+    assert extend.main([str(folder), "--single-also", "4", "--from", str(tmp_path / "bad")]) == 0
+    assert "its rerun does not continue it" in capsys.readouterr().out
+    assert ResultStore(folder).load() == [recorded]
+    _folder(tmp_path / "hot", [again], budgets=[4, 8], temperature=0.9)
+    with pytest.raises(SystemExit, match="other settings"):
+        extend.main([str(folder), "--single-also", "4", "--from", str(tmp_path / "hot")])
+    _folder(tmp_path / "again", [again], budgets=[4, 8])
+    assert extend.main([str(folder), "--single-also", "4", "--from", str(tmp_path / "again")]) == 0
+    assert "1 runs extended, 0 need a rerun" in capsys.readouterr().err
+    (taken,) = ResultStore(folder).load()
+    assert taken == dataclasses.replace(again, team_sizes=(2, 4))
+    assert [p.budget for p in taken.probes] == [4, 8, 16, 32]
+
+
 def test_budgets_must_increase():
     with pytest.raises(ValueError):
         RunSettings((64, 32))
