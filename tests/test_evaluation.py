@@ -232,6 +232,10 @@ def test_extending_a_folder_rewrites_only_the_single_runs_it_can(tmp_path, token
     lines, old_lines = (folder / "results.jsonl").read_bytes().split(b"\n"), before.split(b"\n")
     assert lines[1:] == old_lines[1:] and lines[0] != old_lines[0]     # the team's line kept byte for byte
     assert not list(folder.glob("*.new"))
+    kept = (folder / "results.jsonl").read_bytes()
+    with pytest.raises(EvaluationError, match="to replace"):           # a run the folder does not hold
+        ResultStore(folder).replace([dataclasses.replace(after[0], seed=7)])
+    assert (folder / "results.jsonl").read_bytes() == kept and not list(folder.glob("*.new"))
     assert extend.main([str(folder), "--single-also", "4"]) == 0          # again: nothing to add
     assert "0 runs extended" in capsys.readouterr().err
     with pytest.raises(SystemExit):
